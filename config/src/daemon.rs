@@ -1,0 +1,386 @@
+//! The daemon's configuration file (TOML), parsed into validated types.
+//!
+//! ```toml
+//! [resolver]
+//! ttl = 0                     # seconds on every local answer (aardvark#429: stale addresses)
+//! edns_udp_size = 1232        # largest UDP answer offered to EDNS clients (DNS flag day 2020)
+//! tcp_idle_timeout_ms = 10000 # RFC 7766 section 6.2.3
+//! max_tcp_connections = 64    # per sandbox
+//!
+//! [forwarding]
+//! max_in_flight = 1024
+//! max_in_flight_per_sandbox = 256
+//! fallback_delay_ms = 150
+//! total_timeout_ms = 2000
+//!
+//! [paths]
+//! state_dir = "/var/lib/netagent"
+//! netns_dir = "/run/netns"
+//! socket = "/run/netagent/netagent.sock"
+//! host_resolv_conf = "/etc/resolv.conf"
+//!
+//! [log]
+//! level = "info"              # a tracing filter
+//! format = "text"             # or "json"
+//! ```
+//!
+//! Every key is optional. An unknown section or key, a value of the wrong
+//! type and a value out of range are all errors, and every error in the file
+//! is reported together (see [`crate::ConfigErrors`]), so a user fixes the
+//! file in one pass.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::{ConfigError, ConfigErrors};
+
+/// The resolver's settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolverConfig {
+    /// TTL of every local answer, in seconds. Default 0: answers come from
+    /// the live table at local cost, so clients need not cache them
+    /// (aardvark-dns went 86400 -> 60 -> 0 for this reason, aardvark#429).
+    pub ttl: u32,
+    /// Largest UDP answer offered to EDNS clients (RFC 6891). Default 1232,
+    /// the size that avoids IP fragmentation (DNS flag day 2020).
+    pub edns_udp_size: u16,
+    /// How long an idle TCP connection is kept, in milliseconds (RFC 7766).
+    pub tcp_idle_timeout_ms: u64,
+    /// Open TCP connections allowed per sandbox; more are closed at once.
+    pub max_tcp_connections: usize,
+}
+
+/// Bounds and timings for queries sent upstream, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardingConfig {
+    /// Forwarded queries in flight over all sandboxes; past it, REFUSED.
+    pub max_in_flight: usize,
+    /// Forwarded queries in flight for one sandbox; past it, REFUSED.
+    pub max_in_flight_per_sandbox: usize,
+    /// Delay before the next upstream server is asked in parallel, ms.
+    pub fallback_delay_ms: u64,
+    /// Total time a forwarded query may take before SERVFAIL, ms.
+    pub total_timeout_ms: u64,
+}
+
+/// Where the agent keeps and finds things, validated as absolute paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathsConfig {
+    /// Directory of the persistent state.
+    pub state_dir: PathBuf,
+    /// Directory of the named network namespaces (`ip netns` uses /run/netns).
+    pub netns_dir: PathBuf,
+    /// Unix socket of the control API.
+    pub socket: PathBuf,
+    /// The host's resolv.conf, source of the default upstream servers.
+    pub host_resolv_conf: PathBuf,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing_subscriber::EnvFilter` directive such as `info` or `resolver=debug`.
+    pub level: String,
+    /// Text or JSON.
+    pub format: LogFormat,
+}
+
+/// The whole daemon configuration, validated; [`Default`] is what an empty
+/// file gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// `[resolver]`
+    pub resolver: ResolverConfig,
+    /// `[forwarding]`
+    pub forwarding: ForwardingConfig,
+    /// `[paths]`
+    pub paths: PathsConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            resolver: ResolverConfig {
+                ttl: 0,
+                edns_udp_size: 1232,
+                tcp_idle_timeout_ms: 10_000,
+                max_tcp_connections: 64,
+            },
+            forwarding: ForwardingConfig {
+                max_in_flight: 1024,
+                max_in_flight_per_sandbox: 256,
+                fallback_delay_ms: 150,
+                total_timeout_ms: 2000,
+            },
+            paths: PathsConfig {
+                state_dir: "/var/lib/netagent".into(),
+                netns_dir: "/run/netns".into(),
+                socket: "/run/netagent/netagent.sock".into(),
+                host_resolv_conf: "/etc/resolv.conf".into(),
+            },
+            log: LogConfig {
+                level: "info".into(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResolver {
+    ttl: Option<u32>,
+    edns_udp_size: Option<u16>,
+    tcp_idle_timeout_ms: Option<u64>,
+    max_tcp_connections: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForwarding {
+    max_in_flight: Option<usize>,
+    max_in_flight_per_sandbox: Option<usize>,
+    fallback_delay_ms: Option<u64>,
+    total_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    state_dir: Option<PathBuf>,
+    netns_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    host_resolv_conf: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<String>,
+}
+
+/// The sections of the file and the keys each one takes, for reporting
+/// every unknown key rather than the first one serde meets.
+const SECTIONS: [(&str, &[&str]); 4] = [
+    (
+        "resolver",
+        &["ttl", "edns_udp_size", "tcp_idle_timeout_ms", "max_tcp_connections"],
+    ),
+    (
+        "forwarding",
+        &["max_in_flight", "max_in_flight_per_sandbox", "fallback_delay_ms", "total_timeout_ms"],
+    ),
+    ("paths", &["state_dir", "netns_dir", "socket", "host_resolv_conf"]),
+    ("log", &["level", "format"]),
+];
+
+impl DaemonConfig {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<DaemonConfig, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ConfigErrors::one(path, ConfigError::new("file", format!("cannot read it: {err}")))
+        })?;
+        DaemonConfig::parse(&text).map_err(|errors| errors.in_file(path))
+    }
+
+    /// Parses and validates TOML text; every problem in it is reported.
+    pub fn parse(text: &str) -> Result<DaemonConfig, ConfigErrors> {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|err| ConfigErrors::from(vec![ConfigError::new("syntax", err.message())]))?;
+        let mut errors = Vec::new();
+        for key in table.keys() {
+            if !SECTIONS.iter().any(|(name, _)| name == key) {
+                errors.push(ConfigError::new(
+                    key,
+                    "unknown section; expected resolver, forwarding, paths or log",
+                ));
+            }
+        }
+        let resolver: RawResolver = section(&table, 0, &mut errors);
+        let forwarding: RawForwarding = section(&table, 1, &mut errors);
+        let paths: RawPaths = section(&table, 2, &mut errors);
+        let log: RawLog = section(&table, 3, &mut errors);
+        let config = DaemonConfig::default()
+            .with_resolver(resolver, &mut errors)
+            .with_forwarding(forwarding, &mut errors)
+            .with_paths(paths, &mut errors)
+            .with_log(log, &mut errors);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors::from(errors))
+        }
+    }
+
+    fn with_resolver(mut self, raw: RawResolver, errors: &mut Vec<ConfigError>) -> Self {
+        let r = &mut self.resolver;
+        r.ttl = raw.ttl.unwrap_or(r.ttl);
+        // RFC 2181 section 8: a TTL has its top bit clear.
+        if r.ttl > i32::MAX as u32 {
+            errors.push(ConfigError::new("resolver.ttl", format!("{} is above 2147483647 (RFC 2181 section 8)", r.ttl)));
+        }
+        r.edns_udp_size = raw.edns_udp_size.unwrap_or(r.edns_udp_size);
+        check_range(errors, "resolver.edns_udp_size", r.edns_udp_size.into(), 512, 4096);
+        r.tcp_idle_timeout_ms = raw.tcp_idle_timeout_ms.unwrap_or(r.tcp_idle_timeout_ms);
+        check_range(errors, "resolver.tcp_idle_timeout_ms", r.tcp_idle_timeout_ms, 100, 600_000);
+        r.max_tcp_connections = raw.max_tcp_connections.unwrap_or(r.max_tcp_connections);
+        check_range(errors, "resolver.max_tcp_connections", r.max_tcp_connections as u64, 1, 65_536);
+        self
+    }
+
+    fn with_forwarding(mut self, raw: RawForwarding, errors: &mut Vec<ConfigError>) -> Self {
+        let f = &mut self.forwarding;
+        f.max_in_flight = raw.max_in_flight.unwrap_or(f.max_in_flight);
+        check_range(errors, "forwarding.max_in_flight", f.max_in_flight as u64, 1, 1 << 20);
+        f.max_in_flight_per_sandbox = raw.max_in_flight_per_sandbox.unwrap_or(f.max_in_flight_per_sandbox);
+        check_range(errors, "forwarding.max_in_flight_per_sandbox", f.max_in_flight_per_sandbox as u64, 1, f.max_in_flight as u64);
+        f.total_timeout_ms = raw.total_timeout_ms.unwrap_or(f.total_timeout_ms);
+        // A client's stub resolver gives up after 5 s (resolv.conf(5) `timeout`);
+        // an answer after that reaches nobody.
+        check_range(errors, "forwarding.total_timeout_ms", f.total_timeout_ms, 100, 5000);
+        f.fallback_delay_ms = raw.fallback_delay_ms.unwrap_or(f.fallback_delay_ms);
+        check_range(errors, "forwarding.fallback_delay_ms", f.fallback_delay_ms, 1, f.total_timeout_ms);
+        self
+    }
+
+    fn with_paths(mut self, raw: RawPaths, errors: &mut Vec<ConfigError>) -> Self {
+        let p = &mut self.paths;
+        for (key, given, field) in [
+            ("paths.state_dir", raw.state_dir, &mut p.state_dir),
+            ("paths.netns_dir", raw.netns_dir, &mut p.netns_dir),
+            ("paths.socket", raw.socket, &mut p.socket),
+            ("paths.host_resolv_conf", raw.host_resolv_conf, &mut p.host_resolv_conf),
+        ] {
+            let Some(path) = given else { continue };
+            if path.is_absolute() {
+                *field = path;
+            } else {
+                errors.push(ConfigError::new(key, format!("{} is not an absolute path", path.display())));
+            }
+        }
+        self
+    }
+
+    fn with_log(mut self, raw: RawLog, errors: &mut Vec<ConfigError>) -> Self {
+        if let Some(level) = raw.level {
+            if level.trim().is_empty() {
+                errors.push(ConfigError::new("log.level", "is empty; use a filter such as \"info\""));
+            }
+            self.log.level = level;
+        }
+        match raw.format.as_deref() {
+            None | Some("text") => {}
+            Some("json") => self.log.format = LogFormat::Json,
+            Some(other) => errors.push(ConfigError::new(
+                "log.format",
+                format!("{other:?} is not \"text\" or \"json\""),
+            )),
+        }
+        self
+    }
+}
+
+/// Deserializes section `index` of [`SECTIONS`], reporting each unknown key
+/// and each badly typed value on its own before giving up on the section.
+fn section<T: DeserializeOwned + Default>(table: &toml::Table, index: usize, errors: &mut Vec<ConfigError>) -> T {
+    let (name, keys) = SECTIONS[index];
+    let Some(value) = table.get(name) else { return T::default() };
+    let Some(entries) = value.as_table() else {
+        errors.push(ConfigError::new(name, "must be a table ([section])"));
+        return T::default();
+    };
+    let before = errors.len();
+    for (key, value) in entries {
+        let origin = format!("{name}.{key}");
+        if !keys.contains(&key.as_str()) {
+            errors.push(ConfigError::new(origin, format!("unknown key; expected one of {}", keys.join(", "))));
+            continue;
+        }
+        let single = toml::Table::from_iter([(key.clone(), value.clone())]);
+        if let Err(err) = T::deserialize(toml::Value::Table(single)) {
+            errors.push(ConfigError::new(origin, format!("{value} is not valid: {}", err.message().trim())));
+        }
+    }
+    if errors.len() > before {
+        return T::default();
+    }
+    T::deserialize(value.clone()).unwrap_or_default()
+}
+
+fn check_range(errors: &mut Vec<ConfigError>, key: &str, value: u64, min: u64, max: u64) {
+    if !(min..=max).contains(&value) {
+        errors.push(ConfigError::new(key, format!("{value} is outside {min}..={max}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        assert_eq!(DaemonConfig::parse("").unwrap(), DaemonConfig::default());
+    }
+
+    #[test]
+    fn reads_every_section() {
+        let config = DaemonConfig::parse(
+            "[resolver]\nttl = 30\nedns_udp_size = 4096\n[forwarding]\nfallback_delay_ms = 100\n\
+             [paths]\nnetns_dir = \"/tmp/ns\"\n[log]\nformat = \"json\"\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.resolver.ttl, 30);
+        assert_eq!(config.resolver.edns_udp_size, 4096);
+        assert_eq!(config.forwarding.fallback_delay_ms, 100);
+        assert_eq!(config.paths.netns_dir, PathBuf::from("/tmp/ns"));
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.level, "debug");
+    }
+
+    #[test]
+    fn reports_every_error_of_the_file_at_once() {
+        let text = "[resolver]\nttl = \"ten\"\nedns_udp_size = 100\ntypo = 1\n\
+                    [paths]\nsocket = \"relative.sock\"\n[log]\nformat = \"xml\"\n[extra]\n";
+        let errors = DaemonConfig::parse(text).unwrap_err();
+        let text = errors.to_string();
+        for expected in [
+            "resolver.ttl: \"ten\" is not valid",
+            "resolver.typo: unknown key",
+            "paths.socket: relative.sock is not an absolute path",
+            "log.format: \"xml\" is not \"text\" or \"json\"",
+            "extra: unknown section",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert_eq!(errors.errors.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn range_errors_name_key_and_value() {
+        let errors = DaemonConfig::parse("[resolver]\nedns_udp_size = 100\n[forwarding]\ntotal_timeout_ms = 9000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(errors.contains("resolver.edns_udp_size: 100 is outside 512..=4096"), "{errors}");
+        assert!(errors.contains("forwarding.total_timeout_ms: 9000 is outside 100..=5000"), "{errors}");
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        let errors = DaemonConfig::parse("[resolver\n").unwrap_err().to_string();
+        assert!(errors.contains("syntax"), "{errors}");
+    }
+}

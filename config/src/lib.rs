@@ -1,0 +1,24 @@
+//! Typed, validated configuration for netagent.
+//!
+//! Module map:
+//! - [`daemon`]: the daemon's TOML file (`[resolver]`, `[forwarding]`,
+//!   `[paths]`, `[log]`), parsed with unknown keys refused and every error
+//!   of the file reported together.
+//! - [`names`]: checks for sandbox names, aliases, hostnames and network
+//!   names, with errors that name the value and where it came from.
+//! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
+//! - [`error`]: [`ConfigError`] (one problem) and [`ConfigErrors`] (all of
+//!   a file's problems).
+//!
+//! This crate has no I/O beyond reading the file it is given, so the
+//! resolver and the agent can both depend on it.
+
+pub mod daemon;
+pub mod error;
+pub mod names;
+pub mod service;
+
+pub use daemon::{DaemonConfig, ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig};
+pub use error::{ConfigError, ConfigErrors};
+pub use names::{check_dns_name, check_sandbox_name, NameError};
+pub use service::{Protocol, ServicePort, ServicePortError};
