@@ -1,0 +1,4 @@
+//! netagent's DNS side.
+pub mod answer;
+pub mod qname;
+pub mod table;

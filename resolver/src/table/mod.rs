@@ -1,0 +1,498 @@
+//! The endpoint table: networks and the endpoints attached to them, the
+//! only state the agent and the resolver share (DESIGN.md, seam 1).
+//!
+//! Writers (connect, disconnect, rename, ...) take the table's writer lock,
+//! rebuild the [`NetworkZone`] of each network they touch and the
+//! [`SandboxView`] of each sandbox that sees it, and publish them by
+//! replacing `Arc`s in two `DashMap`s. Readers take no lock but a DashMap
+//! shard's read lock, clone one `Arc<SandboxView>` and allocate nothing:
+//! they see each change whole or not at all.
+//!
+//! - [`zone`]: one network's names and reverse index.
+//! - [`view`]: what one sandbox can see.
+//! - [`snapshot`]: the JSON form of the table (`dns table --format json`,
+//!   `dns serve --table FILE`).
+
+pub mod snapshot;
+pub mod view;
+pub mod zone;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use config::ServicePort;
+use dashmap::DashMap;
+use foldhash::fast::RandomState;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use snapshot::TableSnapshot;
+pub use view::{NetworkNames, SandboxView};
+pub use zone::{NetworkZone, ZoneEndpoint};
+
+/// A network as the resolver knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// The network's name; `NAME.NETWORK` resolves on it.
+    pub name: String,
+    /// The network's 64-hex id.
+    pub id: String,
+    /// Its subnets; endpoint addresses lie inside them.
+    #[serde(default)]
+    pub subnets: Vec<IpNet>,
+    /// An internal network has no route out and forwards no names.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// One sandbox's attachment to one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// The sandbox's (container's) name.
+    pub sandbox: String,
+    /// The sandbox's 64-hex id; its first 12 characters resolve too.
+    pub id: String,
+    /// The sandbox's hostname, if it differs from its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The network's name.
+    pub network: String,
+    /// Names this endpoint also answers to, on this network only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// IPv4 address on the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address on the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
+    /// Exposed services, answered as SRV `_SERVICE._PROTO.NAME`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServicePort>,
+}
+
+impl Endpoint {
+    /// The 12-character short id, as `docker ps` shows it.
+    pub fn short_id(&self) -> String {
+        self.id.chars().take(12).collect()
+    }
+
+    /// Every name the endpoint answers to (without the `.NETWORK` forms).
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        [Some(self.sandbox.clone()), self.hostname.clone(), Some(self.short_id())]
+            .into_iter()
+            .flatten()
+            .chain(self.aliases.iter().cloned())
+    }
+
+    /// Its addresses, IPv4 first.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> {
+        let v4 = self.ipv4.map(IpAddr::V4);
+        let v6 = self.ipv6.map(IpAddr::V6);
+        v4.into_iter().chain(v6)
+    }
+}
+
+/// Why a write to the table was refused; each names the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TableError {
+    /// No network of that name.
+    #[error("no network named {0:?}")]
+    UnknownNetwork(String),
+    /// A network of that name exists already.
+    #[error("a network named {0:?} exists already")]
+    DuplicateNetwork(String),
+    /// No sandbox with that id.
+    #[error("no sandbox with id {0:?}")]
+    UnknownSandbox(String),
+    /// The sandbox is already on that network.
+    #[error("sandbox {sandbox:?} is already on network {network:?}")]
+    AlreadyAttached {
+        /// The sandbox's name.
+        sandbox: String,
+        /// The network's name.
+        network: String,
+    },
+    /// Another sandbox already uses that name.
+    #[error("the name {name:?} is taken by sandbox {other_id}")]
+    NameTaken {
+        /// The contested name.
+        name: String,
+        /// The id of the sandbox that has it.
+        other_id: String,
+    },
+    /// Another endpoint on the network already has that address.
+    #[error("address {address} is taken on network {network:?} by sandbox {holder:?}")]
+    AddressTaken {
+        /// The contested address.
+        address: IpAddr,
+        /// The network's name.
+        network: String,
+        /// The sandbox that holds it.
+        holder: String,
+    },
+    /// The network still has endpoints.
+    #[error("network {network:?} has sandboxes attached: {sandboxes:?}")]
+    NetworkInUse {
+        /// The network's name.
+        network: String,
+        /// Names of the sandboxes on it.
+        sandboxes: Vec<String>,
+    },
+}
+
+/// What the writers change; readers never touch it.
+#[derive(Debug, Default)]
+struct TableState {
+    /// Lower-case network name -> network.
+    networks: BTreeMap<String, Network>,
+    /// (lower-case network name, sandbox id) -> endpoint.
+    endpoints: BTreeMap<(String, String), Endpoint>,
+    serial: u32,
+}
+
+impl TableState {
+    fn endpoints_of<'a>(&'a self, network_key: &'a str) -> impl Iterator<Item = &'a Endpoint> + 'a {
+        self.endpoints
+            .range((network_key.to_owned(), String::new())..)
+            .take_while(move |((net, _), _)| net == network_key)
+            .map(|(_, endpoint)| endpoint)
+    }
+
+    fn networks_of<'a>(&'a self, sandbox_id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.endpoints
+            .keys()
+            .filter(move |(_, id)| id == sandbox_id)
+            .map(|(net, _)| net.as_str())
+    }
+
+    fn sandbox_with_name(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.values().find(|e| e.sandbox == name)
+    }
+}
+
+/// The live endpoint table. Cheap to read from many tasks at once; see the
+/// module documentation for how writes are published.
+#[derive(Debug, Default)]
+pub struct EndpointTable {
+    state: Mutex<TableState>,
+    zones: DashMap<Box<str>, Arc<NetworkZone>, RandomState>,
+    views: DashMap<Box<str>, Arc<SandboxView>, RandomState>,
+}
+
+impl EndpointTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What the sandbox with this id can see, or `None` if it is on no
+    /// network. The resolver's only read, once per query.
+    pub fn view(&self, sandbox_id: &str) -> Option<Arc<SandboxView>> {
+        self.views.get(sandbox_id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The current zone of a network, by name in any case.
+    pub fn zone(&self, network: &str) -> Option<Arc<NetworkZone>> {
+        self.zones.get(network.to_ascii_lowercase().as_str()).map(|z| Arc::clone(z.value()))
+    }
+
+    /// Adds a network with no endpoints.
+    pub fn add_network(&self, network: Network) -> Result<(), TableError> {
+        let mut state = self.lock();
+        let key = network.name.to_ascii_lowercase();
+        if state.networks.contains_key(&key) {
+            return Err(TableError::DuplicateNetwork(network.name));
+        }
+        state.networks.insert(key.clone(), network);
+        self.publish(&mut state, &[key], &[]);
+        Ok(())
+    }
+
+    /// Removes a network; refused while endpoints are attached to it.
+    pub fn remove_network(&self, name: &str) -> Result<Network, TableError> {
+        let mut state = self.lock();
+        let key = name.to_ascii_lowercase();
+        if !state.networks.contains_key(&key) {
+            return Err(TableError::UnknownNetwork(name.to_owned()));
+        }
+        let sandboxes: Vec<String> = state.endpoints_of(&key).map(|e| e.sandbox.clone()).collect();
+        if !sandboxes.is_empty() {
+            return Err(TableError::NetworkInUse {
+                network: name.to_owned(),
+                sandboxes,
+            });
+        }
+        let network = state.networks.remove(&key).expect("checked above");
+        self.publish(&mut state, &[key], &[]);
+        Ok(network)
+    }
+
+    /// Attaches a sandbox to a network: the first attach of a new sandbox
+    /// and `network connect` of a running one are the same write.
+    pub fn connect(&self, endpoint: Endpoint) -> Result<(), TableError> {
+        let mut state = self.lock();
+        let key = endpoint.network.to_ascii_lowercase();
+        check_connect(&state, &key, &endpoint)?;
+        let id = endpoint.id.clone();
+        state.endpoints.insert((key.clone(), id.clone()), endpoint);
+        self.publish(&mut state, &[key], &[id]);
+        Ok(())
+    }
+
+    /// Detaches a sandbox from one network and returns the endpoint.
+    pub fn disconnect(&self, sandbox_id: &str, network: &str) -> Result<Endpoint, TableError> {
+        let mut state = self.lock();
+        let key = network.to_ascii_lowercase();
+        let endpoint = state
+            .endpoints
+            .remove(&(key.clone(), sandbox_id.to_owned()))
+            .ok_or_else(|| TableError::UnknownSandbox(sandbox_id.to_owned()))?;
+        self.publish(&mut state, &[key], &[sandbox_id.to_owned()]);
+        Ok(endpoint)
+    }
+
+    /// Detaches a sandbox from every network and returns its endpoints.
+    pub fn remove_sandbox(&self, sandbox_id: &str) -> Vec<Endpoint> {
+        let mut state = self.lock();
+        let keys: Vec<String> = state.networks_of(sandbox_id).map(str::to_owned).collect();
+        let removed = keys
+            .iter()
+            .filter_map(|key| state.endpoints.remove(&(key.clone(), sandbox_id.to_owned())))
+            .collect();
+        self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
+        removed
+    }
+
+    /// Gives a sandbox a new name on every network it is on.
+    pub fn rename_sandbox(&self, sandbox_id: &str, new_name: &str) -> Result<(), TableError> {
+        let mut state = self.lock();
+        if let Some(other) = state.sandbox_with_name(new_name).filter(|e| e.id != sandbox_id) {
+            return Err(TableError::NameTaken {
+                name: new_name.to_owned(),
+                other_id: other.id.clone(),
+            });
+        }
+        let keys: Vec<String> = state.networks_of(sandbox_id).map(str::to_owned).collect();
+        if keys.is_empty() {
+            return Err(TableError::UnknownSandbox(sandbox_id.to_owned()));
+        }
+        for key in &keys {
+            if let Some(e) = state.endpoints.get_mut(&(key.clone(), sandbox_id.to_owned())) {
+                e.sandbox = new_name.to_owned();
+            }
+        }
+        self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
+        Ok(())
+    }
+
+    /// Every network, ordered by name.
+    pub fn networks(&self) -> Vec<Network> {
+        self.lock().networks.values().cloned().collect()
+    }
+
+    /// Every endpoint, ordered by network then sandbox id.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.lock().endpoints.values().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TableState> {
+        // A writer that panicked left the state as it was before its write
+        // (publishing comes last), so the data is still whole.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Rebuilds the zones of `networks` and the views of every sandbox
+    /// that sees one of them (or of every sandbox when the set of networks
+    /// changed), plus the views of `sandboxes` themselves.
+    fn publish(&self, state: &mut TableState, networks: &[String], sandboxes: &[String]) {
+        state.serial = state.serial.wrapping_add(1);
+        let names_changed = networks.iter().any(|key| {
+            self.zones.contains_key(key.as_str()) != state.networks.contains_key(key)
+        });
+        for key in networks {
+            match state.networks.get(key) {
+                Some(network) => {
+                    let endpoints = state.endpoints_of(key).cloned().collect();
+                    let zone = NetworkZone::build(network.clone(), endpoints);
+                    self.zones.insert(key.as_str().into(), Arc::new(zone));
+                }
+                None => {
+                    self.zones.remove(key.as_str());
+                }
+            }
+        }
+        let mut affected: Vec<&str> = sandboxes.iter().map(String::as_str).collect();
+        for ((net, id), _) in &state.endpoints {
+            if names_changed || networks.contains(net) {
+                affected.push(id);
+            }
+        }
+        affected.sort_unstable();
+        affected.dedup();
+        let all_networks = Arc::new(state.networks.keys().map(|k| k.as_str().into()).collect::<NetworkNames>());
+        for id in affected {
+            self.publish_view(state, id, &all_networks);
+        }
+    }
+
+    fn publish_view(&self, state: &TableState, sandbox_id: &str, networks: &Arc<NetworkNames>) {
+        let zones: Vec<Arc<NetworkZone>> = state
+            .networks_of(sandbox_id)
+            .filter_map(|key| self.zones.get(key).map(|z| Arc::clone(z.value())))
+            .collect();
+        let Some(name) = state.endpoints.iter().find(|((_, id), _)| id == sandbox_id).map(|(_, e)| e.sandbox.as_str()) else {
+            self.views.remove(sandbox_id);
+            return;
+        };
+        let view = SandboxView {
+            sandbox_id: sandbox_id.into(),
+            sandbox_name: name.into(),
+            zones,
+            networks: Arc::clone(networks),
+            serial: state.serial,
+        };
+        self.views.insert(sandbox_id.into(), Arc::new(view));
+    }
+}
+
+/// Refuses an attach that would break the table's rules: the network must
+/// exist, the sandbox not be on it yet, its name not belong to another
+/// sandbox, its addresses be free on the network.
+fn check_connect(state: &TableState, key: &str, endpoint: &Endpoint) -> Result<(), TableError> {
+    if !state.networks.contains_key(key) {
+        return Err(TableError::UnknownNetwork(endpoint.network.clone()));
+    }
+    if state.endpoints.contains_key(&(key.to_owned(), endpoint.id.clone())) {
+        return Err(TableError::AlreadyAttached {
+            sandbox: endpoint.sandbox.clone(),
+            network: endpoint.network.clone(),
+        });
+    }
+    if let Some(other) = state.sandbox_with_name(&endpoint.sandbox).filter(|e| e.id != endpoint.id) {
+        return Err(TableError::NameTaken {
+            name: endpoint.sandbox.clone(),
+            other_id: other.id.clone(),
+        });
+    }
+    for other in state.endpoints_of(key) {
+        if let Some(address) = endpoint.addresses().find(|a| other.addresses().any(|b| b == *a)) {
+            return Err(TableError::AddressTaken {
+                address,
+                network: endpoint.network.clone(),
+                holder: other.sandbox.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A network with a /16 for tests.
+    pub(crate) fn network(name: &str) -> Network {
+        Network {
+            name: name.into(),
+            id: format!("{:0>64}", name.len()),
+            subnets: vec![],
+            internal: false,
+        }
+    }
+
+    /// An endpoint whose id is derived from its name.
+    pub(crate) fn endpoint(sandbox: &str, network: &str, ipv4: &str) -> Endpoint {
+        let hex: String = sandbox.bytes().map(|b| format!("{b:02x}")).collect();
+        Endpoint {
+            sandbox: sandbox.into(),
+            id: format!("{hex:a<64}")[..64].to_owned(),
+            hostname: None,
+            network: network.into(),
+            aliases: vec![],
+            ipv4: ipv4.parse().ok(),
+            ipv6: None,
+            services: vec![],
+        }
+    }
+
+    #[test]
+    fn connect_publishes_views_of_every_sandbox_on_the_network() {
+        let table = EndpointTable::new();
+        table.add_network(network("app")).unwrap();
+        let web = endpoint("web", "app", "10.0.0.2");
+        let db = endpoint("db", "app", "10.0.0.3");
+        table.connect(web.clone()).unwrap();
+        let before = table.view(&web.id).unwrap();
+        table.connect(db.clone()).unwrap();
+        let after = table.view(&web.id).unwrap();
+        assert!(!before.zones[0].contains("db"), "an old snapshot stays as it was");
+        assert!(after.zones[0].contains("db"));
+        assert!(table.view(&db.id).unwrap().zones[0].contains("web"));
+    }
+
+    #[test]
+    fn disconnect_and_remove_drop_views() {
+        let table = EndpointTable::new();
+        table.add_network(network("a")).unwrap();
+        table.add_network(network("b")).unwrap();
+        let mut web = endpoint("web", "a", "10.0.0.2");
+        table.connect(web.clone()).unwrap();
+        web.network = "b".into();
+        table.connect(web.clone()).unwrap();
+        assert_eq!(table.view(&web.id).unwrap().zones.len(), 2);
+        table.disconnect(&web.id, "A").unwrap();
+        assert_eq!(table.view(&web.id).unwrap().zones.len(), 1);
+        assert_eq!(table.remove_sandbox(&web.id).len(), 1);
+        assert!(table.view(&web.id).is_none());
+    }
+
+    #[test]
+    fn refuses_bad_writes_naming_the_value() {
+        let table = EndpointTable::new();
+        table.add_network(network("app")).unwrap();
+        let web = endpoint("web", "app", "10.0.0.2");
+        table.connect(web.clone()).unwrap();
+        let mut clash = endpoint("other", "app", "10.0.0.2");
+        let err = table.connect(clash.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "address 10.0.0.2 is taken on network \"app\" by sandbox \"web\"");
+        clash.sandbox = "web".into();
+        clash.ipv4 = None;
+        assert!(matches!(table.connect(clash).unwrap_err(), TableError::NameTaken { .. }));
+        assert!(matches!(table.connect(web.clone()).unwrap_err(), TableError::AlreadyAttached { .. }));
+        let mut lost = endpoint("x", "nope", "");
+        lost.network = "nope".into();
+        assert_eq!(table.connect(lost).unwrap_err(), TableError::UnknownNetwork("nope".into()));
+        assert!(matches!(table.remove_network("app").unwrap_err(), TableError::NetworkInUse { .. }));
+        assert!(matches!(table.add_network(network("APP")).unwrap_err(), TableError::DuplicateNetwork(_)));
+    }
+
+    #[test]
+    fn rename_moves_every_name_and_reverse_target() {
+        let table = EndpointTable::new();
+        table.add_network(network("app")).unwrap();
+        let web = endpoint("web", "app", "10.0.0.2");
+        table.connect(web.clone()).unwrap();
+        table.rename_sandbox(&web.id, "front").unwrap();
+        let view = table.view(&web.id).unwrap();
+        assert!(!view.zones[0].contains("web"));
+        assert!(view.zones[0].contains("front.app"));
+        let back = view.zones[0].reverse(&"10.0.0.2".parse().unwrap()).unwrap();
+        assert_eq!(back.ptr_target.as_ref().unwrap().to_ascii(), "front.app.");
+    }
+
+    #[test]
+    fn a_new_network_reaches_existing_views() {
+        let table = EndpointTable::new();
+        table.add_network(network("app")).unwrap();
+        let web = endpoint("web", "app", "10.0.0.2");
+        table.connect(web.clone()).unwrap();
+        table.add_network(network("secret")).unwrap();
+        let view = table.view(&web.id).unwrap();
+        assert!(view.is_network("secret") && !view.is_attached_to("secret"));
+    }
+}
