@@ -14,10 +14,10 @@
 //!   `dns serve --table FILE`).
 
 pub mod snapshot;
+mod state;
 pub mod view;
 pub mod zone;
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,6 +31,8 @@ use thiserror::Error;
 pub use snapshot::TableSnapshot;
 pub use view::{NetworkNames, SandboxView};
 pub use zone::{NetworkZone, ZoneEndpoint};
+
+use state::TableState;
 
 /// A network as the resolver knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +127,16 @@ pub enum TableError {
         /// The id of the sandbox that has it.
         other_id: String,
     },
+    /// The sandbox is known under another name.
+    #[error("sandbox {sandbox_id} is named {known:?}, not {given:?}")]
+    NameMismatch {
+        /// The sandbox's id.
+        sandbox_id: String,
+        /// The name the table has for it.
+        known: String,
+        /// The name the new endpoint gave.
+        given: String,
+    },
     /// Another endpoint on the network already has that address.
     #[error("address {address} is taken on network {network:?} by sandbox {holder:?}")]
     AddressTaken {
@@ -143,36 +155,6 @@ pub enum TableError {
         /// Names of the sandboxes on it.
         sandboxes: Vec<String>,
     },
-}
-
-/// What the writers change; readers never touch it.
-#[derive(Debug, Default)]
-struct TableState {
-    /// Lower-case network name -> network.
-    networks: BTreeMap<String, Network>,
-    /// (lower-case network name, sandbox id) -> endpoint.
-    endpoints: BTreeMap<(String, String), Endpoint>,
-    serial: u32,
-}
-
-impl TableState {
-    fn endpoints_of<'a>(&'a self, network_key: &'a str) -> impl Iterator<Item = &'a Endpoint> + 'a {
-        self.endpoints
-            .range((network_key.to_owned(), String::new())..)
-            .take_while(move |((net, _), _)| net == network_key)
-            .map(|(_, endpoint)| endpoint)
-    }
-
-    fn networks_of<'a>(&'a self, sandbox_id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.endpoints
-            .keys()
-            .filter(move |(_, id)| id == sandbox_id)
-            .map(|(net, _)| net.as_str())
-    }
-
-    fn sandbox_with_name(&self, name: &str) -> Option<&Endpoint> {
-        self.endpoints.values().find(|e| e.sandbox == name)
-    }
 }
 
 /// The live endpoint table. Cheap to read from many tasks at once; see the
@@ -205,10 +187,10 @@ impl EndpointTable {
     pub fn add_network(&self, network: Network) -> Result<(), TableError> {
         let mut state = self.lock();
         let key = network.name.to_ascii_lowercase();
-        if state.networks.contains_key(&key) {
+        if state.network(&key).is_some() {
             return Err(TableError::DuplicateNetwork(network.name));
         }
-        state.networks.insert(key.clone(), network);
+        state.add_network(key.clone(), network);
         self.publish(&mut state, &[key], &[]);
         Ok(())
     }
@@ -217,7 +199,7 @@ impl EndpointTable {
     pub fn remove_network(&self, name: &str) -> Result<Network, TableError> {
         let mut state = self.lock();
         let key = name.to_ascii_lowercase();
-        if !state.networks.contains_key(&key) {
+        if state.network(&key).is_none() {
             return Err(TableError::UnknownNetwork(name.to_owned()));
         }
         let sandboxes: Vec<String> = state.endpoints_of(&key).map(|e| e.sandbox.clone()).collect();
@@ -227,7 +209,7 @@ impl EndpointTable {
                 sandboxes,
             });
         }
-        let network = state.networks.remove(&key).expect("checked above");
+        let network = state.remove_network(&key).expect("checked above");
         self.publish(&mut state, &[key], &[]);
         Ok(network)
     }
@@ -237,9 +219,9 @@ impl EndpointTable {
     pub fn connect(&self, endpoint: Endpoint) -> Result<(), TableError> {
         let mut state = self.lock();
         let key = endpoint.network.to_ascii_lowercase();
-        check_connect(&state, &key, &endpoint)?;
+        state.check_connect(&key, &endpoint)?;
         let id = endpoint.id.clone();
-        state.endpoints.insert((key.clone(), id.clone()), endpoint);
+        state.insert_endpoint(&key, endpoint);
         self.publish(&mut state, &[key], &[id]);
         Ok(())
     }
@@ -248,9 +230,11 @@ impl EndpointTable {
     pub fn disconnect(&self, sandbox_id: &str, network: &str) -> Result<Endpoint, TableError> {
         let mut state = self.lock();
         let key = network.to_ascii_lowercase();
+        if state.network(&key).is_none() {
+            return Err(TableError::UnknownNetwork(network.to_owned()));
+        }
         let endpoint = state
-            .endpoints
-            .remove(&(key.clone(), sandbox_id.to_owned()))
+            .remove_endpoint(&key, sandbox_id)
             .ok_or_else(|| TableError::UnknownSandbox(sandbox_id.to_owned()))?;
         self.publish(&mut state, &[key], &[sandbox_id.to_owned()]);
         Ok(endpoint)
@@ -260,10 +244,7 @@ impl EndpointTable {
     pub fn remove_sandbox(&self, sandbox_id: &str) -> Vec<Endpoint> {
         let mut state = self.lock();
         let keys: Vec<String> = state.networks_of(sandbox_id).map(str::to_owned).collect();
-        let removed = keys
-            .iter()
-            .filter_map(|key| state.endpoints.remove(&(key.clone(), sandbox_id.to_owned())))
-            .collect();
+        let removed = keys.iter().filter_map(|key| state.remove_endpoint(key, sandbox_id)).collect();
         self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
         removed
     }
@@ -271,33 +252,22 @@ impl EndpointTable {
     /// Gives a sandbox a new name on every network it is on.
     pub fn rename_sandbox(&self, sandbox_id: &str, new_name: &str) -> Result<(), TableError> {
         let mut state = self.lock();
-        if let Some(other) = state.sandbox_with_name(new_name).filter(|e| e.id != sandbox_id) {
-            return Err(TableError::NameTaken {
-                name: new_name.to_owned(),
-                other_id: other.id.clone(),
-            });
-        }
-        let keys: Vec<String> = state.networks_of(sandbox_id).map(str::to_owned).collect();
-        if keys.is_empty() {
-            return Err(TableError::UnknownSandbox(sandbox_id.to_owned()));
-        }
-        for key in &keys {
-            if let Some(e) = state.endpoints.get_mut(&(key.clone(), sandbox_id.to_owned())) {
-                e.sandbox = new_name.to_owned();
-            }
-        }
+        state.check_name_free(new_name, sandbox_id)?;
+        let keys = state
+            .rename(sandbox_id, new_name)
+            .ok_or_else(|| TableError::UnknownSandbox(sandbox_id.to_owned()))?;
         self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
         Ok(())
     }
 
     /// Every network, ordered by name.
     pub fn networks(&self) -> Vec<Network> {
-        self.lock().networks.values().cloned().collect()
+        self.lock().networks().map(|(_, network)| network.clone()).collect()
     }
 
     /// Every endpoint, ordered by network then sandbox id.
     pub fn endpoints(&self) -> Vec<Endpoint> {
-        self.lock().endpoints.values().cloned().collect()
+        self.lock().all_endpoints().cloned().collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, TableState> {
@@ -307,15 +277,15 @@ impl EndpointTable {
     }
 
     /// Rebuilds the zones of `networks` and the views of every sandbox
-    /// that sees one of them (or of every sandbox when the set of networks
+    /// that sees one of them (of every sandbox when the set of networks
     /// changed), plus the views of `sandboxes` themselves.
     fn publish(&self, state: &mut TableState, networks: &[String], sandboxes: &[String]) {
         state.serial = state.serial.wrapping_add(1);
-        let names_changed = networks.iter().any(|key| {
-            self.zones.contains_key(key.as_str()) != state.networks.contains_key(key)
-        });
+        let names_changed = networks
+            .iter()
+            .any(|key| self.zones.contains_key(key.as_str()) != state.network(key).is_some());
         for key in networks {
-            match state.networks.get(key) {
+            match state.network(key) {
                 Some(network) => {
                     let endpoints = state.endpoints_of(key).cloned().collect();
                     let zone = NetworkZone::build(network.clone(), endpoints);
@@ -327,28 +297,31 @@ impl EndpointTable {
             }
         }
         let mut affected: Vec<&str> = sandboxes.iter().map(String::as_str).collect();
-        for ((net, id), _) in &state.endpoints {
-            if names_changed || networks.contains(net) {
-                affected.push(id);
+        if names_changed {
+            affected.extend(state.sandbox_ids());
+        } else {
+            for key in networks {
+                affected.extend(state.endpoints_of(key).map(|e| e.id.as_str()));
             }
         }
         affected.sort_unstable();
         affected.dedup();
-        let all_networks = Arc::new(state.networks.keys().map(|k| k.as_str().into()).collect::<NetworkNames>());
+        let all_networks: NetworkNames = state.networks().map(|(key, _)| key.as_str().into()).collect();
+        let all_networks = Arc::new(all_networks);
         for id in affected {
             self.publish_view(state, id, &all_networks);
         }
     }
 
     fn publish_view(&self, state: &TableState, sandbox_id: &str, networks: &Arc<NetworkNames>) {
-        let zones: Vec<Arc<NetworkZone>> = state
-            .networks_of(sandbox_id)
-            .filter_map(|key| self.zones.get(key).map(|z| Arc::clone(z.value())))
-            .collect();
-        let Some(name) = state.endpoints.iter().find(|((_, id), _)| id == sandbox_id).map(|(_, e)| e.sandbox.as_str()) else {
+        let Some(name) = state.sandbox_name(sandbox_id) else {
             self.views.remove(sandbox_id);
             return;
         };
+        let zones = state
+            .networks_of(sandbox_id)
+            .filter_map(|key| self.zones.get(key).map(|z| Arc::clone(z.value())))
+            .collect();
         let view = SandboxView {
             sandbox_id: sandbox_id.into(),
             sandbox_name: name.into(),
@@ -358,37 +331,6 @@ impl EndpointTable {
         };
         self.views.insert(sandbox_id.into(), Arc::new(view));
     }
-}
-
-/// Refuses an attach that would break the table's rules: the network must
-/// exist, the sandbox not be on it yet, its name not belong to another
-/// sandbox, its addresses be free on the network.
-fn check_connect(state: &TableState, key: &str, endpoint: &Endpoint) -> Result<(), TableError> {
-    if !state.networks.contains_key(key) {
-        return Err(TableError::UnknownNetwork(endpoint.network.clone()));
-    }
-    if state.endpoints.contains_key(&(key.to_owned(), endpoint.id.clone())) {
-        return Err(TableError::AlreadyAttached {
-            sandbox: endpoint.sandbox.clone(),
-            network: endpoint.network.clone(),
-        });
-    }
-    if let Some(other) = state.sandbox_with_name(&endpoint.sandbox).filter(|e| e.id != endpoint.id) {
-        return Err(TableError::NameTaken {
-            name: endpoint.sandbox.clone(),
-            other_id: other.id.clone(),
-        });
-    }
-    for other in state.endpoints_of(key) {
-        if let Some(address) = endpoint.addresses().find(|a| other.addresses().any(|b| b == *a)) {
-            return Err(TableError::AddressTaken {
-                address,
-                network: endpoint.network.clone(),
-                holder: other.sandbox.clone(),
-            });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

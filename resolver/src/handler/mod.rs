@@ -1,0 +1,133 @@
+//! One message in, one outcome out: the part of serving that does not
+//! touch a socket, so it is tested by feeding bytes (DESIGN.md, seam 3).
+//!
+//! Message rules (RFC 1035, RFC 6891), checked in this order:
+//! 1. shorter than a header: dropped (nothing to reply to);
+//! 2. QR set: dropped, so two servers never answer each other in a loop;
+//! 3. opcode other than QUERY: NOTIMP;
+//! 4. undecodable: FORMERR;
+//! 5. QDCOUNT other than 1: FORMERR;
+//! 6. EDNS version above 0: BADVERS;
+//! 7. a sandbox that is on no network any more: REFUSED;
+//! 8. otherwise the [`crate::answer`] decision: a local reply, or a
+//!    [`ForwardRequest`] for the caller to relay.
+
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+
+use crate::answer::{answer, Decision};
+use crate::response::{add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport};
+use crate::table::EndpointTable;
+use crate::upstream::ForwardRequest;
+
+/// The resolver settings a handler needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerSettings {
+    /// TTL of local answers and of the SOA of negative ones.
+    pub ttl: u32,
+    /// Our EDNS UDP size.
+    pub edns_udp_size: u16,
+}
+
+impl From<&config::ResolverConfig> for AnswerSettings {
+    fn from(config: &config::ResolverConfig) -> Self {
+        AnswerSettings {
+            ttl: config.ttl,
+            edns_udp_size: config.edns_udp_size,
+        }
+    }
+}
+
+/// What to do with one received message.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send these bytes back.
+    Reply(Vec<u8>),
+    /// Relay upstream; the reply is built from what comes back.
+    Forward(Box<ForwardRequest>),
+    /// Send nothing.
+    Drop,
+}
+
+/// Handles one message received from a client of the sandbox `sandbox_id`.
+pub fn handle_message(
+    table: &EndpointTable,
+    sandbox_id: &str,
+    settings: AnswerSettings,
+    bytes: &[u8],
+    transport: Transport,
+    rng: &mut fastrand::Rng,
+) -> Outcome {
+    let Some(header) = bytes.first_chunk::<12>() else {
+        return Outcome::Drop;
+    };
+    if header[2] & 0x80 != 0 {
+        return Outcome::Drop;
+    }
+    if OpCode::from_u8((header[2] >> 3) & 0x0f) != OpCode::Query {
+        return Outcome::Reply(header_only_reply(header, ResponseCode::NotImp));
+    }
+    let Ok(request) = Message::from_vec(bytes) else {
+        return Outcome::Reply(header_only_reply(header, ResponseCode::FormErr));
+    };
+    if request.queries.len() != 1 {
+        return Outcome::Reply(header_only_reply(header, ResponseCode::FormErr));
+    }
+    let limit = reply_limit(&request, transport, settings.edns_udp_size);
+    if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+        let mut reply = reply_to(&request, ResponseCode::BADVERS, false, settings.edns_udp_size);
+        reply.queries.clear();
+        return Outcome::Reply(encode_within(reply, limit));
+    }
+    let Some(view) = table.view(sandbox_id) else {
+        return Outcome::Reply(encode_within(reply_to(&request, ResponseCode::Refused, false, settings.edns_udp_size), limit));
+    };
+    let query = &request.queries[0];
+    let decision = answer(&view, query, rng);
+    let (code, authoritative) = match &decision {
+        Decision::Forward => {
+            return Outcome::Forward(Box::new(ForwardRequest {
+                sandbox_id: sandbox_id.into(),
+                query: request,
+                transport,
+                reply_limit: limit,
+            }))
+        }
+        Decision::ServFail => (ResponseCode::ServFail, false),
+        Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
+        Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
+    };
+    let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
+    match decision {
+        Decision::Records { answers, glue } => add_records(&mut reply, query.name(), settings.ttl, answers, glue),
+        Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => {
+            add_soa(&mut reply, query.name(), apex_labels, settings.ttl, view.serial)
+        }
+        Decision::ServFail | Decision::Forward => {}
+    }
+    Outcome::Reply(encode_within(reply, limit))
+}
+
+/// The reply to a forwarded question: the upstream's bytes with the
+/// client's id put back, or SERVFAIL when the upstream gave none.
+pub fn forwarded_reply(request: &ForwardRequest, upstream: Option<Vec<u8>>, settings: AnswerSettings) -> Vec<u8> {
+    match upstream {
+        Some(mut bytes) if bytes.len() >= 12 => {
+            bytes[..2].copy_from_slice(&request.query.metadata.id.to_be_bytes());
+            bytes
+        }
+        _ => {
+            let reply = reply_to(&request.query, ResponseCode::ServFail, false, settings.edns_udp_size);
+            encode_within(reply, request.reply_limit)
+        }
+    }
+}
+
+/// The reply when the bound on forwarded queries is reached: REFUSED at
+/// once, so the client moves on instead of waiting (Docker waits 4 s).
+pub fn refused_reply(request: &ForwardRequest, settings: AnswerSettings) -> Vec<u8> {
+    let reply = reply_to(&request.query, ResponseCode::Refused, false, settings.edns_udp_size);
+    encode_within(reply, request.reply_limit)
+}
+
+#[cfg(test)]
+mod tests;

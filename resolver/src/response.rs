@@ -1,0 +1,150 @@
+//! Building and encoding replies: flags, the echoed question, EDNS, the
+//! SOA of negative answers, and truncation to the client's size.
+//!
+//! - Flags (RFC 1035 section 4.1.1): QR set, the query's id, opcode, RD
+//!   and CD copied, RA set (this server recurses for its clients), AA on
+//!   answers from the table.
+//! - EDNS (RFC 6891): a query with an OPT record gets one back, offering
+//!   our UDP size and copying the DO bit (RFC 3225 section 3); an EDNS
+//!   version above 0 gets BADVERS (section 6.1.3).
+//! - Size: a UDP reply fits the client's limit, 512 bytes without EDNS.
+//!   Additional records are dropped first (they are optional, RFC 2181
+//!   section 9); if the answer still does not fit, every section is emptied
+//!   and TC set, so a client never caches part of an RRset and retries over
+//!   TCP.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, PTR, SOA, SRV};
+use hickory_proto::rr::{Name, RData, Record};
+
+use crate::answer::{Glue, LocalRecord};
+
+/// Smallest UDP payload every client accepts (RFC 1035 section 4.2.1).
+pub const MIN_UDP_SIZE: u16 = 512;
+
+/// How the query reached us; it bounds the reply's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Over UDP: the reply must fit the client's advertised size.
+    Udp,
+    /// Over TCP: up to 65535 bytes (RFC 1035 section 4.2.2).
+    Tcp,
+}
+
+/// The largest reply this client takes over `transport`: 512 bytes without
+/// EDNS, else its advertised size capped by ours (`edns_udp_size`).
+pub fn reply_limit(request: &Message, transport: Transport, edns_udp_size: u16) -> usize {
+    match (transport, &request.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => usize::from(MIN_UDP_SIZE),
+        (Transport::Udp, Some(edns)) => usize::from(edns.max_payload().min(edns_udp_size).max(MIN_UDP_SIZE)),
+    }
+}
+
+/// A reply to `request` with the question echoed, the flags set as the
+/// module documentation says, and an OPT record if the request had one.
+pub fn reply_to(request: &Message, code: ResponseCode, authoritative: bool, edns_udp_size: u16) -> Message {
+    let mut reply = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+    let meta = &mut reply.metadata;
+    meta.response_code = code;
+    meta.authoritative = authoritative;
+    meta.recursion_desired = request.metadata.recursion_desired;
+    meta.checking_disabled = request.metadata.checking_disabled;
+    meta.recursion_available = true;
+    reply.queries.clone_from(&request.queries);
+    if let Some(asked) = &request.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(edns_udp_size.max(MIN_UDP_SIZE));
+        edns.set_dnssec_ok(asked.flags().dnssec_ok);
+        reply.edns = Some(edns);
+    }
+    reply
+}
+
+/// A reply made from the header bytes alone, for a query too broken to
+/// decode or of an opcode we do not serve: id, opcode and RD copied, no
+/// question (there may be none to trust).
+pub fn header_only_reply(header: &[u8; 12], code: ResponseCode) -> Vec<u8> {
+    let mut reply = [0u8; 12];
+    reply[..2].copy_from_slice(&header[..2]);
+    // QR, the opcode bits and RD of the query; AA and TC clear.
+    reply[2] = 0x80 | (header[2] & 0x79);
+    // RA set, the 4-bit rcode.
+    reply[3] = 0x80 | (u16::from(code) as u8 & 0x0f);
+    reply.to_vec()
+}
+
+/// Adds the answer records, all owned by the query name, and the glue.
+pub fn add_records(reply: &mut Message, owner: &Name, ttl: u32, answers: Vec<LocalRecord>, glue: Vec<Glue>) {
+    reply.answers = answers
+        .into_iter()
+        .map(|record| {
+            let data = match record {
+                LocalRecord::Address(address) => address_data(address),
+                LocalRecord::Ptr(target) => RData::PTR(PTR(target)),
+                LocalRecord::Srv { port, target } => RData::SRV(SRV::new(0, 0, port, target)),
+            };
+            Record::from_rdata(owner.clone(), ttl, data)
+        })
+        .collect();
+    reply.additionals = glue
+        .into_iter()
+        .map(|g| Record::from_rdata(g.name, ttl, address_data(g.address)))
+        .collect();
+}
+
+fn address_data(address: IpAddr) -> RData {
+    match address {
+        IpAddr::V4(v4) => RData::A(A(v4)),
+        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+    }
+}
+
+/// Adds the SOA that lets a client cache a negative answer (RFC 2308
+/// section 3): owned by the zone apex, the last `apex_labels` labels of the
+/// query name in the client's spelling. Its TTL and MINIMUM are both the
+/// configured TTL, so with the default of 0 nothing is cached.
+pub fn add_soa(reply: &mut Message, query_name: &Name, apex_labels: u8, ttl: u32, serial: u32) {
+    let apex = query_name.trim_to(usize::from(apex_labels));
+    let mname = apex.clone();
+    let rname = Name::from_ascii("hostmaster.").ok().and_then(|h| h.append_domain(&apex).ok()).unwrap_or_else(Name::root);
+    // Refresh, retry and expire matter only to secondaries, which a
+    // resolver inside a sandbox never has; RFC 1912 section 2.2 values.
+    let soa = SOA::new(mname, rname, serial, 3600, 600, 86400, ttl);
+    reply.authorities.push(Record::from_rdata(apex, ttl, RData::SOA(soa)));
+}
+
+/// Encodes `reply` so that it fits `limit` bytes, as the module
+/// documentation describes. A reply that cannot be encoded at all becomes
+/// SERVFAIL.
+pub fn encode_within(mut reply: Message, limit: usize) -> Vec<u8> {
+    if let Some(bytes) = encode_if_fits(&reply, limit) {
+        return bytes;
+    }
+    if !reply.additionals.is_empty() {
+        reply.additionals.clear();
+        if let Some(bytes) = encode_if_fits(&reply, limit) {
+            return bytes;
+        }
+    }
+    reply.answers.clear();
+    reply.authorities.clear();
+    reply.metadata.truncation = true;
+    match encode_if_fits(&reply, limit) {
+        Some(bytes) => bytes,
+        None => {
+            // Only an unencodable question can get here.
+            reply.queries.clear();
+            reply.metadata.truncation = false;
+            reply.metadata.response_code = ResponseCode::ServFail;
+            reply.to_vec().unwrap_or_default()
+        }
+    }
+}
+
+fn encode_if_fits(reply: &Message, limit: usize) -> Option<Vec<u8>> {
+    reply.to_vec().ok().filter(|bytes| bytes.len() <= limit)
+}
+

@@ -1,0 +1,103 @@
+//! The seam to upstream servers (DESIGN.md, seam 4): every question the
+//! table does not answer is handed to an [`Upstream`].
+//!
+//! This crate has two implementations: [`ServFailUpstream`], for sandboxes
+//! that must not forward (and for `dns serve` without upstreams), and
+//! [`FixedUpstream`], an in-process fake that answers every question with
+//! one address and counts what it was asked, for tests.
+
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record};
+use thiserror::Error;
+
+use crate::response::Transport;
+
+/// A future an upstream returns; boxed so that `Upstream` can be a trait
+/// object shared by every sandbox's server.
+pub type UpstreamFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, UpstreamError>> + Send + 'a>>;
+
+/// One question to relay.
+#[derive(Debug)]
+pub struct ForwardRequest {
+    /// The sandbox that asked (its 64-hex id): an upstream may pick
+    /// per-sandbox servers and bounds by it.
+    pub sandbox_id: Box<str>,
+    /// The client's query as it was decoded (EDNS options, DO and CD kept).
+    pub query: Message,
+    /// How the client asked; a TCP client's question goes upstream over TCP.
+    pub transport: Transport,
+    /// The largest reply the client takes.
+    pub reply_limit: usize,
+}
+
+/// Why an upstream gave no answer; the client gets SERVFAIL.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UpstreamError {
+    /// No server is configured for this sandbox (or forwarding is off).
+    #[error("no upstream server for this sandbox")]
+    NoServers,
+    /// Every server failed or timed out.
+    #[error("every upstream server failed: {0}")]
+    Failed(String),
+}
+
+/// Relays questions upstream.
+pub trait Upstream: Send + Sync + 'static {
+    /// Sends `request` upstream and returns the reply's wire bytes. The
+    /// caller puts the client's id into them.
+    fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a>;
+}
+
+/// Answers nothing: every forwarded question gets SERVFAIL.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ServFailUpstream;
+
+impl Upstream for ServFailUpstream {
+    fn forward<'a>(&'a self, _request: &'a ForwardRequest) -> UpstreamFuture<'a> {
+        Box::pin(async { Err(UpstreamError::NoServers) })
+    }
+}
+
+/// A fake upstream for tests: answers every question with one A record,
+/// NOERROR, and counts the questions it was given.
+#[derive(Debug)]
+pub struct FixedUpstream {
+    address: Ipv4Addr,
+    asked: AtomicUsize,
+}
+
+impl FixedUpstream {
+    /// A fake that answers `address` to everything.
+    pub fn new(address: Ipv4Addr) -> Self {
+        FixedUpstream {
+            address,
+            asked: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many questions reached it.
+    pub fn asked(&self) -> usize {
+        self.asked.load(Ordering::SeqCst)
+    }
+}
+
+impl Upstream for FixedUpstream {
+    fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let mut reply = Message::new(request.query.metadata.id, MessageType::Response, request.query.metadata.op_code);
+        reply.metadata.response_code = ResponseCode::NoError;
+        reply.metadata.recursion_available = true;
+        reply.queries.clone_from(&request.query.queries);
+        if let Some(query) = request.query.queries.first() {
+            reply.answers.push(Record::from_rdata(query.name().clone(), 60, RData::A(A(self.address))));
+        }
+        let bytes = reply.to_vec().map_err(|e| UpstreamError::Failed(e.to_string()));
+        Box::pin(async move { bytes })
+    }
+}
