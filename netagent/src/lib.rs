@@ -1,0 +1,11 @@
+//! The host side of netagent and its command line.
+//!
+//! Module map:
+//! - [`cli`]: the verbs and flags (clap).
+//! - [`serve`]: `netagent dns serve`, one sandbox's resolver over a table
+//!   file on a loopback address.
+//! - [`logging`]: tracing setup from the daemon's `[log]` settings.
+
+pub mod cli;
+pub mod logging;
+pub mod serve;

@@ -1,7 +1,27 @@
-//! netagent's DNS side.
+//! netagent's DNS side: everything between a query arriving on a sandbox's
+//! socket and the reply leaving it. It knows nothing of namespaces or
+//! netlink (DESIGN.md): the agent binds the sockets and writes the table.
+//!
+//! Module map, in the order a query meets them:
+//! - [`server`]: per-sandbox UDP and TCP serving on sockets handed in
+//!   already bound; [`server::ResolverCore`] is what all sandboxes share.
+//! - [`handler`]: one message in, one outcome out (the message rules).
+//! - [`answer`]: the pure decision for one question over one sandbox's view.
+//! - [`qname`]: query names as table keys and reverse-lookup addresses,
+//!   without allocating.
+//! - [`table`]: the endpoint table, its per-network zones, per-sandbox
+//!   views, and its JSON snapshot form.
+//! - [`response`]: flags, EDNS, SOA and truncation of replies.
+//! - [`upstream`]: the seam to upstream servers, with a SERVFAIL
+//!   implementation and a test fake.
+
 pub mod answer;
 pub mod handler;
 pub mod qname;
 pub mod response;
+pub mod server;
 pub mod table;
 pub mod upstream;
+
+pub use server::{ResolverCore, SandboxServer, SandboxSockets};
+pub use table::{Endpoint, EndpointTable, Network, TableSnapshot};

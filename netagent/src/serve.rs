@@ -1,0 +1,80 @@
+//! `netagent dns serve`: one sandbox's resolver over a table read from a
+//! file, on a loopback address. What DNS test harnesses and the loopback
+//! tests use; it needs no root and no namespace.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use config::DaemonConfig;
+use resolver::upstream::ServFailUpstream;
+use resolver::{EndpointTable, ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
+
+use crate::cli::ServeArgs;
+
+/// Loads the table, binds, prints `listening ADDR` on stdout and serves
+/// until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => DaemonConfig::load(path)?,
+        None => DaemonConfig::default(),
+    };
+    crate::logging::init(&config.log)?;
+    let table = TableSnapshot::load(&args.table)?;
+    let sandbox_id = find_sandbox(&table, &args.sandbox)
+        .with_context(|| format!("in table {}", args.table.display()))?;
+    let sockets = bind_pair(args.listen)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let core = Arc::new(ResolverCore::new(Arc::new(table), &config, Arc::new(ServFailUpstream)));
+        let server = SandboxServer::start(core, &sandbox_id, sockets)?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening {}", server.udp_addr())?;
+        stdout.flush()?;
+        drop(stdout);
+        shutdown_signal().await?;
+        drop(server);
+        Ok(())
+    })
+}
+
+/// The id of the sandbox named, or whose id or short id is, `wanted`.
+fn find_sandbox(table: &EndpointTable, wanted: &str) -> Result<String> {
+    let endpoints = table.endpoints();
+    let found = endpoints.iter().find(|e| e.sandbox == wanted || e.id == wanted || e.short_id() == wanted);
+    if let Some(endpoint) = found {
+        return Ok(endpoint.id.clone());
+    }
+    let mut names: Vec<&str> = endpoints.iter().map(|e| e.sandbox.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    bail!("no sandbox {wanted:?}; the table has: {}", names.join(", "))
+}
+
+/// Binds UDP and TCP on the same address. With port 0 the UDP socket picks
+/// the port and TCP follows it, retrying if another program holds that
+/// port for TCP.
+fn bind_pair(listen: SocketAddr) -> Result<SandboxSockets> {
+    const ATTEMPTS: usize = 20;
+    for _ in 0..ATTEMPTS {
+        let udp = UdpSocket::bind(listen).with_context(|| format!("cannot bind udp {listen}"))?;
+        let bound = udp.local_addr()?;
+        match TcpListener::bind(bound) {
+            Ok(tcp) => return Ok(SandboxSockets { udp, tcp }),
+            Err(err) if listen.port() != 0 => return Err(err).context(format!("cannot bind tcp {bound}")),
+            Err(_) => continue,
+        }
+    }
+    bail!("no port free for both udp and tcp on {} after {ATTEMPTS} tries", listen.ip())
+}
+
+async fn shutdown_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Serving a sandbox's resolver: one [`SandboxServer`] per sandbox, on a UDP
+//! socket and a TCP listener handed in already bound (DESIGN.md, seam 3).
+//!
+//! A query to 127.0.0.11 arrives from 127.0.0.x over `lo`, so the packet
+//! cannot say which sandbox sent it; the socket does. Each server therefore
+//! knows its sandbox's id and asks the [`EndpointTable`] for that sandbox's
+//! view on every query.
+//!
+//! - [`udp`]: one task per socket; forwarded questions get a task each,
+//!   bounded per sandbox and overall, REFUSED at once past the bound.
+//! - [`tcp`]: an accept task owning one task per connection (so dropping
+//!   the server ends them all), several queries per connection, an idle
+//!   timeout, a bound on connections, and a malformed frame closing only
+//!   its own connection (aardvark CVE-2024-8418, CVE-2026-35406).
+//!
+//! The server never binds or enters a namespace: whoever calls
+//! [`SandboxServer::start`] binds the sockets where they belong.
+
+mod tcp;
+mod udp;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::handler::{forwarded_reply, refused_reply, AnswerSettings};
+use crate::table::EndpointTable;
+use crate::upstream::{ForwardRequest, Upstream};
+
+/// What every sandbox's server shares: the table, the settings, the
+/// upstream and the overall bound on forwarded queries.
+pub struct ResolverCore {
+    /// The live endpoint table.
+    pub table: Arc<EndpointTable>,
+    /// TTL and EDNS size.
+    pub settings: AnswerSettings,
+    /// How long an idle TCP connection is kept.
+    pub tcp_idle_timeout: Duration,
+    /// Open TCP connections allowed per sandbox.
+    pub max_tcp_connections: usize,
+    /// Forwarded queries allowed in flight per sandbox.
+    pub max_in_flight_per_sandbox: usize,
+    /// Where unknown names go.
+    pub upstream: Arc<dyn Upstream>,
+    /// Forwarded queries allowed in flight over all sandboxes.
+    forward_slots: Arc<Semaphore>,
+}
+
+impl ResolverCore {
+    /// A core serving `table` with the daemon's settings.
+    pub fn new(table: Arc<EndpointTable>, config: &config::DaemonConfig, upstream: Arc<dyn Upstream>) -> Self {
+        ResolverCore {
+            table,
+            settings: AnswerSettings::from(&config.resolver),
+            tcp_idle_timeout: Duration::from_millis(config.resolver.tcp_idle_timeout_ms),
+            max_tcp_connections: config.resolver.max_tcp_connections,
+            max_in_flight_per_sandbox: config.forwarding.max_in_flight_per_sandbox,
+            upstream,
+            forward_slots: Arc::new(Semaphore::new(config.forwarding.max_in_flight)),
+        }
+    }
+}
+
+/// The sockets a sandbox's resolver serves on, bound by the caller.
+#[derive(Debug)]
+pub struct SandboxSockets {
+    /// UDP socket.
+    pub udp: std::net::UdpSocket,
+    /// TCP listener, normally on the same address and port.
+    pub tcp: std::net::TcpListener,
+}
+
+/// What one sandbox's tasks share.
+struct SandboxContext {
+    core: Arc<ResolverCore>,
+    sandbox_id: Box<str>,
+    forward_slots: Arc<Semaphore>,
+}
+
+/// Both permits a forwarded query holds while in flight.
+struct ForwardPermits {
+    _sandbox: OwnedSemaphorePermit,
+    _overall: OwnedSemaphorePermit,
+}
+
+impl SandboxContext {
+    /// Takes a slot for a forwarded query, or `None` when this sandbox or
+    /// the whole agent is at its bound.
+    fn try_forward_slot(&self) -> Option<ForwardPermits> {
+        let sandbox = Arc::clone(&self.forward_slots).try_acquire_owned().ok()?;
+        let overall = Arc::clone(&self.core.forward_slots).try_acquire_owned().ok()?;
+        Some(ForwardPermits { _sandbox: sandbox, _overall: overall })
+    }
+
+    /// Relays a question and returns the client's reply bytes.
+    async fn forward(&self, request: &ForwardRequest) -> Vec<u8> {
+        let upstream = self.core.upstream.forward(request).await;
+        let bytes = match upstream {
+            Ok(bytes) => Some(bytes),
+            Err(err) => {
+                tracing::debug!(%err, "forwarding failed");
+                None
+            }
+        };
+        forwarded_reply(request, bytes, self.core.settings)
+    }
+
+    fn refuse(&self, request: &ForwardRequest) -> Vec<u8> {
+        tracing::debug!("forwarding bound reached: REFUSED");
+        refused_reply(request, self.core.settings)
+    }
+}
+
+/// A running resolver for one sandbox. Dropping it stops every task it
+/// started and closes its sockets.
+pub struct SandboxServer {
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl SandboxServer {
+    /// Starts serving `sandbox_id` on `sockets`. Must be called inside a
+    /// tokio runtime; the tasks run on it.
+    pub fn start(core: Arc<ResolverCore>, sandbox_id: &str, sockets: SandboxSockets) -> io::Result<SandboxServer> {
+        sockets.udp.set_nonblocking(true)?;
+        sockets.tcp.set_nonblocking(true)?;
+        let udp = tokio::net::UdpSocket::from_std(sockets.udp)?;
+        let tcp = tokio::net::TcpListener::from_std(sockets.tcp)?;
+        let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
+        let context = Arc::new(SandboxContext {
+            forward_slots: Arc::new(Semaphore::new(core.max_in_flight_per_sandbox)),
+            core,
+            sandbox_id: sandbox_id.into(),
+        });
+        let span = tracing::info_span!("sandbox", id = %&sandbox_id[..sandbox_id.len().min(12)]);
+        let tasks = [
+            tokio::spawn(udp::serve(Arc::clone(&context), Arc::new(udp)).instrument(span.clone())),
+            tokio::spawn(tcp::serve(context, tcp).instrument(span)),
+        ];
+        Ok(SandboxServer { udp_addr, tcp_addr, tasks })
+    }
+
+    /// Where the UDP socket is bound.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// Where the TCP listener is bound.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+}
+
+impl Drop for SandboxServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
