@@ -1,1 +1,16 @@
+//! netagent's integration tests: one test binary (DESIGN.md, tests in
+//! three tiers). The pure tier lives next to the code in each crate.
+//!
+//! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
+//!   with real dig and kdig.
+//! - [`loopback_wire`]: the same server fed raw bytes over UDP and TCP:
+//!   connection reuse, malformed frames, garbage, idle timeout.
+//! - [`loopback_forward`]: servers started in-process on loopback with
+//!   fake upstreams: what is forwarded, what is not, and the bound.
+//! - [`serve_cli`]: errors a user sees from `dns serve`.
 
+mod harness;
+mod loopback_dig;
+mod loopback_forward;
+mod loopback_wire;
+mod serve_cli;

@@ -178,13 +178,26 @@ struct RawLog {
 const SECTIONS: [(&str, &[&str]); 4] = [
     (
         "resolver",
-        &["ttl", "edns_udp_size", "tcp_idle_timeout_ms", "max_tcp_connections"],
+        &[
+            "ttl",
+            "edns_udp_size",
+            "tcp_idle_timeout_ms",
+            "max_tcp_connections",
+        ],
     ),
     (
         "forwarding",
-        &["max_in_flight", "max_in_flight_per_sandbox", "fallback_delay_ms", "total_timeout_ms"],
+        &[
+            "max_in_flight",
+            "max_in_flight_per_sandbox",
+            "fallback_delay_ms",
+            "total_timeout_ms",
+        ],
     ),
-    ("paths", &["state_dir", "netns_dir", "socket", "host_resolv_conf"]),
+    (
+        "paths",
+        &["state_dir", "netns_dir", "socket", "host_resolv_conf"],
+    ),
     ("log", &["level", "format"]),
 ];
 
@@ -192,7 +205,10 @@ impl DaemonConfig {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<DaemonConfig, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|err| {
-            ConfigErrors::one(path, ConfigError::new("file", format!("cannot read it: {err}")))
+            ConfigErrors::one(
+                path,
+                ConfigError::new("file", format!("cannot read it: {err}")),
+            )
         })?;
         DaemonConfig::parse(&text).map_err(|errors| errors.in_file(path))
     }
@@ -231,29 +247,76 @@ impl DaemonConfig {
         r.ttl = raw.ttl.unwrap_or(r.ttl);
         // RFC 2181 section 8: a TTL has its top bit clear.
         if r.ttl > i32::MAX as u32 {
-            errors.push(ConfigError::new("resolver.ttl", format!("{} is above 2147483647 (RFC 2181 section 8)", r.ttl)));
+            errors.push(ConfigError::new(
+                "resolver.ttl",
+                format!("{} is above 2147483647 (RFC 2181 section 8)", r.ttl),
+            ));
         }
         r.edns_udp_size = raw.edns_udp_size.unwrap_or(r.edns_udp_size);
-        check_range(errors, "resolver.edns_udp_size", r.edns_udp_size.into(), 512, 4096);
+        check_range(
+            errors,
+            "resolver.edns_udp_size",
+            r.edns_udp_size.into(),
+            512,
+            4096,
+        );
         r.tcp_idle_timeout_ms = raw.tcp_idle_timeout_ms.unwrap_or(r.tcp_idle_timeout_ms);
-        check_range(errors, "resolver.tcp_idle_timeout_ms", r.tcp_idle_timeout_ms, 100, 600_000);
+        check_range(
+            errors,
+            "resolver.tcp_idle_timeout_ms",
+            r.tcp_idle_timeout_ms,
+            100,
+            600_000,
+        );
         r.max_tcp_connections = raw.max_tcp_connections.unwrap_or(r.max_tcp_connections);
-        check_range(errors, "resolver.max_tcp_connections", r.max_tcp_connections as u64, 1, 65_536);
+        check_range(
+            errors,
+            "resolver.max_tcp_connections",
+            r.max_tcp_connections as u64,
+            1,
+            65_536,
+        );
         self
     }
 
     fn with_forwarding(mut self, raw: RawForwarding, errors: &mut Vec<ConfigError>) -> Self {
         let f = &mut self.forwarding;
         f.max_in_flight = raw.max_in_flight.unwrap_or(f.max_in_flight);
-        check_range(errors, "forwarding.max_in_flight", f.max_in_flight as u64, 1, 1 << 20);
-        f.max_in_flight_per_sandbox = raw.max_in_flight_per_sandbox.unwrap_or(f.max_in_flight_per_sandbox);
-        check_range(errors, "forwarding.max_in_flight_per_sandbox", f.max_in_flight_per_sandbox as u64, 1, f.max_in_flight as u64);
+        check_range(
+            errors,
+            "forwarding.max_in_flight",
+            f.max_in_flight as u64,
+            1,
+            1 << 20,
+        );
+        f.max_in_flight_per_sandbox = raw
+            .max_in_flight_per_sandbox
+            .unwrap_or(f.max_in_flight_per_sandbox);
+        check_range(
+            errors,
+            "forwarding.max_in_flight_per_sandbox",
+            f.max_in_flight_per_sandbox as u64,
+            1,
+            f.max_in_flight as u64,
+        );
         f.total_timeout_ms = raw.total_timeout_ms.unwrap_or(f.total_timeout_ms);
         // A client's stub resolver gives up after 5 s (resolv.conf(5) `timeout`);
         // an answer after that reaches nobody.
-        check_range(errors, "forwarding.total_timeout_ms", f.total_timeout_ms, 100, 5000);
+        check_range(
+            errors,
+            "forwarding.total_timeout_ms",
+            f.total_timeout_ms,
+            100,
+            5000,
+        );
         f.fallback_delay_ms = raw.fallback_delay_ms.unwrap_or(f.fallback_delay_ms);
-        check_range(errors, "forwarding.fallback_delay_ms", f.fallback_delay_ms, 1, f.total_timeout_ms);
+        check_range(
+            errors,
+            "forwarding.fallback_delay_ms",
+            f.fallback_delay_ms,
+            1,
+            f.total_timeout_ms,
+        );
         self
     }
 
@@ -263,13 +326,20 @@ impl DaemonConfig {
             ("paths.state_dir", raw.state_dir, &mut p.state_dir),
             ("paths.netns_dir", raw.netns_dir, &mut p.netns_dir),
             ("paths.socket", raw.socket, &mut p.socket),
-            ("paths.host_resolv_conf", raw.host_resolv_conf, &mut p.host_resolv_conf),
+            (
+                "paths.host_resolv_conf",
+                raw.host_resolv_conf,
+                &mut p.host_resolv_conf,
+            ),
         ] {
             let Some(path) = given else { continue };
             if path.is_absolute() {
                 *field = path;
             } else {
-                errors.push(ConfigError::new(key, format!("{} is not an absolute path", path.display())));
+                errors.push(ConfigError::new(
+                    key,
+                    format!("{} is not an absolute path", path.display()),
+                ));
             }
         }
         self
@@ -278,7 +348,10 @@ impl DaemonConfig {
     fn with_log(mut self, raw: RawLog, errors: &mut Vec<ConfigError>) -> Self {
         if let Some(level) = raw.level {
             if level.trim().is_empty() {
-                errors.push(ConfigError::new("log.level", "is empty; use a filter such as \"info\""));
+                errors.push(ConfigError::new(
+                    "log.level",
+                    "is empty; use a filter such as \"info\"",
+                ));
             }
             self.log.level = level;
         }
@@ -296,34 +369,51 @@ impl DaemonConfig {
 
 /// Deserializes section `index` of [`SECTIONS`], reporting each unknown key
 /// and each badly typed value on its own before giving up on the section.
-fn section<T: DeserializeOwned + Default>(table: &toml::Table, index: usize, errors: &mut Vec<ConfigError>) -> T {
+fn section<T: DeserializeOwned + Default>(
+    table: &toml::Table,
+    index: usize,
+    errors: &mut Vec<ConfigError>,
+) -> T {
     let (name, keys) = SECTIONS[index];
-    let Some(value) = table.get(name) else { return T::default() };
+    let Some(value) = table.get(name) else {
+        return T::default();
+    };
     let Some(entries) = value.as_table() else {
         errors.push(ConfigError::new(name, "must be a table ([section])"));
         return T::default();
     };
-    let before = errors.len();
+    let mut good = toml::Table::new();
     for (key, value) in entries {
         let origin = format!("{name}.{key}");
         if !keys.contains(&key.as_str()) {
-            errors.push(ConfigError::new(origin, format!("unknown key; expected one of {}", keys.join(", "))));
+            errors.push(ConfigError::new(
+                origin,
+                format!("unknown key; expected one of {}", keys.join(", ")),
+            ));
             continue;
         }
         let single = toml::Table::from_iter([(key.clone(), value.clone())]);
-        if let Err(err) = T::deserialize(toml::Value::Table(single)) {
-            errors.push(ConfigError::new(origin, format!("{value} is not valid: {}", err.message().trim())));
+        match T::deserialize(toml::Value::Table(single)) {
+            Ok(_) => {
+                good.insert(key.clone(), value.clone());
+            }
+            Err(err) => errors.push(ConfigError::new(
+                origin,
+                format!("{value} is not valid: {}", err.message().trim()),
+            )),
         }
     }
-    if errors.len() > before {
-        return T::default();
-    }
-    T::deserialize(value.clone()).unwrap_or_default()
+    // The keys that parsed on their own go on to the range checks, so a
+    // type error in one key does not hide a range error in another.
+    T::deserialize(toml::Value::Table(good)).unwrap_or_default()
 }
 
 fn check_range(errors: &mut Vec<ConfigError>, key: &str, value: u64, min: u64, max: u64) {
     if !(min..=max).contains(&value) {
-        errors.push(ConfigError::new(key, format!("{value} is outside {min}..={max}")));
+        errors.push(ConfigError::new(
+            key,
+            format!("{value} is outside {min}..={max}"),
+        ));
     }
 }
 
@@ -363,19 +453,28 @@ mod tests {
             "paths.socket: relative.sock is not an absolute path",
             "log.format: \"xml\" is not \"text\" or \"json\"",
             "extra: unknown section",
+            "resolver.edns_udp_size: 100 is outside 512..=4096",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
-        assert_eq!(errors.errors.len(), 5, "{text}");
+        assert_eq!(errors.errors.len(), 6, "{text}");
     }
 
     #[test]
     fn range_errors_name_key_and_value() {
-        let errors = DaemonConfig::parse("[resolver]\nedns_udp_size = 100\n[forwarding]\ntotal_timeout_ms = 9000\n")
-            .unwrap_err()
-            .to_string();
-        assert!(errors.contains("resolver.edns_udp_size: 100 is outside 512..=4096"), "{errors}");
-        assert!(errors.contains("forwarding.total_timeout_ms: 9000 is outside 100..=5000"), "{errors}");
+        let errors = DaemonConfig::parse(
+            "[resolver]\nedns_udp_size = 100\n[forwarding]\ntotal_timeout_ms = 9000\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errors.contains("resolver.edns_udp_size: 100 is outside 512..=4096"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("forwarding.total_timeout_ms: 9000 is outside 100..=5000"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub mod error;
 pub mod names;
 pub mod service;
 
-pub use daemon::{DaemonConfig, ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig};
+pub use daemon::{
+    DaemonConfig, ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use service::{Protocol, ServicePort, ServicePortError};

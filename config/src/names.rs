@@ -79,7 +79,11 @@ pub fn check_dns_name(value: &str, origin: &str) -> Result<(), NameError> {
             len: value.len(),
         });
     }
-    if let Some(len) = value.split('.').map(str::len).find(|&len| len > MAX_LABEL_LEN) {
+    if let Some(len) = value
+        .split('.')
+        .map(str::len)
+        .find(|&len| len > MAX_LABEL_LEN)
+    {
         return Err(NameError::LabelTooLong {
             origin: origin.to_owned(),
             value: value.to_owned(),

@@ -77,7 +77,9 @@ impl FromStr for ServicePort {
                 "the service name must be 1-15 letters, digits or inner hyphens (RFC 6335)",
             ));
         }
-        let port: u16 = port.parse().map_err(|_| fail("the port is not a number from 1 to 65535"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| fail("the port is not a number from 1 to 65535"))?;
         if port == 0 {
             return Err(fail("the port is not a number from 1 to 65535"));
         }
@@ -102,7 +104,13 @@ fn is_service_name(name: &str) -> bool {
 
 impl fmt::Display for ServicePort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}/{}", self.service, self.port, self.protocol.as_str())
+        write!(
+            f,
+            "{}={}/{}",
+            self.service,
+            self.port,
+            self.protocol.as_str()
+        )
     }
 }
 

@@ -10,9 +10,13 @@ use tracing_subscriber::EnvFilter;
 /// (DESIGN.md, measured facts).
 pub fn init(config: &LogConfig) -> Result<()> {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
-    let filter = EnvFilter::try_new(format!("{directives},hickory_proto=warn,hickory_server=warn"))
-        .map_err(|err| anyhow!("log level {directives:?} is not a valid filter: {err}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_new(format!(
+        "{directives},hickory_proto=warn,hickory_server=warn"
+    ))
+    .map_err(|err| anyhow!("log level {directives:?} is not a valid filter: {err}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -25,9 +25,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let sandbox_id = find_sandbox(&table, &args.sandbox)
         .with_context(|| format!("in table {}", args.table.display()))?;
     let sockets = bind_pair(args.listen)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
-        let core = Arc::new(ResolverCore::new(Arc::new(table), &config, Arc::new(ServFailUpstream)));
+        let core = Arc::new(ResolverCore::new(
+            Arc::new(table),
+            &config,
+            Arc::new(ServFailUpstream),
+        ));
         let server = SandboxServer::start(core, &sandbox_id, sockets)?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening {}", server.udp_addr())?;
@@ -42,14 +48,25 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 /// The id of the sandbox named, or whose id or short id is, `wanted`.
 fn find_sandbox(table: &EndpointTable, wanted: &str) -> Result<String> {
     let endpoints = table.endpoints();
-    let found = endpoints.iter().find(|e| e.sandbox == wanted || e.id == wanted || e.short_id() == wanted);
+    let found = endpoints
+        .iter()
+        .find(|e| e.sandbox == wanted || e.id == wanted || e.short_id() == wanted);
     if let Some(endpoint) = found {
         return Ok(endpoint.id.clone());
     }
     let mut names: Vec<&str> = endpoints.iter().map(|e| e.sandbox.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    bail!("no sandbox {wanted:?}; the table has: {}", names.join(", "))
+    const SHOWN: usize = 8;
+    let more = match names.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    names.truncate(SHOWN);
+    bail!(
+        "no sandbox {wanted:?}; the table has {}{more}",
+        names.join(", ")
+    )
 }
 
 /// Binds UDP and TCP on the same address. With port 0 the UDP socket picks
@@ -62,11 +79,16 @@ fn bind_pair(listen: SocketAddr) -> Result<SandboxSockets> {
         let bound = udp.local_addr()?;
         match TcpListener::bind(bound) {
             Ok(tcp) => return Ok(SandboxSockets { udp, tcp }),
-            Err(err) if listen.port() != 0 => return Err(err).context(format!("cannot bind tcp {bound}")),
+            Err(err) if listen.port() != 0 => {
+                return Err(err).context(format!("cannot bind tcp {bound}"))
+            }
             Err(_) => continue,
         }
     }
-    bail!("no port free for both udp and tcp on {} after {ATTEMPTS} tries", listen.ip())
+    bail!(
+        "no port free for both udp and tcp on {} after {ATTEMPTS} tries",
+        listen.ip()
+    )
 }
 
 async fn shutdown_signal() -> Result<()> {

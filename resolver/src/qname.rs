@@ -101,7 +101,10 @@ pub fn reverse_address(name: &Name) -> Option<IpAddr> {
 }
 
 fn suffix_is<'a>(mut iter: impl Iterator<Item = &'a [u8]>, expected: &[&[u8]]) -> bool {
-    expected.iter().all(|want| iter.next().is_some_and(|got| got.eq_ignore_ascii_case(want)))
+    expected.iter().all(|want| {
+        iter.next()
+            .is_some_and(|got| got.eq_ignore_ascii_case(want))
+    })
 }
 
 /// A decimal octet without leading zeros (`01` is not `1`: RFC 1035
@@ -144,16 +147,34 @@ mod tests {
         let suffixes: Vec<_> = key.parent_suffixes().collect();
         assert_eq!(suffixes, [("_tcp.web.app", 3), ("web.app", 2), ("app", 1)]);
         assert_eq!(key.split_service(), Some(("http", "tcp", "web.app")));
-        assert_eq!(NameKey::of(&name("web.app.")).unwrap().split_service(), None);
+        assert_eq!(
+            NameKey::of(&name("web.app.")).unwrap().split_service(),
+            None
+        );
     }
 
     #[test]
     fn reverse_names_in_any_case() {
-        assert_eq!(reverse_address(&name("4.3.2.10.IN-ADDR.arpa.")), Some("10.2.3.4".parse().unwrap()));
+        assert_eq!(
+            reverse_address(&name("4.3.2.10.IN-ADDR.arpa.")),
+            Some("10.2.3.4".parse().unwrap())
+        );
         let v6: Ipv6Addr = "fd00::1:abcd".parse().unwrap();
-        let labels: String = format!("{:032x}", u128::from(v6)).chars().rev().map(|c| format!("{}.", c.to_ascii_uppercase())).collect();
-        assert_eq!(reverse_address(&name(&format!("{labels}Ip6.ARPA."))), Some(IpAddr::V6(v6)));
-        for partial in ["3.2.10.in-addr.arpa.", "4.3.2.010.in-addr.arpa.", "4.3.2.300.in-addr.arpa.", "4.3.2.1.example.com."] {
+        let labels: String = format!("{:032x}", u128::from(v6))
+            .chars()
+            .rev()
+            .map(|c| format!("{}.", c.to_ascii_uppercase()))
+            .collect();
+        assert_eq!(
+            reverse_address(&name(&format!("{labels}Ip6.ARPA."))),
+            Some(IpAddr::V6(v6))
+        );
+        for partial in [
+            "3.2.10.in-addr.arpa.",
+            "4.3.2.010.in-addr.arpa.",
+            "4.3.2.300.in-addr.arpa.",
+            "4.3.2.1.example.com.",
+        ] {
             assert_eq!(reverse_address(&name(partial)), None, "{partial}");
         }
     }

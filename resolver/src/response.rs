@@ -39,14 +39,25 @@ pub fn reply_limit(request: &Message, transport: Transport, edns_udp_size: u16) 
     match (transport, &request.edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, None) => usize::from(MIN_UDP_SIZE),
-        (Transport::Udp, Some(edns)) => usize::from(edns.max_payload().min(edns_udp_size).max(MIN_UDP_SIZE)),
+        (Transport::Udp, Some(edns)) => {
+            usize::from(edns.max_payload().min(edns_udp_size).max(MIN_UDP_SIZE))
+        }
     }
 }
 
 /// A reply to `request` with the question echoed, the flags set as the
 /// module documentation says, and an OPT record if the request had one.
-pub fn reply_to(request: &Message, code: ResponseCode, authoritative: bool, edns_udp_size: u16) -> Message {
-    let mut reply = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+pub fn reply_to(
+    request: &Message,
+    code: ResponseCode,
+    authoritative: bool,
+    edns_udp_size: u16,
+) -> Message {
+    let mut reply = Message::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
     let meta = &mut reply.metadata;
     meta.response_code = code;
     meta.authoritative = authoritative;
@@ -77,7 +88,13 @@ pub fn header_only_reply(header: &[u8; 12], code: ResponseCode) -> Vec<u8> {
 }
 
 /// Adds the answer records, all owned by the query name, and the glue.
-pub fn add_records(reply: &mut Message, owner: &Name, ttl: u32, answers: Vec<LocalRecord>, glue: Vec<Glue>) {
+pub fn add_records(
+    reply: &mut Message,
+    owner: &Name,
+    ttl: u32,
+    answers: Vec<LocalRecord>,
+    glue: Vec<Glue>,
+) {
     reply.answers = answers
         .into_iter()
         .map(|record| {
@@ -109,11 +126,16 @@ fn address_data(address: IpAddr) -> RData {
 pub fn add_soa(reply: &mut Message, query_name: &Name, apex_labels: u8, ttl: u32, serial: u32) {
     let apex = query_name.trim_to(usize::from(apex_labels));
     let mname = apex.clone();
-    let rname = Name::from_ascii("hostmaster.").ok().and_then(|h| h.append_domain(&apex).ok()).unwrap_or_else(Name::root);
+    let rname = Name::from_ascii("hostmaster.")
+        .ok()
+        .and_then(|h| h.append_domain(&apex).ok())
+        .unwrap_or_else(Name::root);
     // Refresh, retry and expire matter only to secondaries, which a
     // resolver inside a sandbox never has; RFC 1912 section 2.2 values.
     let soa = SOA::new(mname, rname, serial, 3600, 600, 86400, ttl);
-    reply.authorities.push(Record::from_rdata(apex, ttl, RData::SOA(soa)));
+    reply
+        .authorities
+        .push(Record::from_rdata(apex, ttl, RData::SOA(soa)));
 }
 
 /// Encodes `reply` so that it fits `limit` bytes, as the module
@@ -147,4 +169,3 @@ pub fn encode_within(mut reply: Message, limit: usize) -> Vec<u8> {
 fn encode_if_fits(reply: &Message, limit: usize) -> Option<Vec<u8>> {
     reply.to_vec().ok().filter(|bytes| bytes.len() <= limit)
 }
-

@@ -20,7 +20,8 @@ use crate::response::Transport;
 
 /// A future an upstream returns; boxed so that `Upstream` can be a trait
 /// object shared by every sandbox's server.
-pub type UpstreamFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, UpstreamError>> + Send + 'a>>;
+pub type UpstreamFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<u8>, UpstreamError>> + Send + 'a>>;
 
 /// One question to relay.
 #[derive(Debug)]
@@ -90,14 +91,24 @@ impl FixedUpstream {
 impl Upstream for FixedUpstream {
     fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        let mut reply = Message::new(request.query.metadata.id, MessageType::Response, request.query.metadata.op_code);
+        let mut reply = Message::new(
+            request.query.metadata.id,
+            MessageType::Response,
+            request.query.metadata.op_code,
+        );
         reply.metadata.response_code = ResponseCode::NoError;
         reply.metadata.recursion_available = true;
         reply.queries.clone_from(&request.query.queries);
         if let Some(query) = request.query.queries.first() {
-            reply.answers.push(Record::from_rdata(query.name().clone(), 60, RData::A(A(self.address))));
+            reply.answers.push(Record::from_rdata(
+                query.name().clone(),
+                60,
+                RData::A(A(self.address)),
+            ));
         }
-        let bytes = reply.to_vec().map_err(|e| UpstreamError::Failed(e.to_string()));
+        let bytes = reply
+            .to_vec()
+            .map_err(|e| UpstreamError::Failed(e.to_string()));
         Box::pin(async move { bytes })
     }
 }

@@ -115,16 +115,30 @@ fn endpoints<'v>(view: &'v SandboxView, key: &'v str) -> impl Iterator<Item = &'
 
 /// A name the sandbox can see: its addresses of the asked family, merged
 /// over every network, or NODATA.
-fn by_type(view: &SandboxView, key: &str, qtype: RecordType, labels: u8, rng: &mut fastrand::Rng) -> Decision {
+fn by_type(
+    view: &SandboxView,
+    key: &str,
+    qtype: RecordType,
+    labels: u8,
+    rng: &mut fastrand::Rng,
+) -> Decision {
     let want_v4 = match qtype {
         RecordType::A => true,
         RecordType::AAAA => false,
-        _ => return Decision::NoData { apex_labels: labels },
+        _ => {
+            return Decision::NoData {
+                apex_labels: labels,
+            }
+        }
     };
     let mut answers = Vec::new();
     for zone_endpoint in endpoints(view, key) {
         let endpoint = &zone_endpoint.endpoint;
-        let address = if want_v4 { endpoint.ipv4.map(IpAddr::V4) } else { endpoint.ipv6.map(IpAddr::V6) };
+        let address = if want_v4 {
+            endpoint.ipv4.map(IpAddr::V4)
+        } else {
+            endpoint.ipv6.map(IpAddr::V6)
+        };
         if let Some(record) = address.map(LocalRecord::Address) {
             if !answers.contains(&record) {
                 answers.push(record);
@@ -132,10 +146,15 @@ fn by_type(view: &SandboxView, key: &str, qtype: RecordType, labels: u8, rng: &m
         }
     }
     if answers.is_empty() {
-        return Decision::NoData { apex_labels: labels };
+        return Decision::NoData {
+            apex_labels: labels,
+        };
     }
     rng.shuffle(&mut answers);
-    Decision::Records { answers, glue: Vec::new() }
+    Decision::Records {
+        answers,
+        glue: Vec::new(),
+    }
 }
 
 /// A reverse lookup: answered for addresses on the sandbox's networks,
@@ -143,11 +162,16 @@ fn by_type(view: &SandboxView, key: &str, qtype: RecordType, labels: u8, rng: &m
 fn reverse(view: &SandboxView, address: &IpAddr) -> Decision {
     let found = view.zones.iter().find_map(|zone| zone.reverse(address));
     match found {
-        Some(ZoneEndpoint { ptr_target: Some(target), .. }) => Decision::Records {
+        Some(ZoneEndpoint {
+            ptr_target: Some(target),
+            ..
+        }) => Decision::Records {
             answers: vec![LocalRecord::Ptr(target.clone())],
             glue: Vec::new(),
         },
-        Some(ZoneEndpoint { ptr_target: None, .. }) => Decision::ServFail,
+        Some(ZoneEndpoint {
+            ptr_target: None, ..
+        }) => Decision::ServFail,
         None => Decision::Forward,
     }
 }
@@ -155,7 +179,12 @@ fn reverse(view: &SandboxView, address: &IpAddr) -> Decision {
 /// `_SERVICE._PROTO.NAME` where NAME is visible: SRV records for the
 /// endpoints that expose it (NODATA for other types), NXDOMAIN when none
 /// does. `None` when the name is not of that shape or NAME is unknown.
-fn service(view: &SandboxView, key: &NameKey, qtype: RecordType, rng: &mut fastrand::Rng) -> Option<Decision> {
+fn service(
+    view: &SandboxView,
+    key: &NameKey,
+    qtype: RecordType,
+    rng: &mut fastrand::Rng,
+) -> Option<Decision> {
     let (service, proto, target) = key.split_service()?;
     if !has_name(view, target) {
         return None;
@@ -164,29 +193,44 @@ fn service(view: &SandboxView, key: &NameKey, qtype: RecordType, rng: &mut fastr
     let mut answers = Vec::new();
     let mut glue = Vec::new();
     for zone_endpoint in endpoints(view, target) {
-        let Some(target_name) = &zone_endpoint.ptr_target else { continue };
+        let Some(target_name) = &zone_endpoint.ptr_target else {
+            continue;
+        };
         let endpoint = &zone_endpoint.endpoint;
-        let ports = endpoint.services.iter().filter(|s| s.service == service && s.protocol.as_str() == proto);
+        let ports = endpoint
+            .services
+            .iter()
+            .filter(|s| s.service == service && s.protocol.as_str() == proto);
         let before = answers.len();
         for port in ports {
-            let record = LocalRecord::Srv { port: port.port, target: target_name.clone() };
+            let record = LocalRecord::Srv {
+                port: port.port,
+                target: target_name.clone(),
+            };
             if !answers.contains(&record) {
                 answers.push(record);
             }
         }
         if answers.len() > before {
             for address in endpoint.addresses() {
-                glue.push(Glue { name: target_name.clone(), address });
+                glue.push(Glue {
+                    name: target_name.clone(),
+                    address,
+                });
             }
         }
     }
     Some(match (answers.is_empty(), qtype) {
-        (true, _) => Decision::NxDomain { apex_labels: target_labels },
+        (true, _) => Decision::NxDomain {
+            apex_labels: target_labels,
+        },
         (false, RecordType::SRV) => {
             rng.shuffle(&mut answers);
             Decision::Records { answers, glue }
         }
-        (false, _) => Decision::NoData { apex_labels: key.labels() },
+        (false, _) => Decision::NoData {
+            apex_labels: key.labels(),
+        },
     })
 }
 

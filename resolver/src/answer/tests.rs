@@ -34,7 +34,10 @@ fn fixture() -> (EndpointTable, Arc<SandboxView>) {
     v6only.ipv6 = Some("fd00::5".parse().unwrap());
     let mut dual_app = endpoint("dual", "app", "");
     dual_app.ipv6 = Some("fd00::6".parse().unwrap());
-    let dual_backend = Endpoint { network: "backend".into(), ..endpoint("dual", "backend", "10.1.0.6") };
+    let dual_backend = Endpoint {
+        network: "backend".into(),
+        ..endpoint("dual", "backend", "10.1.0.6")
+    };
     let secret = endpoint("secret", "other", "10.2.0.2");
     let long = endpoint(&"l".repeat(70), "app", "10.0.0.70");
     for e in [web, web2, v6only, dual_app, dual_backend, secret, long] {
@@ -62,15 +65,25 @@ fn check(view: &SandboxView, qname: &str, qtype: RecordType, want: Want) {
     let got = answer(view, &query, &mut fastrand::Rng::with_seed(7));
     let ok = match (&want, &got) {
         (Want::Addrs(addrs), Decision::Records { answers, glue }) => {
-            glue.is_empty() && same_set(answers, addrs.iter().map(|a| LocalRecord::Address(a.parse().unwrap())))
+            glue.is_empty()
+                && same_set(
+                    answers,
+                    addrs
+                        .iter()
+                        .map(|a| LocalRecord::Address(a.parse().unwrap())),
+                )
         }
         (Want::Ptr(target), Decision::Records { answers, .. }) => {
             answers == &[LocalRecord::Ptr(Name::from_ascii(target).unwrap())]
         }
         (Want::Srv(targets, glue_addrs), Decision::Records { answers, glue }) => {
-            let srv = targets.iter().map(|(port, t)| LocalRecord::Srv { port: *port, target: Name::from_ascii(t).unwrap() });
+            let srv = targets.iter().map(|(port, t)| LocalRecord::Srv {
+                port: *port,
+                target: Name::from_ascii(t).unwrap(),
+            });
             let glue_got: Vec<IpAddr> = glue.iter().map(|g| g.address).collect();
-            same_set(answers, srv) && same_set(&glue_got, glue_addrs.iter().map(|a| a.parse().unwrap()))
+            same_set(answers, srv)
+                && same_set(&glue_got, glue_addrs.iter().map(|a| a.parse().unwrap()))
         }
         (Want::NoData(n), Decision::NoData { apex_labels }) => n == apex_labels,
         (Want::NxDomain(n), Decision::NxDomain { apex_labels }) => n == apex_labels,
@@ -89,7 +102,16 @@ fn same_set<T: PartialEq + std::fmt::Debug>(got: &[T], want: impl Iterator<Item 
 fn container_names_in_any_form_and_case() {
     let (_table, view) = fixture();
     let short_id = crate::table::tests::endpoint("web", "app", "").short_id();
-    for qname in ["web", "WEB.", "web.app", "Web.APP.", "web-host", "web-host.app", &short_id, &format!("{short_id}.app")] {
+    for qname in [
+        "web",
+        "WEB.",
+        "web.app",
+        "Web.APP.",
+        "web-host",
+        "web-host.app",
+        &short_id,
+        &format!("{short_id}.app"),
+    ] {
         check(&view, qname, RecordType::A, Want::Addrs(&["10.0.0.2"]));
     }
 }
@@ -97,8 +119,18 @@ fn container_names_in_any_form_and_case() {
 #[test]
 fn shared_alias_gives_every_address_once() {
     let (_table, view) = fixture();
-    check(&view, "www", RecordType::A, Want::Addrs(&["10.0.0.2", "10.0.0.3"]));
-    check(&view, "www.app", RecordType::A, Want::Addrs(&["10.0.0.2", "10.0.0.3"]));
+    check(
+        &view,
+        "www",
+        RecordType::A,
+        Want::Addrs(&["10.0.0.2", "10.0.0.3"]),
+    );
+    check(
+        &view,
+        "www.app",
+        RecordType::A,
+        Want::Addrs(&["10.0.0.2", "10.0.0.3"]),
+    );
 }
 
 #[test]
@@ -119,7 +151,14 @@ fn shared_alias_order_changes_between_queries() {
 fn known_name_without_that_type_is_nodata() {
     let (_table, view) = fixture();
     check(&view, "web", RecordType::AAAA, Want::NoData(1));
-    for qtype in [RecordType::TXT, RecordType::MX, RecordType::ANY, RecordType::CNAME, RecordType::HTTPS, RecordType::SRV] {
+    for qtype in [
+        RecordType::TXT,
+        RecordType::MX,
+        RecordType::ANY,
+        RecordType::CNAME,
+        RecordType::HTTPS,
+        RecordType::SRV,
+    ] {
         check(&view, "web", qtype, Want::NoData(1));
     }
     check(&view, "web.app", RecordType::TXT, Want::NoData(2));
@@ -133,7 +172,12 @@ fn families_merge_across_the_sandboxs_networks() {
     check(&view, "dual", RecordType::A, Want::Addrs(&["10.1.0.6"]));
     check(&view, "dual", RecordType::AAAA, Want::Addrs(&["fd00::6"]));
     check(&view, "dual.app", RecordType::A, Want::NoData(2));
-    check(&view, "dual.backend", RecordType::A, Want::Addrs(&["10.1.0.6"]));
+    check(
+        &view,
+        "dual.backend",
+        RecordType::A,
+        Want::Addrs(&["10.1.0.6"]),
+    );
 }
 
 #[test]
@@ -143,7 +187,12 @@ fn other_networks_are_invisible_and_never_forwarded_by_suffix() {
     check(&view, "secret.other", RecordType::A, Want::NxDomain(1));
     check(&view, "SECRET.Other.", RecordType::AAAA, Want::NxDomain(1));
     check(&view, "nobody.app", RecordType::A, Want::NxDomain(1));
-    check(&view, "a.b.nobody.backend", RecordType::A, Want::NxDomain(1));
+    check(
+        &view,
+        "a.b.nobody.backend",
+        RecordType::A,
+        Want::NxDomain(1),
+    );
     check(&view, "app", RecordType::A, Want::NoData(1));
     check(&view, "other", RecordType::A, Want::NxDomain(1));
 }
@@ -153,39 +202,103 @@ fn everything_else_is_forwarded() {
     let (_table, view) = fixture();
     check(&view, "example.com", RecordType::A, Want::Forward);
     check(&view, "nosuchcontainer", RecordType::A, Want::Forward);
-    let odd = Query::query(Name::from_labels([b"we*b".as_slice()]).unwrap(), RecordType::A);
-    assert_eq!(answer(&view, &odd, &mut fastrand::Rng::new()), Decision::Forward);
-    let chaos = Query::query(Name::from_ascii("web").unwrap(), RecordType::TXT).set_query_class(DNSClass::CH).clone();
-    assert_eq!(answer(&view, &chaos, &mut fastrand::Rng::new()), Decision::Forward);
+    let odd = Query::query(
+        Name::from_labels([b"we*b".as_slice()]).unwrap(),
+        RecordType::A,
+    );
+    assert_eq!(
+        answer(&view, &odd, &mut fastrand::Rng::new()),
+        Decision::Forward
+    );
+    let chaos = Query::query(Name::from_ascii("web").unwrap(), RecordType::TXT)
+        .set_query_class(DNSClass::CH)
+        .clone();
+    assert_eq!(
+        answer(&view, &chaos, &mut fastrand::Rng::new()),
+        Decision::Forward
+    );
 }
 
 #[test]
 fn reverse_lookups_of_the_sandboxs_networks() {
     let (_table, view) = fixture();
-    check(&view, "2.0.0.10.in-addr.arpa", RecordType::PTR, Want::Ptr("web.app."));
-    check(&view, "2.0.0.10.IN-ADDR.ARPA.", RecordType::PTR, Want::Ptr("web.app."));
-    check(&view, "6.0.1.10.in-addr.arpa", RecordType::PTR, Want::Ptr("dual.backend."));
+    check(
+        &view,
+        "2.0.0.10.in-addr.arpa",
+        RecordType::PTR,
+        Want::Ptr("web.app."),
+    );
+    check(
+        &view,
+        "2.0.0.10.IN-ADDR.ARPA.",
+        RecordType::PTR,
+        Want::Ptr("web.app."),
+    );
+    check(
+        &view,
+        "6.0.1.10.in-addr.arpa",
+        RecordType::PTR,
+        Want::Ptr("dual.backend."),
+    );
     let v6 = "5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.IP6.arpa.";
     check(&view, v6, RecordType::PTR, Want::Ptr("v6only.app."));
-    check(&view, "2.0.2.10.in-addr.arpa", RecordType::PTR, Want::Forward);
-    check(&view, "9.9.9.9.in-addr.arpa", RecordType::PTR, Want::Forward);
+    check(
+        &view,
+        "2.0.2.10.in-addr.arpa",
+        RecordType::PTR,
+        Want::Forward,
+    );
+    check(
+        &view,
+        "9.9.9.9.in-addr.arpa",
+        RecordType::PTR,
+        Want::Forward,
+    );
     check(&view, "0.0.10.in-addr.arpa", RecordType::PTR, Want::Forward);
 }
 
 #[test]
 fn reverse_target_too_long_to_encode_is_servfail() {
     let (_table, view) = fixture();
-    check(&view, "70.0.0.10.in-addr.arpa", RecordType::PTR, Want::ServFail);
+    check(
+        &view,
+        "70.0.0.10.in-addr.arpa",
+        RecordType::PTR,
+        Want::ServFail,
+    );
 }
 
 #[test]
 fn services_from_exposed_ports() {
     let (_table, view) = fixture();
-    check(&view, "_http._tcp.web", RecordType::SRV, Want::Srv(&[(80, "web.app.")], &["10.0.0.2"]));
-    check(&view, "_HTTP._TCP.web.app", RecordType::SRV, Want::Srv(&[(80, "web.app.")], &["10.0.0.2"]));
-    check(&view, "_http._tcp.www", RecordType::SRV, Want::Srv(&[(80, "web.app."), (8080, "web2.app.")], &["10.0.0.2", "10.0.0.3"]));
+    check(
+        &view,
+        "_http._tcp.web",
+        RecordType::SRV,
+        Want::Srv(&[(80, "web.app.")], &["10.0.0.2"]),
+    );
+    check(
+        &view,
+        "_HTTP._TCP.web.app",
+        RecordType::SRV,
+        Want::Srv(&[(80, "web.app.")], &["10.0.0.2"]),
+    );
+    check(
+        &view,
+        "_http._tcp.www",
+        RecordType::SRV,
+        Want::Srv(
+            &[(80, "web.app."), (8080, "web2.app.")],
+            &["10.0.0.2", "10.0.0.3"],
+        ),
+    );
     check(&view, "_http._tcp.web", RecordType::A, Want::NoData(3));
     check(&view, "_ftp._tcp.web", RecordType::SRV, Want::NxDomain(1));
-    check(&view, "_http._udp.web.app", RecordType::SRV, Want::NxDomain(2));
+    check(
+        &view,
+        "_http._udp.web.app",
+        RecordType::SRV,
+        Want::NxDomain(2),
+    );
     check(&view, "_http._tcp.secret", RecordType::SRV, Want::Forward);
 }

@@ -15,7 +15,9 @@
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 
 use crate::answer::{answer, Decision};
-use crate::response::{add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport};
+use crate::response::{
+    add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport,
+};
 use crate::table::EndpointTable;
 use crate::upstream::ForwardRequest;
 
@@ -74,12 +76,25 @@ pub fn handle_message(
     }
     let limit = reply_limit(&request, transport, settings.edns_udp_size);
     if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
-        let mut reply = reply_to(&request, ResponseCode::BADVERS, false, settings.edns_udp_size);
+        let mut reply = reply_to(
+            &request,
+            ResponseCode::BADVERS,
+            false,
+            settings.edns_udp_size,
+        );
         reply.queries.clear();
         return Outcome::Reply(encode_within(reply, limit));
     }
     let Some(view) = table.view(sandbox_id) else {
-        return Outcome::Reply(encode_within(reply_to(&request, ResponseCode::Refused, false, settings.edns_udp_size), limit));
+        return Outcome::Reply(encode_within(
+            reply_to(
+                &request,
+                ResponseCode::Refused,
+                false,
+                settings.edns_udp_size,
+            ),
+            limit,
+        ));
     };
     let query = &request.queries[0];
     let decision = answer(&view, query, rng);
@@ -98,10 +113,16 @@ pub fn handle_message(
     };
     let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
     match decision {
-        Decision::Records { answers, glue } => add_records(&mut reply, query.name(), settings.ttl, answers, glue),
-        Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => {
-            add_soa(&mut reply, query.name(), apex_labels, settings.ttl, view.serial)
+        Decision::Records { answers, glue } => {
+            add_records(&mut reply, query.name(), settings.ttl, answers, glue)
         }
+        Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => add_soa(
+            &mut reply,
+            query.name(),
+            apex_labels,
+            settings.ttl,
+            view.serial,
+        ),
         Decision::ServFail | Decision::Forward => {}
     }
     Outcome::Reply(encode_within(reply, limit))
@@ -109,14 +130,23 @@ pub fn handle_message(
 
 /// The reply to a forwarded question: the upstream's bytes with the
 /// client's id put back, or SERVFAIL when the upstream gave none.
-pub fn forwarded_reply(request: &ForwardRequest, upstream: Option<Vec<u8>>, settings: AnswerSettings) -> Vec<u8> {
+pub fn forwarded_reply(
+    request: &ForwardRequest,
+    upstream: Option<Vec<u8>>,
+    settings: AnswerSettings,
+) -> Vec<u8> {
     match upstream {
         Some(mut bytes) if bytes.len() >= 12 => {
             bytes[..2].copy_from_slice(&request.query.metadata.id.to_be_bytes());
             bytes
         }
         _ => {
-            let reply = reply_to(&request.query, ResponseCode::ServFail, false, settings.edns_udp_size);
+            let reply = reply_to(
+                &request.query,
+                ResponseCode::ServFail,
+                false,
+                settings.edns_udp_size,
+            );
             encode_within(reply, request.reply_limit)
         }
     }
@@ -125,7 +155,12 @@ pub fn forwarded_reply(request: &ForwardRequest, upstream: Option<Vec<u8>>, sett
 /// The reply when the bound on forwarded queries is reached: REFUSED at
 /// once, so the client moves on instead of waiting (Docker waits 4 s).
 pub fn refused_reply(request: &ForwardRequest, settings: AnswerSettings) -> Vec<u8> {
-    let reply = reply_to(&request.query, ResponseCode::Refused, false, settings.edns_udp_size);
+    let reply = reply_to(
+        &request.query,
+        ResponseCode::Refused,
+        false,
+        settings.edns_udp_size,
+    );
     encode_within(reply, request.reply_limit)
 }
 

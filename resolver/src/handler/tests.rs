@@ -11,7 +11,10 @@ use crate::response::Transport;
 use crate::table::tests::{endpoint, network};
 use crate::table::EndpointTable;
 
-const SETTINGS: AnswerSettings = AnswerSettings { ttl: 0, edns_udp_size: 1232 };
+const SETTINGS: AnswerSettings = AnswerSettings {
+    ttl: 0,
+    edns_udp_size: 1232,
+};
 
 /// `client` and `web` on `app`, and 60 sandboxes sharing the alias `many`.
 fn table() -> (EndpointTable, String) {
@@ -38,7 +41,16 @@ fn query(name: &str, qtype: RecordType) -> Message {
 
 fn ask(bytes: &[u8], transport: Transport) -> Outcome {
     thread_local!(static TABLE: (EndpointTable, String) = table());
-    TABLE.with(|(table, client)| handle_message(table, client, SETTINGS, bytes, transport, &mut fastrand::Rng::with_seed(3)))
+    TABLE.with(|(table, client)| {
+        handle_message(
+            table,
+            client,
+            SETTINGS,
+            bytes,
+            transport,
+            &mut fastrand::Rng::with_seed(3),
+        )
+    })
 }
 
 fn reply(message: &Message) -> Message {
@@ -55,14 +67,25 @@ fn local_answer_flags_ttl_and_echoed_question() {
     let meta = &got.metadata;
     assert_eq!(meta.id, 0x1234);
     assert_eq!(meta.message_type, MessageType::Response);
-    assert!(meta.authoritative && meta.recursion_available && meta.recursion_desired && !meta.truncation);
+    assert!(
+        meta.authoritative
+            && meta.recursion_available
+            && meta.recursion_desired
+            && !meta.truncation
+    );
     assert_eq!(meta.response_code, ResponseCode::NoError);
     assert_eq!(got.queries, request.queries);
-    assert!(got.queries[0].name().eq_case(request.queries[0].name()), "spelling echoed");
+    assert!(
+        got.queries[0].name().eq_case(request.queries[0].name()),
+        "spelling echoed"
+    );
     assert_eq!(got.answers.len(), 1);
     assert!(got.answers[0].name.eq_case(request.queries[0].name()));
     assert_eq!(got.answers[0].ttl, 0);
-    assert_eq!(got.answers[0].data, RData::A(Ipv4Addr::new(10, 0, 0, 2).into()));
+    assert_eq!(
+        got.answers[0].data,
+        RData::A(Ipv4Addr::new(10, 0, 0, 2).into())
+    );
     assert!(got.edns.is_none(), "no OPT for a query without one");
 }
 
@@ -131,11 +154,20 @@ fn message_rules() {
     assert_rcode(&ask(&status, Transport::Udp), ResponseCode::NotImp);
     // Two questions, then none: FORMERR.
     let mut two = query("web.", RecordType::A);
-    two.add_query(Query::query(Name::from_ascii("db.").unwrap(), RecordType::A));
-    assert_rcode(&ask(&two.to_vec().unwrap(), Transport::Udp), ResponseCode::FormErr);
+    two.add_query(Query::query(
+        Name::from_ascii("db.").unwrap(),
+        RecordType::A,
+    ));
+    assert_rcode(
+        &ask(&two.to_vec().unwrap(), Transport::Udp),
+        ResponseCode::FormErr,
+    );
     let mut none = query("web.", RecordType::A);
     none.queries.clear();
-    assert_rcode(&ask(&none.to_vec().unwrap(), Transport::Udp), ResponseCode::FormErr);
+    assert_rcode(
+        &ask(&none.to_vec().unwrap(), Transport::Udp),
+        ResponseCode::FormErr,
+    );
     // A header promising a question that is not there, and random garbage.
     assert_rcode(&ask(&good[..14], Transport::Udp), ResponseCode::FormErr);
     let mut rng = fastrand::Rng::with_seed(99);
@@ -147,7 +179,9 @@ fn message_rules() {
 }
 
 fn assert_rcode(outcome: &Outcome, code: ResponseCode) {
-    let Outcome::Reply(bytes) = outcome else { panic!("{outcome:?}") };
+    let Outcome::Reply(bytes) = outcome else {
+        panic!("{outcome:?}")
+    };
     assert_eq!(&bytes[..2], &[0x12, 0x34]);
     assert_eq!(bytes[2] & 0x80, 0x80, "QR set");
     assert_eq!(u16::from(bytes[3] & 0x0f), u16::from(code), "{bytes:?}");
@@ -156,7 +190,9 @@ fn assert_rcode(outcome: &Outcome, code: ResponseCode) {
 #[test]
 fn unknown_names_are_forwarded_and_the_reply_gets_the_clients_id() {
     let request = query("example.com.", RecordType::A);
-    let Outcome::Forward(forward) = ask(&request.to_vec().unwrap(), Transport::Udp) else { panic!() };
+    let Outcome::Forward(forward) = ask(&request.to_vec().unwrap(), Transport::Udp) else {
+        panic!()
+    };
     assert_eq!(forward.query.queries, request.queries);
     let mut upstream = Message::new(0x9999, MessageType::Response, OpCode::Query);
     upstream.queries.clone_from(&request.queries);
@@ -171,6 +207,13 @@ fn unknown_names_are_forwarded_and_the_reply_gets_the_clients_id() {
 fn a_sandbox_on_no_network_is_refused() {
     let (table, _) = table();
     let bytes = query("web.", RecordType::A).to_vec().unwrap();
-    let outcome = handle_message(&table, "gone", SETTINGS, &bytes, Transport::Udp, &mut fastrand::Rng::new());
+    let outcome = handle_message(
+        &table,
+        "gone",
+        SETTINGS,
+        &bytes,
+        Transport::Udp,
+        &mut fastrand::Rng::new(),
+    );
     assert_rcode(&outcome, ResponseCode::Refused);
 }

@@ -53,7 +53,11 @@ pub struct ResolverCore {
 
 impl ResolverCore {
     /// A core serving `table` with the daemon's settings.
-    pub fn new(table: Arc<EndpointTable>, config: &config::DaemonConfig, upstream: Arc<dyn Upstream>) -> Self {
+    pub fn new(
+        table: Arc<EndpointTable>,
+        config: &config::DaemonConfig,
+        upstream: Arc<dyn Upstream>,
+    ) -> Self {
         ResolverCore {
             table,
             settings: AnswerSettings::from(&config.resolver),
@@ -93,8 +97,13 @@ impl SandboxContext {
     /// the whole agent is at its bound.
     fn try_forward_slot(&self) -> Option<ForwardPermits> {
         let sandbox = Arc::clone(&self.forward_slots).try_acquire_owned().ok()?;
-        let overall = Arc::clone(&self.core.forward_slots).try_acquire_owned().ok()?;
-        Some(ForwardPermits { _sandbox: sandbox, _overall: overall })
+        let overall = Arc::clone(&self.core.forward_slots)
+            .try_acquire_owned()
+            .ok()?;
+        Some(ForwardPermits {
+            _sandbox: sandbox,
+            _overall: overall,
+        })
     }
 
     /// Relays a question and returns the client's reply bytes.
@@ -127,7 +136,11 @@ pub struct SandboxServer {
 impl SandboxServer {
     /// Starts serving `sandbox_id` on `sockets`. Must be called inside a
     /// tokio runtime; the tasks run on it.
-    pub fn start(core: Arc<ResolverCore>, sandbox_id: &str, sockets: SandboxSockets) -> io::Result<SandboxServer> {
+    pub fn start(
+        core: Arc<ResolverCore>,
+        sandbox_id: &str,
+        sockets: SandboxSockets,
+    ) -> io::Result<SandboxServer> {
         sockets.udp.set_nonblocking(true)?;
         sockets.tcp.set_nonblocking(true)?;
         let udp = tokio::net::UdpSocket::from_std(sockets.udp)?;
@@ -143,7 +156,11 @@ impl SandboxServer {
             tokio::spawn(udp::serve(Arc::clone(&context), Arc::new(udp)).instrument(span.clone())),
             tokio::spawn(tcp::serve(context, tcp).instrument(span)),
         ];
-        Ok(SandboxServer { udp_addr, tcp_addr, tasks })
+        Ok(SandboxServer {
+            udp_addr,
+            tcp_addr,
+            tasks,
+        })
     }
 
     /// Where the UDP socket is bound.

@@ -49,17 +49,29 @@ async fn serve_connection(context: Arc<SandboxContext>, stream: TcpStream) {
     let mut message = Vec::new();
     let mut frame = Vec::new();
     loop {
-        let Ok(Ok(len)) = timeout(idle, reader.read_u16()).await else { return };
+        let Ok(Ok(len)) = timeout(idle, reader.read_u16()).await else {
+            return;
+        };
         if usize::from(len) < 12 {
             tracing::debug!(len, "malformed tcp frame: closing the connection");
             return;
         }
         message.resize(usize::from(len), 0);
-        if !matches!(timeout(idle, reader.read_exact(&mut message)).await, Ok(Ok(_))) {
+        if !matches!(
+            timeout(idle, reader.read_exact(&mut message)).await,
+            Ok(Ok(_))
+        ) {
             return;
         }
         let core = &context.core;
-        let reply = match handle_message(&core.table, &context.sandbox_id, core.settings, &message, Transport::Tcp, &mut rng) {
+        let reply = match handle_message(
+            &core.table,
+            &context.sandbox_id,
+            core.settings,
+            &message,
+            Transport::Tcp,
+            &mut rng,
+        ) {
             Outcome::Reply(reply) => reply,
             Outcome::Forward(request) => match context.try_forward_slot() {
                 Some(_permits) => context.forward(&request).await,

@@ -85,10 +85,14 @@ impl Endpoint {
 
     /// Every name the endpoint answers to (without the `.NETWORK` forms).
     pub fn names(&self) -> impl Iterator<Item = String> + '_ {
-        [Some(self.sandbox.clone()), self.hostname.clone(), Some(self.short_id())]
-            .into_iter()
-            .flatten()
-            .chain(self.aliases.iter().cloned())
+        [
+            Some(self.sandbox.clone()),
+            self.hostname.clone(),
+            Some(self.short_id()),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.aliases.iter().cloned())
     }
 
     /// Its addresses, IPv4 first.
@@ -175,12 +179,16 @@ impl EndpointTable {
     /// What the sandbox with this id can see, or `None` if it is on no
     /// network. The resolver's only read, once per query.
     pub fn view(&self, sandbox_id: &str) -> Option<Arc<SandboxView>> {
-        self.views.get(sandbox_id).map(|entry| Arc::clone(entry.value()))
+        self.views
+            .get(sandbox_id)
+            .map(|entry| Arc::clone(entry.value()))
     }
 
     /// The current zone of a network, by name in any case.
     pub fn zone(&self, network: &str) -> Option<Arc<NetworkZone>> {
-        self.zones.get(network.to_ascii_lowercase().as_str()).map(|z| Arc::clone(z.value()))
+        self.zones
+            .get(network.to_ascii_lowercase().as_str())
+            .map(|z| Arc::clone(z.value()))
     }
 
     /// Adds a network with no endpoints.
@@ -202,7 +210,10 @@ impl EndpointTable {
         if state.network(&key).is_none() {
             return Err(TableError::UnknownNetwork(name.to_owned()));
         }
-        let sandboxes: Vec<String> = state.endpoints_of(&key).map(|e| e.sandbox.clone()).collect();
+        let sandboxes: Vec<String> = state
+            .endpoints_of(&key)
+            .map(|e| e.sandbox.clone())
+            .collect();
         if !sandboxes.is_empty() {
             return Err(TableError::NetworkInUse {
                 network: name.to_owned(),
@@ -244,7 +255,10 @@ impl EndpointTable {
     pub fn remove_sandbox(&self, sandbox_id: &str) -> Vec<Endpoint> {
         let mut state = self.lock();
         let keys: Vec<String> = state.networks_of(sandbox_id).map(str::to_owned).collect();
-        let removed = keys.iter().filter_map(|key| state.remove_endpoint(key, sandbox_id)).collect();
+        let removed = keys
+            .iter()
+            .filter_map(|key| state.remove_endpoint(key, sandbox_id))
+            .collect();
         self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
         removed
     }
@@ -262,7 +276,10 @@ impl EndpointTable {
 
     /// Every network, ordered by name.
     pub fn networks(&self) -> Vec<Network> {
-        self.lock().networks().map(|(_, network)| network.clone()).collect()
+        self.lock()
+            .networks()
+            .map(|(_, network)| network.clone())
+            .collect()
     }
 
     /// Every endpoint, ordered by network then sandbox id.
@@ -273,7 +290,9 @@ impl EndpointTable {
     fn lock(&self) -> MutexGuard<'_, TableState> {
         // A writer that panicked left the state as it was before its write
         // (publishing comes last), so the data is still whole.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Rebuilds the zones of `networks` and the views of every sandbox
@@ -306,7 +325,10 @@ impl EndpointTable {
         }
         affected.sort_unstable();
         affected.dedup();
-        let all_networks: NetworkNames = state.networks().map(|(key, _)| key.as_str().into()).collect();
+        let all_networks: NetworkNames = state
+            .networks()
+            .map(|(key, _)| key.as_str().into())
+            .collect();
         let all_networks = Arc::new(all_networks);
         for id in affected {
             self.publish_view(state, id, &all_networks);
@@ -372,7 +394,10 @@ pub(crate) mod tests {
         let before = table.view(&web.id).unwrap();
         table.connect(db.clone()).unwrap();
         let after = table.view(&web.id).unwrap();
-        assert!(!before.zones[0].contains("db"), "an old snapshot stays as it was");
+        assert!(
+            !before.zones[0].contains("db"),
+            "an old snapshot stays as it was"
+        );
         assert!(after.zones[0].contains("db"));
         assert!(table.view(&db.id).unwrap().zones[0].contains("web"));
     }
@@ -401,16 +426,34 @@ pub(crate) mod tests {
         table.connect(web.clone()).unwrap();
         let mut clash = endpoint("other", "app", "10.0.0.2");
         let err = table.connect(clash.clone()).unwrap_err();
-        assert_eq!(err.to_string(), "address 10.0.0.2 is taken on network \"app\" by sandbox \"web\"");
+        assert_eq!(
+            err.to_string(),
+            "address 10.0.0.2 is taken on network \"app\" by sandbox \"web\""
+        );
         clash.sandbox = "web".into();
         clash.ipv4 = None;
-        assert!(matches!(table.connect(clash).unwrap_err(), TableError::NameTaken { .. }));
-        assert!(matches!(table.connect(web.clone()).unwrap_err(), TableError::AlreadyAttached { .. }));
+        assert!(matches!(
+            table.connect(clash).unwrap_err(),
+            TableError::NameTaken { .. }
+        ));
+        assert!(matches!(
+            table.connect(web.clone()).unwrap_err(),
+            TableError::AlreadyAttached { .. }
+        ));
         let mut lost = endpoint("x", "nope", "");
         lost.network = "nope".into();
-        assert_eq!(table.connect(lost).unwrap_err(), TableError::UnknownNetwork("nope".into()));
-        assert!(matches!(table.remove_network("app").unwrap_err(), TableError::NetworkInUse { .. }));
-        assert!(matches!(table.add_network(network("APP")).unwrap_err(), TableError::DuplicateNetwork(_)));
+        assert_eq!(
+            table.connect(lost).unwrap_err(),
+            TableError::UnknownNetwork("nope".into())
+        );
+        assert!(matches!(
+            table.remove_network("app").unwrap_err(),
+            TableError::NetworkInUse { .. }
+        ));
+        assert!(matches!(
+            table.add_network(network("APP")).unwrap_err(),
+            TableError::DuplicateNetwork(_)
+        ));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::path::Path;
 use config::{check_dns_name, check_sandbox_name, ConfigError, ConfigErrors};
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointTable, Network, Endpoint};
+use super::{Endpoint, EndpointTable, Network};
 
 /// Every network and endpoint of a table, in a serializable form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,8 +47,12 @@ impl TableSnapshot {
 
     /// Reads a snapshot file, checks it and builds a table from it.
     pub fn load(path: &Path) -> Result<EndpointTable, ConfigErrors> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| ConfigErrors::one(path, ConfigError::new("file", format!("cannot read it: {err}"))))?;
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ConfigErrors::one(
+                path,
+                ConfigError::new("file", format!("cannot read it: {err}")),
+            )
+        })?;
         let snapshot: TableSnapshot = serde_json::from_str(&text).map_err(|err| {
             let origin = format!("line {} column {}", err.line(), err.column());
             ConfigErrors::one(path, ConfigError::new(origin, err.to_string()))
@@ -86,7 +90,10 @@ impl TableSnapshot {
         let mut errors = Vec::new();
         for (i, network) in self.networks.iter().enumerate() {
             let at = format!("networks[{i}]");
-            push_err(&mut errors, check_dns_name(&network.name, &format!("{at}.name")));
+            push_err(
+                &mut errors,
+                check_dns_name(&network.name, &format!("{at}.name")),
+            );
             check_hex_id(&mut errors, &network.id, &format!("{at}.id"));
         }
         for (i, endpoint) in self.endpoints.iter().enumerate() {
@@ -96,8 +103,16 @@ impl TableSnapshot {
     }
 }
 
-fn check_endpoint(errors: &mut Vec<ConfigError>, snapshot: &TableSnapshot, endpoint: &Endpoint, at: &str) {
-    push_err(errors, check_sandbox_name(&endpoint.sandbox, &format!("{at}.sandbox")));
+fn check_endpoint(
+    errors: &mut Vec<ConfigError>,
+    snapshot: &TableSnapshot,
+    endpoint: &Endpoint,
+    at: &str,
+) {
+    push_err(
+        errors,
+        check_sandbox_name(&endpoint.sandbox, &format!("{at}.sandbox")),
+    );
     check_hex_id(errors, &endpoint.id, &format!("{at}.id"));
     if let Some(hostname) = &endpoint.hostname {
         push_err(errors, check_dns_name(hostname, &format!("{at}.hostname")));
@@ -105,8 +120,15 @@ fn check_endpoint(errors: &mut Vec<ConfigError>, snapshot: &TableSnapshot, endpo
     for (j, alias) in endpoint.aliases.iter().enumerate() {
         push_err(errors, check_dns_name(alias, &format!("{at}.aliases[{j}]")));
     }
-    let Some(network) = snapshot.networks.iter().find(|n| n.name.eq_ignore_ascii_case(&endpoint.network)) else {
-        errors.push(ConfigError::new(format!("{at}.network"), format!("{:?} is not in \"networks\"", endpoint.network)));
+    let Some(network) = snapshot
+        .networks
+        .iter()
+        .find(|n| n.name.eq_ignore_ascii_case(&endpoint.network))
+    else {
+        errors.push(ConfigError::new(
+            format!("{at}.network"),
+            format!("{:?} is not in \"networks\"", endpoint.network),
+        ));
         return;
     };
     if endpoint.ipv4.is_none() && endpoint.ipv6.is_none() {
@@ -116,7 +138,10 @@ fn check_endpoint(errors: &mut Vec<ConfigError>, snapshot: &TableSnapshot, endpo
         if !network.subnets.is_empty() && !network.subnets.iter().any(|s| s.contains(&address)) {
             errors.push(ConfigError::new(
                 at,
-                format!("address {address} is outside the subnets of network {:?}", network.name),
+                format!(
+                    "address {address} is outside the subnets of network {:?}",
+                    network.name
+                ),
             ));
         }
     }
@@ -124,7 +149,10 @@ fn check_endpoint(errors: &mut Vec<ConfigError>, snapshot: &TableSnapshot, endpo
 
 fn check_hex_id(errors: &mut Vec<ConfigError>, id: &str, at: &str) {
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        errors.push(ConfigError::new(at, format!("{id:?} is not 64 hexadecimal digits")));
+        errors.push(ConfigError::new(
+            at,
+            format!("{id:?} is not 64 hexadecimal digits"),
+        ));
     }
 }
 

@@ -39,12 +39,15 @@ impl TableState {
     }
 
     pub fn networks(&self) -> impl Iterator<Item = (&String, &Network)> {
-        self.networks.iter().map(|(key, entry)| (key, &entry.network))
+        self.networks
+            .iter()
+            .map(|(key, entry)| (key, &entry.network))
     }
 
     pub fn add_network(&mut self, key: String, network: Network) {
         let endpoints = BTreeMap::new();
-        self.networks.insert(key, NetworkEntry { network, endpoints });
+        self.networks
+            .insert(key, NetworkEntry { network, endpoints });
     }
 
     pub fn remove_network(&mut self, key: &str) -> Option<Network> {
@@ -52,15 +55,23 @@ impl TableState {
     }
 
     pub fn endpoints_of<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Endpoint> + 'a {
-        self.networks.get(key).into_iter().flat_map(|entry| entry.endpoints.values())
+        self.networks
+            .get(key)
+            .into_iter()
+            .flat_map(|entry| entry.endpoints.values())
     }
 
     pub fn all_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
-        self.networks.values().flat_map(|entry| entry.endpoints.values())
+        self.networks
+            .values()
+            .flat_map(|entry| entry.endpoints.values())
     }
 
     pub fn networks_of<'a>(&'a self, sandbox_id: &str) -> impl Iterator<Item = &'a str> + 'a {
-        self.sandboxes.get(sandbox_id).into_iter().flat_map(|s| s.networks.iter().map(String::as_str))
+        self.sandboxes
+            .get(sandbox_id)
+            .into_iter()
+            .flat_map(|s| s.networks.iter().map(String::as_str))
     }
 
     pub fn sandbox_name(&self, sandbox_id: &str) -> Option<&str> {
@@ -85,7 +96,11 @@ impl TableState {
             });
         }
         self.check_name_free(&endpoint.sandbox, &endpoint.id)?;
-        if let Some(known) = self.sandboxes.get(&endpoint.id).filter(|s| s.name != endpoint.sandbox) {
+        if let Some(known) = self
+            .sandboxes
+            .get(&endpoint.id)
+            .filter(|s| s.name != endpoint.sandbox)
+        {
             return Err(TableError::NameMismatch {
                 sandbox_id: endpoint.id.clone(),
                 known: known.name.clone(),
@@ -93,7 +108,10 @@ impl TableState {
             });
         }
         for other in entry.endpoints.values() {
-            if let Some(address) = endpoint.addresses().find(|a| other.addresses().any(|b| b == *a)) {
+            if let Some(address) = endpoint
+                .addresses()
+                .find(|a| other.addresses().any(|b| b == *a))
+            {
                 return Err(TableError::AddressTaken {
                     address,
                     network: endpoint.network.clone(),
@@ -117,12 +135,16 @@ impl TableState {
 
     /// Inserts an endpoint that [`TableState::check_connect`] accepted.
     pub fn insert_endpoint(&mut self, key: &str, endpoint: Endpoint) {
-        let sandbox = self.sandboxes.entry(endpoint.id.clone()).or_insert_with(|| SandboxEntry {
-            name: endpoint.sandbox.clone(),
-            networks: BTreeSet::new(),
-        });
+        let sandbox = self
+            .sandboxes
+            .entry(endpoint.id.clone())
+            .or_insert_with(|| SandboxEntry {
+                name: endpoint.sandbox.clone(),
+                networks: BTreeSet::new(),
+            });
         sandbox.networks.insert(key.to_owned());
-        self.names.insert(endpoint.sandbox.clone(), endpoint.id.clone());
+        self.names
+            .insert(endpoint.sandbox.clone(), endpoint.id.clone());
         if let Some(entry) = self.networks.get_mut(key) {
             entry.endpoints.insert(endpoint.id.clone(), endpoint);
         }
@@ -145,11 +167,16 @@ impl TableState {
     pub fn rename(&mut self, sandbox_id: &str, new_name: &str) -> Option<Vec<String>> {
         let sandbox = self.sandboxes.get_mut(sandbox_id)?;
         self.names.remove(&sandbox.name);
-        self.names.insert(new_name.to_owned(), sandbox_id.to_owned());
+        self.names
+            .insert(new_name.to_owned(), sandbox_id.to_owned());
         sandbox.name = new_name.to_owned();
         let keys: Vec<String> = sandbox.networks.iter().cloned().collect();
         for key in &keys {
-            if let Some(endpoint) = self.networks.get_mut(key).and_then(|n| n.endpoints.get_mut(sandbox_id)) {
+            if let Some(endpoint) = self
+                .networks
+                .get_mut(key)
+                .and_then(|n| n.endpoints.get_mut(sandbox_id))
+            {
                 endpoint.sandbox = new_name.to_owned();
             }
         }

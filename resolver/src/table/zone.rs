@@ -72,8 +72,12 @@ impl NetworkZone {
         for addr in endpoint.addresses() {
             self.reverse.insert(addr, index);
         }
-        let ptr_target = Name::from_ascii(format!("{}.{}.", endpoint.sandbox, self.network.name)).ok();
-        self.endpoints.push(ZoneEndpoint { endpoint, ptr_target });
+        let ptr_target =
+            Name::from_ascii(format!("{}.{}.", endpoint.sandbox, self.network.name)).ok();
+        self.endpoints.push(ZoneEndpoint {
+            endpoint,
+            ptr_target,
+        });
     }
 
     /// The endpoints a lower-case name (without trailing dot) names here;
@@ -110,7 +114,15 @@ mod tests {
         web.aliases = vec!["WWW".into()];
         web.hostname = Some("web-host".into());
         let zone = NetworkZone::build(network("App"), vec![web.clone()]);
-        for key in ["web", "www", "web-host", &web.short_id(), "web.app", "www.app", "web-host.app"] {
+        for key in [
+            "web",
+            "www",
+            "web-host",
+            &web.short_id(),
+            "web.app",
+            "www.app",
+            "web-host.app",
+        ] {
             assert_eq!(zone.lookup(key).count(), 1, "{key}");
         }
         assert!(!zone.contains("Web"));
@@ -132,6 +144,10 @@ mod tests {
     fn unencodable_ptr_target_is_none() {
         let long = endpoint(&"x".repeat(70), "app", "10.0.0.9");
         let zone = NetworkZone::build(network("app"), vec![long]);
-        assert!(zone.reverse(&"10.0.0.9".parse().unwrap()).unwrap().ptr_target.is_none());
+        assert!(zone
+            .reverse(&"10.0.0.9".parse().unwrap())
+            .unwrap()
+            .ptr_target
+            .is_none());
     }
 }
