@@ -7,10 +7,13 @@
 //!   connection reuse, malformed frames, garbage, idle timeout.
 //! - [`loopback_forward`]: servers started in-process on loopback with
 //!   fake upstreams: what is forwarded, what is not, and the bound.
+//! - [`loopback_upstream`]: the real forwarder against fake upstream
+//!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod harness;
 mod loopback_dig;
 mod loopback_forward;
+mod loopback_upstream;
 mod loopback_wire;
 mod serve_cli;

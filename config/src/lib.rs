@@ -7,6 +7,8 @@
 //! - [`names`]: checks for sandbox names, aliases, hostnames and network
 //!   names, with errors that name the value and where it came from.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
+//! - [`nameserver`]: upstream server addresses (`IP`, `IP:PORT`,
+//!   `IPv6%iface`).
 //! - [`error`]: [`ConfigError`] (one problem) and [`ConfigErrors`] (all of
 //!   a file's problems).
 //!
@@ -16,6 +18,7 @@
 pub mod daemon;
 pub mod error;
 pub mod names;
+pub mod nameserver;
 pub mod service;
 
 pub use daemon::{
@@ -23,4 +26,5 @@ pub use daemon::{
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
+pub use nameserver::{NameServer, NameServerError, DNS_PORT};
 pub use service::{Protocol, ServicePort, ServicePortError};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use config::NameServer;
 
 /// Container networking and DNS service discovery for Linux: bridge
 /// networks, sandboxes, and a resolver at 127.0.0.11 in every sandbox.
@@ -47,4 +48,8 @@ pub struct ServeArgs {
     /// Daemon configuration file (TOML) for the resolver settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Upstream server for names the table does not answer (IP, IP:PORT or
+    /// [IPv6]:PORT); repeat for several. Without one they get SERVFAIL.
+    #[arg(long, value_name = "SERVER")]
+    pub upstream: Vec<NameServer>,
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use config::DaemonConfig;
-use resolver::upstream::ServFailUpstream;
+use resolver::forward::host::HostServers;
+use resolver::forward::Forwarder;
+use resolver::upstream::{ServFailUpstream, Upstream};
 use resolver::{EndpointTable, ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
 
 use crate::cli::ServeArgs;
@@ -29,11 +31,13 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let core = Arc::new(ResolverCore::new(
-            Arc::new(table),
-            &config,
-            Arc::new(ServFailUpstream),
-        ));
+        let upstream: Arc<dyn Upstream> = if args.upstream.is_empty() {
+            Arc::new(ServFailUpstream)
+        } else {
+            let servers = HostServers::fixed(&args.upstream);
+            Arc::new(Forwarder::new(servers, &config.forwarding)?)
+        };
+        let core = Arc::new(ResolverCore::new(Arc::new(table), &config, upstream));
         let server = SandboxServer::start(core, &sandbox_id, sockets)?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening {}", server.udp_addr())?;

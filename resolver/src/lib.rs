@@ -14,10 +14,15 @@
 //! - [`response`]: flags, EDNS, SOA and truncation of replies.
 //! - [`upstream`]: the seam to upstream servers, with a SERVFAIL
 //!   implementation and a test fake.
+//! - [`forward`]: the real upstream: server choice, health memory,
+//!   parallel fallback, reused sockets, resolv.conf watching.
+//! - [`resolv_conf`]: reading resolv.conf(5).
 
 pub mod answer;
+pub mod forward;
 pub mod handler;
 pub mod qname;
+pub mod resolv_conf;
 pub mod response;
 pub mod server;
 pub mod table;

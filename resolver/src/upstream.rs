@@ -1,8 +1,8 @@
 //! The seam to upstream servers (DESIGN.md, seam 4): every question the
 //! table does not answer is handed to an [`Upstream`].
 //!
-//! This crate has two implementations: [`ServFailUpstream`], for sandboxes
-//! that must not forward (and for `dns serve` without upstreams), and
+//! Implementations: [`crate::forward::Forwarder`], the real one;
+//! [`ServFailUpstream`], for `dns serve` without upstreams; and
 //! [`FixedUpstream`], an in-process fake that answers every question with
 //! one address and counts what it was asked, for tests.
 
@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -17,6 +18,7 @@ use hickory_proto::rr::{RData, Record};
 use thiserror::Error;
 
 use crate::response::Transport;
+use crate::table::SandboxView;
 
 /// A future an upstream returns; boxed so that `Upstream` can be a trait
 /// object shared by every sandbox's server.
@@ -29,8 +31,13 @@ pub struct ForwardRequest {
     /// The sandbox that asked (its 64-hex id): an upstream may pick
     /// per-sandbox servers and bounds by it.
     pub sandbox_id: Box<str>,
-    /// The client's query as it was decoded (EDNS options, DO and CD kept).
+    /// The client's query as it was decoded.
     pub query: Message,
+    /// The client's query as it came, relayed byte for byte but for the id
+    /// (EDNS options, DO and CD kept).
+    pub wire: Vec<u8>,
+    /// What the sandbox sees: its networks decide its upstream servers.
+    pub view: Arc<SandboxView>,
     /// How the client asked; a TCP client's question goes upstream over TCP.
     pub transport: Transport,
     /// The largest reply the client takes.
@@ -53,6 +60,10 @@ pub trait Upstream: Send + Sync + 'static {
     /// Sends `request` upstream and returns the reply's wire bytes. The
     /// caller puts the client's id into them.
     fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a>;
+
+    /// Told when `request` was refused because too many questions were in
+    /// flight, so the upstream can count it.
+    fn refused(&self, _request: &ForwardRequest) {}
 }
 
 /// Answers nothing: every forwarded question gets SERVFAIL.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use config::DaemonConfig;
-use resolver::upstream::Upstream;
-use resolver::{ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
+use resolver::upstream::{ForwardRequest, Upstream, UpstreamFuture};
+use resolver::{EndpointTable, ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
 use tokio::sync::oneshot;
 
 use super::fixture_table;
@@ -24,13 +24,32 @@ pub struct InProcessServer {
 impl InProcessServer {
     /// Serves the fixture table as `client` with `upstream` and `config`.
     pub fn start(config: DaemonConfig, upstream: Arc<dyn Upstream>) -> InProcessServer {
-        let table = Arc::new(TableSnapshot::load(&fixture_table()).expect("fixture table"));
+        let table = TableSnapshot::load(&fixture_table()).expect("fixture table");
         let client_id = table
             .endpoints()
             .into_iter()
             .find(|e| e.sandbox == "client")
             .unwrap()
             .id;
+        Self::start_with(table, &client_id, config, move || upstream).0
+    }
+
+    /// Serves `table` as the sandbox `sandbox_id`, with the upstream that
+    /// `make_upstream` builds inside the server's runtime (the forwarder
+    /// makes its sockets there); returns the upstream too.
+    pub fn start_with<U, F>(
+        table: EndpointTable,
+        sandbox_id: &str,
+        config: DaemonConfig,
+        make_upstream: F,
+    ) -> (InProcessServer, Arc<U>)
+    where
+        U: Upstream + ?Sized,
+        F: FnOnce() -> Arc<U> + Send + 'static,
+        Arc<U>: Send,
+    {
+        let table = Arc::new(table);
+        let sandbox_id = sandbox_id.to_owned();
         let (udp, tcp) = bind_pair();
         let addr = udp.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel();
@@ -41,20 +60,25 @@ impl InProcessServer {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let core = Arc::new(ResolverCore::new(table, &config, upstream));
+                let upstream = make_upstream();
+                let shared: Arc<dyn Upstream> = Arc::new(Shared(Arc::clone(&upstream)));
+                let core = Arc::new(ResolverCore::new(table, &config, shared));
                 let server =
-                    SandboxServer::start(core, &client_id, SandboxSockets { udp, tcp }).unwrap();
-                ready.send(()).unwrap();
+                    SandboxServer::start(core, &sandbox_id, SandboxSockets { udp, tcp }).unwrap();
+                ready.send(upstream).unwrap_or_else(|_| panic!("test gone"));
                 let _ = stopped.await;
                 drop(server);
             });
         });
-        is_ready.recv().expect("server started");
-        InProcessServer {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let upstream = is_ready.recv().expect("server started");
+        (
+            InProcessServer {
+                addr,
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            upstream,
+        )
     }
 
     /// The port, as dig's `-p` wants it.
@@ -82,4 +106,17 @@ fn bind_pair() -> (UdpSocket, TcpListener) {
         }
     }
     panic!("no port free for both udp and tcp");
+}
+
+/// Lets the test keep its own `Arc` of an upstream of any type, sized or not.
+struct Shared<U: ?Sized>(Arc<U>);
+
+impl<U: Upstream + ?Sized> Upstream for Shared<U> {
+    fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a> {
+        self.0.forward(request)
+    }
+
+    fn refused(&self, request: &ForwardRequest) {
+        self.0.refused(request)
+    }
 }

@@ -2,8 +2,10 @@
 //! table on loopback, and the real DNS clients (dig, kdig) run against it.
 
 pub mod clients;
+pub mod fake_upstream;
 pub mod inprocess;
 pub mod serve;
+pub mod tables;
 
 use std::path::PathBuf;
 

@@ -16,6 +16,12 @@ impl ServeProcess {
     /// Serves `table` as `sandbox` on a free loopback port, with an
     /// optional daemon config file.
     pub fn start(table: &Path, sandbox: &str, config: Option<&Path>) -> ServeProcess {
+        let config_args = config.map(|c| vec!["--config".to_owned(), c.display().to_string()]);
+        Self::start_with_args(table, sandbox, &config_args.unwrap_or_default())
+    }
+
+    /// Serves `table` as `sandbox` with further `dns serve` arguments.
+    pub fn start_with_args(table: &Path, sandbox: &str, args: &[String]) -> ServeProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_netagent"));
         command
             .args([
@@ -28,9 +34,7 @@ impl ServeProcess {
                 "--table",
             ])
             .arg(table);
-        if let Some(config) = config {
-            command.arg("--config").arg(config);
-        }
+        command.args(args);
         let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -103,6 +103,8 @@ pub fn handle_message(
             return Outcome::Forward(Box::new(ForwardRequest {
                 sandbox_id: sandbox_id.into(),
                 query: request,
+                wire: bytes.to_vec(),
+                view,
                 transport,
                 reply_limit: limit,
             }))
@@ -129,27 +131,26 @@ pub fn handle_message(
 }
 
 /// The reply to a forwarded question: the upstream's bytes with the
-/// client's id put back, or SERVFAIL when the upstream gave none.
+/// client's id put back, or SERVFAIL when the upstream gave none. An answer
+/// larger than the client takes is not dropped (moby#44575) but replaced by
+/// an empty one with TC set and the upstream's rcode, so the client retries
+/// over TCP.
 pub fn forwarded_reply(
     request: &ForwardRequest,
     upstream: Option<Vec<u8>>,
     settings: AnswerSettings,
 ) -> Vec<u8> {
-    match upstream {
-        Some(mut bytes) if bytes.len() >= 12 => {
+    let code = match upstream {
+        Some(mut bytes) if bytes.len() >= 12 && bytes.len() <= request.reply_limit => {
             bytes[..2].copy_from_slice(&request.query.metadata.id.to_be_bytes());
-            bytes
+            return bytes;
         }
-        _ => {
-            let reply = reply_to(
-                &request.query,
-                ResponseCode::ServFail,
-                false,
-                settings.edns_udp_size,
-            );
-            encode_within(reply, request.reply_limit)
-        }
-    }
+        Some(bytes) if bytes.len() >= 12 => ResponseCode::from(0, bytes[3] & 0x0f),
+        _ => ResponseCode::ServFail,
+    };
+    let mut reply = reply_to(&request.query, code, false, settings.edns_udp_size);
+    reply.metadata.truncation = code != ResponseCode::ServFail;
+    encode_within(reply, request.reply_limit)
 }
 
 /// The reply when the bound on forwarded queries is reached: REFUSED at

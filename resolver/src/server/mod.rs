@@ -120,7 +120,7 @@ impl SandboxContext {
     }
 
     fn refuse(&self, request: &ForwardRequest) -> Vec<u8> {
-        tracing::debug!("forwarding bound reached: REFUSED");
+        self.core.upstream.refused(request);
         refused_reply(request, self.core.settings)
     }
 }

@@ -21,7 +21,7 @@ pub mod zone;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use config::ServicePort;
+use config::{NameServer, ServicePort};
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
 use ipnet::IpNet;
@@ -45,9 +45,15 @@ pub struct Network {
     /// Its subnets; endpoint addresses lie inside them.
     #[serde(default)]
     pub subnets: Vec<IpNet>,
-    /// An internal network has no route out and forwards no names.
+    /// An internal network has no route out: its sandboxes' unknown names
+    /// go only to the network's own `dns` servers, never to the host's
+    /// (CVE-2024-29018).
     #[serde(default)]
     pub internal: bool,
+    /// Upstream servers for the network's sandboxes (`network create
+    /// --dns`), used before the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<NameServer>,
 }
 
 /// One sandbox's attachment to one network.
@@ -366,6 +372,7 @@ pub(crate) mod tests {
             id: format!("{:0>64}", name.len()),
             subnets: vec![],
             internal: false,
+            dns: vec![],
         }
     }
 

@@ -1,0 +1,192 @@
+//! Reused UDP sockets to upstream servers, with answers matched to the
+//! questions in flight.
+//!
+//! Docker and aardvark-dns open a new socket for every forwarded query; a
+//! pool of sockets on kernel-chosen random ports is cheaper, and each query
+//! still gets a random id. A datagram is accepted only if it is a response
+//! whose id, source address and port, and question all match a query in
+//! flight on that socket (RFC 5452 section 9.1); anything else is dropped
+//! and counted.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use foldhash::fast::RandomState;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::sockets::{Family, SocketFactory};
+use super::stats::ForwardStats;
+use super::wire;
+use super::AttemptError;
+
+/// Sockets per address family. Sixteen random ports and a random 16-bit id
+/// leave a spoofer about one chance in a million per forged datagram.
+pub const SOCKETS_PER_FAMILY: usize = 16;
+
+/// Largest upstream answer read (a UDP datagram's limit).
+const RECV_BUFFER: usize = 65_535;
+
+type PendingKey = (u16, SocketAddr);
+
+struct Pending {
+    question: Box<[u8]>,
+    reply: oneshot::Sender<Vec<u8>>,
+}
+
+type PendingMap = Mutex<HashMap<PendingKey, Pending, RandomState>>;
+
+struct PooledSocket {
+    socket: Arc<UdpSocket>,
+    pending: Arc<PendingMap>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for PooledSocket {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// UDP sockets of one namespace, both families.
+pub struct UdpPool {
+    v4: Vec<PooledSocket>,
+    v6: Vec<PooledSocket>,
+}
+
+impl UdpPool {
+    /// Makes the sockets now, with `factory`, and starts their readers; must
+    /// run inside a tokio runtime. A family the namespace lacks (IPv6
+    /// disabled) leaves that family empty, and servers of it fail over.
+    pub fn new(factory: &dyn SocketFactory, stats: &Arc<ForwardStats>) -> io::Result<UdpPool> {
+        let v4 = make_sockets(factory, Family::V4, stats)?;
+        let v6 = make_sockets(factory, Family::V6, stats).unwrap_or_default();
+        Ok(UdpPool { v4, v6 })
+    }
+
+    /// Sends `query` to `server` from a random socket of the pool with a
+    /// fresh random id, and waits for the matching answer (the caller
+    /// bounds the wait). The answer carries the id we chose.
+    pub async fn exchange(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+    ) -> Result<Vec<u8>, AttemptError> {
+        let sockets = match Family::of(&server) {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        if sockets.is_empty() {
+            return Err(AttemptError::NoSocket);
+        }
+        let pooled = &sockets[fastrand::usize(..sockets.len())];
+        let question = wire::question(query).ok_or(AttemptError::Malformed)?;
+        let (sender, receiver) = oneshot::channel();
+        let key = register(&pooled.pending, server, question, sender);
+        let _unregister = Unregister {
+            map: &pooled.pending,
+            key,
+        };
+        let mut message = query.to_vec();
+        wire::set_id(&mut message, key.0);
+        pooled
+            .socket
+            .send_to(&message, server)
+            .await
+            .map_err(AttemptError::Io)?;
+        receiver.await.map_err(|_| AttemptError::NoSocket)
+    }
+}
+
+fn make_sockets(
+    factory: &dyn SocketFactory,
+    family: Family,
+    stats: &Arc<ForwardStats>,
+) -> io::Result<Vec<PooledSocket>> {
+    (0..SOCKETS_PER_FAMILY)
+        .map(|_| {
+            let socket = factory.udp(family)?;
+            socket.set_nonblocking(true)?;
+            let socket = Arc::new(UdpSocket::from_std(socket)?);
+            let pending: Arc<PendingMap> = Arc::default();
+            let reader = tokio::spawn(read_replies(
+                Arc::clone(&socket),
+                Arc::clone(&pending),
+                Arc::clone(stats),
+            ));
+            Ok(PooledSocket {
+                socket,
+                pending,
+                reader,
+            })
+        })
+        .collect()
+}
+
+/// Registers a query under a random id not already in flight to `server`.
+fn register(
+    map: &PendingMap,
+    server: SocketAddr,
+    question: &[u8],
+    reply: oneshot::Sender<Vec<u8>>,
+) -> PendingKey {
+    let mut pending = map.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let key = (fastrand::u16(..), server);
+        if let std::collections::hash_map::Entry::Vacant(slot) = pending.entry(key) {
+            slot.insert(Pending {
+                question: question.into(),
+                reply,
+            });
+            return key;
+        }
+    }
+}
+
+/// Takes a query out of the map when its exchange ends for any reason
+/// (answered, timed out, or cancelled because another server won).
+struct Unregister<'a> {
+    map: &'a PendingMap,
+    key: PendingKey,
+}
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
+async fn read_replies(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, stats: Arc<ForwardStats>) {
+    let mut buffer = vec![0u8; RECV_BUFFER];
+    loop {
+        let Ok((len, from)) = socket.recv_from(&mut buffer).await else {
+            continue;
+        };
+        if !deliver(&pending, &buffer[..len], from) {
+            ForwardStats::bump(&stats.mismatched);
+        }
+    }
+}
+
+/// Hands a datagram to the query it answers; false if it answers none.
+fn deliver(pending: &PendingMap, datagram: &[u8], from: SocketAddr) -> bool {
+    let is_response = datagram.len() >= 12 && datagram[2] & 0x80 != 0;
+    let Some(question) = wire::question(datagram).filter(|_| is_response) else {
+        return false;
+    };
+    let key = (wire::id(datagram), from);
+    let mut map = pending.lock().unwrap_or_else(|p| p.into_inner());
+    match map.get(&key) {
+        Some(query) if wire::same_question(&query.question, question) => {
+            let query = map.remove(&key).expect("just found");
+            query.reply.send(datagram.to_vec()).is_ok()
+        }
+        _ => false,
+    }
+}
