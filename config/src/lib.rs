@@ -7,6 +7,7 @@
 //! - [`names`]: checks for sandbox names, aliases, hostnames and network
 //!   names, with errors that name the value and where it came from.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
+//! - [`spec`]: what users ask for: networks and sandboxes, checked.
 //! - [`nameserver`]: upstream server addresses (`IP`, `IP:PORT`,
 //!   `IPv6%iface`).
 //! - [`error`]: [`ConfigError`] (one problem) and [`ConfigErrors`] (all of
@@ -20,6 +21,7 @@ pub mod error;
 pub mod names;
 pub mod nameserver;
 pub mod service;
+pub mod spec;
 
 pub use daemon::{
     DaemonConfig, ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig,
@@ -28,3 +30,4 @@ pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use nameserver::{NameServer, NameServerError, DNS_PORT};
 pub use service::{Protocol, ServicePort, ServicePortError};
+pub use spec::{Adopt, NetworkMode, NetworkSpec, SandboxSpec, BUILTIN_NETWORKS};

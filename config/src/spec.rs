@@ -1,0 +1,257 @@
+//! What a user asks the agent for: a network ([`NetworkSpec`], `netagent
+//! network create`) and a sandbox ([`SandboxSpec`], `netagent run`). These
+//! are the control API's request bodies; [`NetworkSpec::check`] and
+//! [`SandboxSpec::check`] report every problem at once, each naming the
+//! value and the field.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::{check_dns_name, ConfigError, ConfigErrors, NameServer, ServicePort};
+
+/// Names of the networks every host has, as in Docker.
+pub const BUILTIN_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+
+/// A user-defined bridge network to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    /// The network's name; `NAME.NETWORK` resolves on it.
+    pub name: String,
+    /// Subnets (IPv4 and/or IPv6); empty picks an IPv4 one from the
+    /// default pools (and an IPv6 one when `ipv6` is set).
+    pub subnets: Vec<IpNet>,
+    /// Gateways, one per subnet at most; the first host address of a subnet
+    /// when not given.
+    pub gateways: Vec<IpAddr>,
+    /// Give the network an IPv6 subnet too (`--ipv6`).
+    pub ipv6: bool,
+    /// No route out, and no forwarding of names to the host's servers.
+    pub internal: bool,
+    /// Upstream servers for the network's sandboxes (`--dns`).
+    pub dns: Vec<NameServer>,
+    /// Free-form labels (`--label KEY=VALUE`).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NetworkSpec {
+    /// Checks the spec; every problem is reported.
+    pub fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        if let Err(err) = check_dns_name(&self.name, "name") {
+            errors.push(ConfigError::new("name", strip_origin(&err.to_string())));
+        } else if BUILTIN_NETWORKS.contains(&self.name.as_str()) {
+            errors.push(ConfigError::new("name", format!("{:?} is a built-in network", self.name)));
+        }
+        for gateway in &self.gateways {
+            if !self.subnets.iter().any(|s| s.contains(gateway)) {
+                errors.push(ConfigError::new("gateways", format!("{gateway} is in none of the subnets {:?}", self.subnets)));
+            }
+        }
+        for subnet in &self.subnets {
+            let too_small = match subnet {
+                IpNet::V4(v4) => v4.prefix_len() > 30,
+                IpNet::V6(v6) => v6.prefix_len() > 126,
+            };
+            if too_small {
+                errors.push(ConfigError::new("subnets", format!("{subnet} leaves no room for a gateway and a sandbox")));
+            }
+            if subnet.trunc() != *subnet {
+                errors.push(ConfigError::new("subnets", format!("{subnet} has host bits set; did you mean {}?", subnet.trunc())));
+            }
+        }
+        for dns in &self.dns {
+            if dns.is_embedded_resolver() {
+                errors.push(ConfigError::new("dns", "127.0.0.11 is the embedded resolver itself"));
+            }
+        }
+        finish(errors)
+    }
+}
+
+/// How a sandbox is networked (`--network`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The default bridge: no embedded DNS; the host's upstreams are
+    /// written into its resolv.conf.
+    Bridge,
+    /// The agent's own namespace.
+    Host,
+    /// Loopback only, no DNS.
+    None,
+    /// Another sandbox's namespace, and therefore its resolver.
+    Container(String),
+    /// A user-defined network.
+    Network(String),
+}
+
+impl NetworkMode {
+    /// Reads Docker's spelling: `bridge`, `host`, `none`, `container:NAME`
+    /// or a network name.
+    pub fn parse(text: &str) -> NetworkMode {
+        match text {
+            "bridge" | "" => NetworkMode::Bridge,
+            "host" => NetworkMode::Host,
+            "none" => NetworkMode::None,
+            other => match other.strip_prefix("container:") {
+                Some(name) => NetworkMode::Container(name.to_owned()),
+                None => NetworkMode::Network(other.to_owned()),
+            },
+        }
+    }
+}
+
+/// A sandbox to create (`netagent run`) or a namespace to adopt
+/// (`netagent attach`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    /// The sandbox's name.
+    pub name: String,
+    /// How it is networked.
+    #[serde(default = "default_mode")]
+    pub network: NetworkMode,
+    /// Names it answers to on its first network (`--alias`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Its hostname (`--hostname`); its name when not given.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// A static address on its first network (`--ip`).
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// Its own upstream servers (`--dns`).
+    #[serde(default)]
+    pub dns: Vec<NameServer>,
+    /// Search domains for its resolv.conf (`--dns-search`).
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// Options for its resolv.conf (`--dns-option`).
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// Exposed services (`--expose SERVICE=PORT/PROTO`).
+    #[serde(default)]
+    pub expose: Vec<ServicePort>,
+    /// A namespace to adopt instead of creating one: a path to a namespace
+    /// file (`--netns`) or a process id (`--pid`).
+    #[serde(default)]
+    pub adopt: Option<Adopt>,
+}
+
+fn default_mode() -> NetworkMode {
+    NetworkMode::Bridge
+}
+
+/// A namespace made by someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adopt {
+    /// A namespace file such as `/run/netns/NAME` or `/proc/PID/ns/net`.
+    Path(std::path::PathBuf),
+    /// The network namespace of a running process.
+    Pid(u32),
+}
+
+impl SandboxSpec {
+    /// A spec with only a name, on the default bridge.
+    pub fn named(name: &str) -> SandboxSpec {
+        SandboxSpec {
+            name: name.to_owned(),
+            network: NetworkMode::Bridge,
+            aliases: vec![],
+            hostname: None,
+            ip: None,
+            dns: vec![],
+            dns_search: vec![],
+            dns_options: vec![],
+            expose: vec![],
+            adopt: None,
+        }
+    }
+
+    /// Checks the spec; every problem is reported.
+    pub fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut name = |value: &str, field: &str| {
+            if let Err(err) = check_dns_name(value, field) {
+                errors.push(ConfigError::new(field, strip_origin(&err.to_string())));
+            }
+        };
+        name(&self.name, "name");
+        for (i, alias) in self.aliases.iter().enumerate() {
+            name(alias, &format!("aliases[{i}]"));
+        }
+        if let Some(hostname) = &self.hostname {
+            name(hostname, "hostname");
+        }
+        for (i, domain) in self.dns_search.iter().enumerate() {
+            name(domain, &format!("dns_search[{i}]"));
+        }
+        for (i, option) in self.dns_options.iter().enumerate() {
+            if option.is_empty() || option.contains(char::is_whitespace) {
+                errors.push(ConfigError::new(format!("dns_options[{i}]"), format!("{option:?} is not one resolv.conf option")));
+            }
+        }
+        let needs_network = matches!(self.network, NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_));
+        if needs_network && (!self.aliases.is_empty() || self.ip.is_some()) {
+            errors.push(ConfigError::new("network", "--alias and --ip need a bridge or user-defined network"));
+        }
+        finish(errors)
+    }
+}
+
+fn strip_origin(text: &str) -> String {
+    text.split_once(": ").map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| text.to_owned())
+}
+
+fn finish(errors: Vec<ConfigError>) -> Result<(), ConfigErrors> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors::from(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_spec_reports_every_problem() {
+        let spec = NetworkSpec {
+            name: "my net".into(),
+            subnets: vec!["10.1.2.3/24".parse().unwrap(), "10.9.0.0/31".parse().unwrap()],
+            gateways: vec!["192.168.1.1".parse().unwrap()],
+            ..NetworkSpec::default()
+        };
+        let text = spec.check().unwrap_err().to_string();
+        for expected in ["name: \"my net\" contains ' '", "10.1.2.3/24 has host bits set", "10.9.0.0/31 leaves no room", "192.168.1.1 is in none"] {
+            assert!(text.contains(expected), "{expected:?} missing in {text}");
+        }
+        let builtin = NetworkSpec { name: "host".into(), ..NetworkSpec::default() };
+        assert!(builtin.check().unwrap_err().to_string().contains("built-in"));
+    }
+
+    #[test]
+    fn network_modes_in_dockers_spelling() {
+        assert_eq!(NetworkMode::parse("bridge"), NetworkMode::Bridge);
+        assert_eq!(NetworkMode::parse("container:web"), NetworkMode::Container("web".into()));
+        assert_eq!(NetworkMode::parse("app"), NetworkMode::Network("app".into()));
+    }
+
+    #[test]
+    fn sandbox_spec_reports_every_problem() {
+        let mut spec = SandboxSpec::named("web 1");
+        spec.aliases = vec!["ok".into(), "a,b".into()];
+        spec.dns_options = vec!["ndots 2".into()];
+        spec.network = NetworkMode::Host;
+        let text = spec.check().unwrap_err().to_string();
+        for expected in ["name: \"web 1\"", "aliases[1]: \"a,b\"", "dns_options[0]", "--alias and --ip need"] {
+            assert!(text.contains(expected), "{expected:?} missing in {text}");
+        }
+    }
+}
