@@ -18,10 +18,17 @@
 //! netns_dir = "/run/netns"
 //! socket = "/run/netagent/netagent.sock"
 //! host_resolv_conf = "/etc/resolv.conf"
+//! resolv_dir = "/etc/netns"
 //!
 //! [log]
 //! level = "info"              # a tracing filter
 //! format = "text"             # or "json"
+//!
+//! [agent]
+//! dns_mode = "redirect"       # or "direct" (bind 127.0.0.11:53 itself)
+//! address_pools = ["172.18.0.0/16", "192.168.0.0/16"]
+//! subnet_size = 24
+//! bridge_subnet = "172.17.0.0/16"
 //! ```
 //!
 //! Every key is optional. An unknown section or key, a value of the wrong
@@ -76,6 +83,35 @@ pub struct PathsConfig {
     pub socket: PathBuf,
     /// The host's resolv.conf, source of the default upstream servers.
     pub host_resolv_conf: PathBuf,
+    /// Where sandboxes' resolv.conf files go, one directory per sandbox
+    /// (`/etc/netns`, where `ip netns exec` looks).
+    pub resolv_dir: PathBuf,
+}
+
+/// How the resolver is bound in a sandbox (see the agent's `redirect`
+/// module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsMode {
+    /// Sockets on a random port and a stateless nftables redirect from 53,
+    /// so a process in the sandbox can still bind port 53.
+    #[default]
+    Redirect,
+    /// 127.0.0.11:53 bound directly: no rules, but port 53 is taken.
+    Direct,
+}
+
+/// The agent's settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// How resolvers are bound in sandboxes.
+    pub dns_mode: DnsMode,
+    /// IPv4 pools new networks' subnets come from.
+    pub address_pools: Vec<ipnet::IpNet>,
+    /// Prefix length of an IPv4 subnet taken from a pool.
+    pub subnet_size: u8,
+    /// The default `bridge` network's subnet.
+    pub bridge_subnet: ipnet::IpNet,
 }
 
 /// Log output format.
@@ -108,6 +144,8 @@ pub struct DaemonConfig {
     pub paths: PathsConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[agent]`
+    pub agent: AgentConfig,
 }
 
 impl Default for DaemonConfig {
@@ -130,10 +168,21 @@ impl Default for DaemonConfig {
                 netns_dir: "/run/netns".into(),
                 socket: "/run/netagent/netagent.sock".into(),
                 host_resolv_conf: "/etc/resolv.conf".into(),
+                resolv_dir: "/etc/netns".into(),
             },
             log: LogConfig {
                 level: "info".into(),
                 format: LogFormat::Text,
+            },
+            agent: AgentConfig {
+                dns_mode: DnsMode::Redirect,
+                // Docker's default pools, less 172.17.0.0/16 (the bridge).
+                address_pools: (18..=31)
+                    .map(|b| format!("172.{b}.0.0/16").parse().expect("literal"))
+                    .chain(["192.168.0.0/16".parse().expect("literal")])
+                    .collect(),
+                subnet_size: 24,
+                bridge_subnet: "172.17.0.0/16".parse().expect("literal"),
             },
         }
     }
@@ -164,6 +213,16 @@ struct RawPaths {
     netns_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
     host_resolv_conf: Option<PathBuf>,
+    resolv_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    dns_mode: Option<DnsMode>,
+    address_pools: Option<Vec<ipnet::IpNet>>,
+    subnet_size: Option<u8>,
+    bridge_subnet: Option<ipnet::IpNet>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -175,7 +234,7 @@ struct RawLog {
 
 /// The sections of the file and the keys each one takes, for reporting
 /// every unknown key rather than the first one serde meets.
-const SECTIONS: [(&str, &[&str]); 4] = [
+const SECTIONS: [(&str, &[&str]); 5] = [
     (
         "resolver",
         &[
@@ -199,6 +258,10 @@ const SECTIONS: [(&str, &[&str]); 4] = [
         &["state_dir", "netns_dir", "socket", "host_resolv_conf"],
     ),
     ("log", &["level", "format"]),
+    (
+        "agent",
+        &["dns_mode", "address_pools", "subnet_size", "bridge_subnet"],
+    ),
 ];
 
 impl DaemonConfig {
@@ -222,7 +285,7 @@ impl DaemonConfig {
             if !SECTIONS.iter().any(|(name, _)| name == key) {
                 errors.push(ConfigError::new(
                     key,
-                    "unknown section; expected resolver, forwarding, paths or log",
+                    "unknown section; expected resolver, forwarding, paths, log or agent",
                 ));
             }
         }
@@ -230,11 +293,13 @@ impl DaemonConfig {
         let forwarding: RawForwarding = section(&table, 1, &mut errors);
         let paths: RawPaths = section(&table, 2, &mut errors);
         let log: RawLog = section(&table, 3, &mut errors);
+        let agent: RawAgent = section(&table, 4, &mut errors);
         let config = DaemonConfig::default()
             .with_resolver(resolver, &mut errors)
             .with_forwarding(forwarding, &mut errors)
             .with_paths(paths, &mut errors)
-            .with_log(log, &mut errors);
+            .with_log(log, &mut errors)
+            .with_agent(agent, &mut errors);
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -331,6 +396,7 @@ impl DaemonConfig {
                 raw.host_resolv_conf,
                 &mut p.host_resolv_conf,
             ),
+            ("paths.resolv_dir", raw.resolv_dir, &mut p.resolv_dir),
         ] {
             let Some(path) = given else { continue };
             if path.is_absolute() {
@@ -363,6 +429,37 @@ impl DaemonConfig {
                 format!("{other:?} is not \"text\" or \"json\""),
             )),
         }
+        self
+    }
+}
+
+impl DaemonConfig {
+    fn with_agent(mut self, raw: RawAgent, errors: &mut Vec<ConfigError>) -> Self {
+        let a = &mut self.agent;
+        a.dns_mode = raw.dns_mode.unwrap_or(a.dns_mode);
+        if let Some(pools) = raw.address_pools {
+            if pools.is_empty() {
+                errors.push(ConfigError::new(
+                    "agent.address_pools",
+                    "is empty; networks would get no subnet",
+                ));
+            }
+            a.address_pools = pools;
+        }
+        a.subnet_size = raw.subnet_size.unwrap_or(a.subnet_size);
+        check_range(errors, "agent.subnet_size", a.subnet_size.into(), 8, 30);
+        for pool in &a.address_pools {
+            if !pool.addr().is_ipv4() || pool.prefix_len() > a.subnet_size {
+                errors.push(ConfigError::new(
+                    "agent.address_pools",
+                    format!(
+                        "{pool} is not an IPv4 pool that holds /{} subnets",
+                        a.subnet_size
+                    ),
+                ));
+            }
+        }
+        a.bridge_subnet = raw.bridge_subnet.unwrap_or(a.bridge_subnet);
         self
     }
 }

@@ -24,7 +24,8 @@ pub mod service;
 pub mod spec;
 
 pub use daemon::{
-    DaemonConfig, ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig,
+    AgentConfig, DaemonConfig, DnsMode, ForwardingConfig, LogConfig, LogFormat, PathsConfig,
+    ResolverConfig,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};

@@ -44,11 +44,17 @@ impl NetworkSpec {
         if let Err(err) = check_dns_name(&self.name, "name") {
             errors.push(ConfigError::new("name", strip_origin(&err.to_string())));
         } else if BUILTIN_NETWORKS.contains(&self.name.as_str()) {
-            errors.push(ConfigError::new("name", format!("{:?} is a built-in network", self.name)));
+            errors.push(ConfigError::new(
+                "name",
+                format!("{:?} is a built-in network", self.name),
+            ));
         }
         for gateway in &self.gateways {
             if !self.subnets.iter().any(|s| s.contains(gateway)) {
-                errors.push(ConfigError::new("gateways", format!("{gateway} is in none of the subnets {:?}", self.subnets)));
+                errors.push(ConfigError::new(
+                    "gateways",
+                    format!("{gateway} is in none of the subnets {:?}", self.subnets),
+                ));
             }
         }
         for subnet in &self.subnets {
@@ -57,15 +63,27 @@ impl NetworkSpec {
                 IpNet::V6(v6) => v6.prefix_len() > 126,
             };
             if too_small {
-                errors.push(ConfigError::new("subnets", format!("{subnet} leaves no room for a gateway and a sandbox")));
+                errors.push(ConfigError::new(
+                    "subnets",
+                    format!("{subnet} leaves no room for a gateway and a sandbox"),
+                ));
             }
             if subnet.trunc() != *subnet {
-                errors.push(ConfigError::new("subnets", format!("{subnet} has host bits set; did you mean {}?", subnet.trunc())));
+                errors.push(ConfigError::new(
+                    "subnets",
+                    format!(
+                        "{subnet} has host bits set; did you mean {}?",
+                        subnet.trunc()
+                    ),
+                ));
             }
         }
         for dns in &self.dns {
             if dns.is_embedded_resolver() {
-                errors.push(ConfigError::new("dns", "127.0.0.11 is the embedded resolver itself"));
+                errors.push(ConfigError::new(
+                    "dns",
+                    "127.0.0.11 is the embedded resolver itself",
+                ));
             }
         }
         finish(errors)
@@ -193,19 +211,30 @@ impl SandboxSpec {
         }
         for (i, option) in self.dns_options.iter().enumerate() {
             if option.is_empty() || option.contains(char::is_whitespace) {
-                errors.push(ConfigError::new(format!("dns_options[{i}]"), format!("{option:?} is not one resolv.conf option")));
+                errors.push(ConfigError::new(
+                    format!("dns_options[{i}]"),
+                    format!("{option:?} is not one resolv.conf option"),
+                ));
             }
         }
-        let needs_network = matches!(self.network, NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_));
+        let needs_network = matches!(
+            self.network,
+            NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_)
+        );
         if needs_network && (!self.aliases.is_empty() || self.ip.is_some()) {
-            errors.push(ConfigError::new("network", "--alias and --ip need a bridge or user-defined network"));
+            errors.push(ConfigError::new(
+                "network",
+                "--alias and --ip need a bridge or user-defined network",
+            ));
         }
         finish(errors)
     }
 }
 
 fn strip_origin(text: &str) -> String {
-    text.split_once(": ").map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| text.to_owned())
+    text.split_once(": ")
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_else(|| text.to_owned())
 }
 
 fn finish(errors: Vec<ConfigError>) -> Result<(), ConfigErrors> {
@@ -224,23 +253,44 @@ mod tests {
     fn network_spec_reports_every_problem() {
         let spec = NetworkSpec {
             name: "my net".into(),
-            subnets: vec!["10.1.2.3/24".parse().unwrap(), "10.9.0.0/31".parse().unwrap()],
+            subnets: vec![
+                "10.1.2.3/24".parse().unwrap(),
+                "10.9.0.0/31".parse().unwrap(),
+            ],
             gateways: vec!["192.168.1.1".parse().unwrap()],
             ..NetworkSpec::default()
         };
         let text = spec.check().unwrap_err().to_string();
-        for expected in ["name: \"my net\" contains ' '", "10.1.2.3/24 has host bits set", "10.9.0.0/31 leaves no room", "192.168.1.1 is in none"] {
+        for expected in [
+            "name: \"my net\" contains ' '",
+            "10.1.2.3/24 has host bits set",
+            "10.9.0.0/31 leaves no room",
+            "192.168.1.1 is in none",
+        ] {
             assert!(text.contains(expected), "{expected:?} missing in {text}");
         }
-        let builtin = NetworkSpec { name: "host".into(), ..NetworkSpec::default() };
-        assert!(builtin.check().unwrap_err().to_string().contains("built-in"));
+        let builtin = NetworkSpec {
+            name: "host".into(),
+            ..NetworkSpec::default()
+        };
+        assert!(builtin
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("built-in"));
     }
 
     #[test]
     fn network_modes_in_dockers_spelling() {
         assert_eq!(NetworkMode::parse("bridge"), NetworkMode::Bridge);
-        assert_eq!(NetworkMode::parse("container:web"), NetworkMode::Container("web".into()));
-        assert_eq!(NetworkMode::parse("app"), NetworkMode::Network("app".into()));
+        assert_eq!(
+            NetworkMode::parse("container:web"),
+            NetworkMode::Container("web".into())
+        );
+        assert_eq!(
+            NetworkMode::parse("app"),
+            NetworkMode::Network("app".into())
+        );
     }
 
     #[test]
@@ -250,7 +300,12 @@ mod tests {
         spec.dns_options = vec!["ndots 2".into()];
         spec.network = NetworkMode::Host;
         let text = spec.check().unwrap_err().to_string();
-        for expected in ["name: \"web 1\"", "aliases[1]: \"a,b\"", "dns_options[0]", "--alias and --ip need"] {
+        for expected in [
+            "name: \"web 1\"",
+            "aliases[1]: \"a,b\"",
+            "dns_options[0]",
+            "--alias and --ip need",
+        ] {
             assert!(text.contains(expected), "{expected:?} missing in {text}");
         }
     }

@@ -7,5 +7,10 @@
 //! - [`logging`]: tracing setup from the daemon's `[log]` settings.
 
 pub mod cli;
+pub mod ipam;
+pub mod link;
 pub mod logging;
+pub mod netns;
+pub mod redirect;
 pub mod serve;
+pub mod store;

@@ -109,9 +109,21 @@ impl SandboxResolvConf<'_> {
     ///   single-label container name is asked as it is first (Docker does the
     ///   same).
     pub fn render(&self) -> String {
-        let upstreams: Vec<NameServer> = if self.dns.is_empty() { self.host.nameservers.clone() } else { self.dns.to_vec() };
-        let search = if self.dns_search.is_empty() { &self.host.search } else { self.dns_search };
-        let mut options: Vec<String> = if self.dns_options.is_empty() { self.host.options.clone() } else { self.dns_options.to_vec() };
+        let upstreams: Vec<NameServer> = if self.dns.is_empty() {
+            self.host.nameservers.clone()
+        } else {
+            self.dns.to_vec()
+        };
+        let search = if self.dns_search.is_empty() {
+            &self.host.search
+        } else {
+            self.dns_search
+        };
+        let mut options: Vec<String> = if self.dns_options.is_empty() {
+            self.host.options.clone()
+        } else {
+            self.dns_options.to_vec()
+        };
         if self.embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
             options.insert(0, "ndots:0".to_owned());
         }
@@ -131,9 +143,16 @@ impl SandboxResolvConf<'_> {
         }
         out.push_str(&format!("\n# Based on host file: '{}'", self.host_path));
         if self.embedded {
-            let origin = if self.dns.is_empty() { "host" } else { "sandbox" };
+            let origin = if self.dns.is_empty() {
+                "host"
+            } else {
+                "sandbox"
+            };
             let list: Vec<String> = upstreams.iter().map(|s| format!("{origin}({s})")).collect();
-            out.push_str(&format!(" (embedded resolver)\n# ExtServers: [{}]\n", list.join(" ")));
+            out.push_str(&format!(
+                " (embedded resolver)\n# ExtServers: [{}]\n",
+                list.join(" ")
+            ));
         } else {
             out.push_str(" (no embedded resolver)\n");
         }
@@ -192,23 +211,38 @@ mod golden {
     }
 
     fn conf<'a>(host: &'a ResolvConf, embedded: bool) -> SandboxResolvConf<'a> {
-        SandboxResolvConf { host, host_path: "/etc/resolv.conf", embedded, dns: &[], dns_search: &[], dns_options: &[] }
+        SandboxResolvConf {
+            host,
+            host_path: "/etc/resolv.conf",
+            embedded,
+            dns: &[],
+            dns_search: &[],
+            dns_options: &[],
+        }
     }
 
     #[test]
     fn embedded_resolver_keeps_search_and_options_and_adds_ndots() {
-        case("systemd-embedded", "systemd.host", |host| conf(host, true).render());
+        case("systemd-embedded", "systemd.host", |host| {
+            conf(host, true).render()
+        });
     }
 
     #[test]
     fn an_ndots_already_set_is_kept() {
-        case("plain-embedded", "plain.host", |host| conf(host, true).render());
+        case("plain-embedded", "plain.host", |host| {
+            conf(host, true).render()
+        });
     }
 
     #[test]
     fn default_bridge_gets_the_upstreams_less_loopback() {
-        case("systemd-bridge", "systemd.host", |host| conf(host, false).render());
-        case("plain-bridge", "plain.host", |host| conf(host, false).render());
+        case("systemd-bridge", "systemd.host", |host| {
+            conf(host, false).render()
+        });
+        case("plain-bridge", "plain.host", |host| {
+            conf(host, false).render()
+        });
     }
 
     #[test]
@@ -217,10 +251,22 @@ mod golden {
         let search = vec!["svc.example".to_owned()];
         let options = vec!["attempts:1".to_owned()];
         case("flags-embedded", "plain.host", |host| {
-            SandboxResolvConf { dns: &dns, dns_search: &search, dns_options: &options, ..conf(host, true) }.render()
+            SandboxResolvConf {
+                dns: &dns,
+                dns_search: &search,
+                dns_options: &options,
+                ..conf(host, true)
+            }
+            .render()
         });
         case("flags-bridge", "plain.host", |host| {
-            SandboxResolvConf { dns: &dns, dns_search: &search, dns_options: &options, ..conf(host, false) }.render()
+            SandboxResolvConf {
+                dns: &dns,
+                dns_search: &search,
+                dns_options: &options,
+                ..conf(host, false)
+            }
+            .render()
         });
     }
 }

@@ -1,0 +1,322 @@
+//! Links, addresses and routes over rtnetlink (DESIGN.md, seam 6).
+//!
+//! A [`Links`] talks to the kernel of the namespace its netlink socket was
+//! made in: the agent's own for bridges and host-side veth ends, a
+//! sandbox's (socket made by the namespace worker) for `lo`, `ethN`, the
+//! sandbox's addresses and its default route. Errors name the link and
+//! the step, and "exists already" is said in words (EEXIST).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use futures_util::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+use thiserror::Error;
+
+/// A failed link operation.
+#[derive(Debug, Error)]
+pub enum LinkError {
+    /// The kernel refused a step.
+    #[error("{step} {name}: {message}")]
+    Kernel {
+        /// What was being done.
+        step: &'static str,
+        /// The link (or address) it was done to.
+        name: String,
+        /// The kernel's reason, in words.
+        message: String,
+    },
+    /// The netlink socket could not be made.
+    #[error("netlink: {0}")]
+    Socket(#[from] std::io::Error),
+}
+
+fn kernel(
+    step: &'static str,
+    name: impl Into<String>,
+) -> impl FnOnce(rtnetlink::Error) -> LinkError {
+    let name = name.into();
+    move |err| {
+        let message = match &err {
+            rtnetlink::Error::NetlinkError(msg) => match msg.code.map(|c| -c.get()) {
+                Some(libc::EEXIST) => "exists already".to_owned(),
+                Some(libc::ENODEV) => "no such link".to_owned(),
+                Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+                None => err.to_string(),
+            },
+            _ => err.to_string(),
+        };
+        LinkError::Kernel {
+            step,
+            name,
+            message,
+        }
+    }
+}
+
+/// An rtnetlink handle for one namespace.
+#[derive(Clone)]
+pub struct Links {
+    handle: Handle,
+}
+
+impl Links {
+    /// A handle on the calling thread's namespace; its connection runs on
+    /// the current tokio runtime.
+    pub fn here() -> Result<Links, LinkError> {
+        Ok(Self::from_connection(rtnetlink::new_connection()?))
+    }
+
+    /// Makes the netlink socket now, without a runtime: for the namespace
+    /// worker, which hands the parts back to [`Links::from_connection`].
+    pub fn socket_here() -> std::io::Result<RawConnection> {
+        rtnetlink::new_connection()
+    }
+
+    /// Spawns the connection made by [`Links::socket_here`].
+    pub fn from_connection((connection, handle, _): RawConnection) -> Links {
+        tokio::spawn(connection);
+        Links { handle }
+    }
+
+    /// The index of the link `name`, if it exists.
+    pub async fn index_of(&self, name: &str) -> Result<Option<u32>, LinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(Some(link.header.index)),
+            Ok(None) => Ok(None),
+            Err(rtnetlink::Error::NetlinkError(msg))
+                if msg.code.map(|c| -c.get()) == Some(libc::ENODEV) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(kernel("find", name)(err)),
+        }
+    }
+
+    /// Creates a bridge with `addresses` (gateways with their prefixes) and
+    /// brings it up; returns its index.
+    pub async fn create_bridge(&self, name: &str, addresses: &[IpNet]) -> Result<u32, LinkError> {
+        self.handle
+            .link()
+            .add(LinkBridge::new(name).build())
+            .execute()
+            .await
+            .map_err(kernel("create bridge", name))?;
+        let index = self
+            .index_of(name)
+            .await?
+            .ok_or_else(|| LinkError::Kernel {
+                step: "create bridge",
+                name: name.to_owned(),
+                message: "vanished right after it was made".into(),
+            })?;
+        for address in addresses {
+            self.add_address(index, *address, name).await?;
+        }
+        self.set_up(index, name).await?;
+        Ok(index)
+    }
+
+    /// Creates a veth pair: `host_end` here, attached to the bridge
+    /// `bridge` and up; `peer` made directly inside the namespace `peer_ns`
+    /// (no window in which it sits in the host namespace).
+    pub async fn create_veth(
+        &self,
+        host_end: &str,
+        peer: &str,
+        peer_ns: BorrowedFd<'_>,
+        bridge: u32,
+    ) -> Result<(), LinkError> {
+        let peer_message = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_owned())
+            .setns_by_fd(peer_ns.as_raw_fd())
+            .build();
+        let message = LinkVeth::new(host_end, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .build();
+        self.handle
+            .link()
+            .add(message)
+            .execute()
+            .await
+            .map_err(kernel("create veth", host_end))?;
+        let index = self
+            .index_of(host_end)
+            .await?
+            .ok_or_else(|| LinkError::Kernel {
+                step: "create veth",
+                name: host_end.to_owned(),
+                message: "vanished right after it was made".into(),
+            })?;
+        let attach = LinkUnspec::new_with_index(index)
+            .controller(bridge)
+            .up()
+            .build();
+        self.handle
+            .link()
+            .change(attach)
+            .execute()
+            .await
+            .map_err(kernel("attach to bridge", host_end))
+    }
+
+    /// Deletes the link `name`; a link already gone is not an error.
+    pub async fn delete(&self, name: &str) -> Result<(), LinkError> {
+        match self.index_of(name).await? {
+            Some(index) => self
+                .handle
+                .link()
+                .del(index)
+                .execute()
+                .await
+                .map_err(kernel("delete", name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Brings a link up.
+    pub async fn set_up(&self, index: u32, name: &str) -> Result<(), LinkError> {
+        let message: LinkMessage = LinkUnspec::new_with_index(index).up().build();
+        self.handle
+            .link()
+            .change(message)
+            .execute()
+            .await
+            .map_err(kernel("bring up", name))
+    }
+
+    /// Brings up the link called `name`.
+    pub async fn set_up_by_name(&self, name: &str) -> Result<u32, LinkError> {
+        let index = self
+            .index_of(name)
+            .await?
+            .ok_or_else(|| LinkError::Kernel {
+                step: "bring up",
+                name: name.to_owned(),
+                message: "no such link".into(),
+            })?;
+        self.set_up(index, name).await?;
+        Ok(index)
+    }
+
+    /// Adds an address with its prefix to a link.
+    pub async fn add_address(
+        &self,
+        index: u32,
+        address: IpNet,
+        name: &str,
+    ) -> Result<(), LinkError> {
+        self.handle
+            .address()
+            .add(index, address.addr(), address.prefix_len())
+            .execute()
+            .await
+            .map_err(kernel("add address", format!("{address} to {name}")))
+    }
+
+    /// Adds a default route via `gateway`.
+    pub async fn add_default_route(&self, gateway: IpAddr) -> Result<(), LinkError> {
+        let message = match gateway {
+            IpAddr::V4(v4) => RouteMessageBuilder::<Ipv4Addr>::new().gateway(v4).build(),
+            IpAddr::V6(v6) => RouteMessageBuilder::<Ipv6Addr>::new().gateway(v6).build(),
+        };
+        self.handle
+            .route()
+            .add(message)
+            .execute()
+            .await
+            .map_err(kernel("add default route via", gateway.to_string()))
+    }
+
+    /// Every IPv4 and IPv6 destination in the main routing table, to keep
+    /// new subnets clear of networks the host already reaches.
+    pub async fn routed_prefixes(&self) -> Result<Vec<IpNet>, LinkError> {
+        let mut prefixes = Vec::new();
+        for request in [
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        ] {
+            let mut routes = self.handle.route().get(request).execute();
+            while let Some(route) = routes
+                .try_next()
+                .await
+                .map_err(kernel("list routes", "main"))?
+            {
+                let prefix_len = route.header.destination_prefix_length;
+                let destination = route.attributes.iter().find_map(|a| match a {
+                    rtnetlink::packet_route::route::RouteAttribute::Destination(d) => match d {
+                        rtnetlink::packet_route::route::RouteAddress::Inet(v4) => {
+                            Some(IpAddr::V4(*v4))
+                        }
+                        rtnetlink::packet_route::route::RouteAddress::Inet6(v6) => {
+                            Some(IpAddr::V6(*v6))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                if let Some(net) = destination.and_then(|d| IpNet::new(d, prefix_len).ok()) {
+                    if prefix_len > 0 && !net.addr().is_loopback() && !is_link_local(&net) {
+                        prefixes.push(net);
+                    }
+                }
+            }
+        }
+        Ok(prefixes)
+    }
+
+    /// The MAC address of a link, as `aa:bb:cc:dd:ee:ff`.
+    pub async fn mac_of(&self, name: &str) -> Result<Option<String>, LinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute();
+        let Ok(Some(link)) = links.try_next().await else {
+            return Ok(None);
+        };
+        Ok(link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Address(mac) => Some(
+                mac.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+            _ => None,
+        }))
+    }
+}
+
+fn is_link_local(net: &IpNet) -> bool {
+    match net.addr() {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80 || v6.is_multicast(),
+        IpAddr::V4(v4) => v4.is_link_local() || v4.is_multicast(),
+    }
+}
+
+/// The parts of an rtnetlink connection, made in one namespace and used
+/// from another thread.
+pub type RawConnection = (
+    rtnetlink::proto::Connection<rtnetlink::packet_route::RouteNetlinkMessage>,
+    Handle,
+    futures_channel_receiver::Receiver,
+);
+
+mod futures_channel_receiver {
+    /// The unused multicast receiver of a new connection.
+    pub type Receiver = futures_channel::mpsc::UnboundedReceiver<(
+        rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>;
+}

@@ -1,0 +1,176 @@
+//! Namespace work on one dedicated thread (DESIGN.md, seam 5).
+//!
+//! `setns(2)` moves only the calling thread, so every job that must run
+//! inside a sandbox's namespace (bringing up `lo`, binding the resolver's
+//! sockets, opening a netlink socket there) is sent to one long-lived
+//! worker thread. The worker enters the namespace, runs the job, and goes
+//! home; a guard takes it home even when the job returns early or panics,
+//! and the process aborts if it cannot go home, since a worker left in a
+//! sandbox would do every later job in the wrong place. Never a tokio
+//! worker: a task moved to another thread would run in a namespace it
+//! does not know about. No descriptor of a namespace is kept after a job:
+//! it would pin the namespace after `ip netns del`.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce(&OwnedFd) + Send>;
+
+/// Where a namespace is: a file (a pinned name under the netns directory,
+/// or `/proc/PID/ns/net`), or a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NsRef {
+    /// A namespace file.
+    Path(PathBuf),
+    /// The network namespace of a process.
+    Pid(u32),
+}
+
+impl NsRef {
+    /// Opens the namespace (the caller closes it soon: an open descriptor
+    /// keeps a namespace alive).
+    pub fn open(&self) -> io::Result<File> {
+        match self {
+            NsRef::Path(path) => File::open(path),
+            NsRef::Pid(pid) => File::open(format!("/proc/{pid}/ns/net")),
+        }
+    }
+
+    /// The namespace's identity (its nsfs inode), to tell two apart.
+    pub fn inode(&self) -> io::Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(self.open()?.metadata()?.ino())
+    }
+}
+
+/// The handle to the worker thread. Cloning it is cheap; the thread ends
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct NetnsWorker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl NetnsWorker {
+    /// Starts the worker in the calling thread's namespace, which becomes
+    /// its home.
+    pub fn start() -> io::Result<NetnsWorker> {
+        let home = File::open("/proc/thread-self/ns/net")?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("netns-worker".into())
+            .spawn(move || {
+                let home = OwnedFd::from(home);
+                for job in queue {
+                    // A panicking job is contained: the guard inside has
+                    // already taken the thread home while unwinding.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&home)));
+                }
+            })?;
+        Ok(NetnsWorker { jobs })
+    }
+
+    /// Runs `job` inside the namespace `ns` and returns its result.
+    pub async fn run_in<R, F>(&self, ns: &NsRef, job: F) -> io::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> io::Result<R> + Send + 'static,
+    {
+        let ns = ns.clone();
+        self.submit(move |home| {
+            let target = ns.open()?;
+            let _home = Entered::enter(target.as_fd(), home)?;
+            drop(target);
+            job()
+        })
+        .await
+    }
+
+    /// Creates a new network namespace pinned at `path`, as `ip netns add`
+    /// does: an empty file with the namespace bind-mounted onto it.
+    pub async fn create_named(&self, path: &Path) -> io::Result<()> {
+        let path = path.to_owned();
+        self.submit(move |home| {
+            File::options().write(true).create_new(true).open(&path)?;
+            let pinned = (|| {
+                let _home = Entered::unshared(home)?;
+                mount(
+                    Some("/proc/thread-self/ns/net"),
+                    &path,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(io::Error::from)
+            })();
+            if pinned.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
+            pinned
+        })
+        .await
+    }
+
+    async fn submit<R, F>(&self, job: F) -> io::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&OwnedFd) -> io::Result<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |home| {
+            let _ = reply.send(job(home));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("the namespace worker has stopped"))?;
+        answer
+            .await
+            .map_err(|_| io::Error::other("a namespace job panicked"))?
+    }
+}
+
+/// Unpins and removes a namespace made by [`NetnsWorker::create_named`];
+/// the namespace itself goes once nothing else holds it.
+pub fn delete_named(path: &Path) -> io::Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(err) => return Err(err.into()),
+    }
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+/// While alive, the worker thread is in another namespace; dropping it
+/// goes home, or aborts the process if that fails.
+struct Entered<'a> {
+    home: &'a OwnedFd,
+}
+
+impl<'a> Entered<'a> {
+    fn enter(target: std::os::fd::BorrowedFd<'_>, home: &'a OwnedFd) -> io::Result<Self> {
+        setns(target, CloneFlags::CLONE_NEWNET)?;
+        Ok(Entered { home })
+    }
+
+    fn unshared(home: &'a OwnedFd) -> io::Result<Self> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        Ok(Entered { home })
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = setns(self.home.as_fd(), CloneFlags::CLONE_NEWNET) {
+            eprintln!("netagent: the namespace worker cannot return home ({err}); aborting");
+            std::process::abort();
+        }
+    }
+}

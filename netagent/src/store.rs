@@ -1,0 +1,229 @@
+//! What must survive a restart of the agent (DESIGN.md, seam 8): networks,
+//! sandboxes and their endpoints (which hold the IPAM allocations), in one
+//! JSON file under the state directory. Every write goes to a temporary
+//! file, is synced, and is renamed over the old one, so a crash (even
+//! `kill -9`) leaves either the old state or the new, never half of one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use config::{NameServer, SandboxSpec, ServicePort};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::redirect::DnsMode;
+
+/// A network the agent made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// Its name.
+    pub name: String,
+    /// Its 64-hex id.
+    pub id: String,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// Its Linux bridge.
+    pub bridge: String,
+    /// Its subnets, each with its gateway on the bridge.
+    pub subnets: Vec<SubnetRecord>,
+    /// `bridge` (the default network) or `user` (user-defined).
+    pub builtin: bool,
+    /// No route out, no forwarding to the host's servers.
+    pub internal: bool,
+    /// Whether it has an IPv6 subnet.
+    pub ipv6: bool,
+    /// Its own upstream servers.
+    pub dns: Vec<NameServer>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A subnet and its gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetRecord {
+    /// The subnet.
+    pub subnet: IpNet,
+    /// The bridge's address on it.
+    pub gateway: std::net::IpAddr,
+}
+
+/// A sandbox the agent made or adopted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    /// Its name.
+    pub name: String,
+    /// Its 64-hex id.
+    pub id: String,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// What it was asked to be.
+    pub spec: SandboxSpec,
+    /// Its namespace file (`/proc/PID/ns/net` for an adopted process).
+    pub netns: PathBuf,
+    /// The namespace's inode when it was made or adopted: a different
+    /// namespace at the same path after a restart is not ours.
+    pub netns_inode: u64,
+    /// Whether the agent made the namespace (and so removes it).
+    pub owns_netns: bool,
+    /// The sandbox whose namespace this one shares (`container:NAME`).
+    pub shares_with: Option<String>,
+    /// Whether it is the agent's own namespace (`host`).
+    pub host_mode: bool,
+    /// Its endpoints, one per network.
+    pub endpoints: Vec<EndpointRecord>,
+    /// How its resolver is bound, if it has one.
+    pub dns_mode: DnsMode,
+}
+
+/// One sandbox's attachment to one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    /// The network's name.
+    pub network: String,
+    /// 64-hex endpoint id.
+    pub id: String,
+    /// The interface inside the sandbox (`eth0`, ...).
+    pub ifname: String,
+    /// The veth end on the host, attached to the bridge.
+    pub host_veth: String,
+    /// IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address.
+    pub ipv6: Option<Ipv6Addr>,
+    /// MAC address of the interface in the sandbox.
+    pub mac: Option<String>,
+    /// Aliases on this network.
+    pub aliases: Vec<String>,
+    /// Exposed services.
+    pub services: Vec<ServicePort>,
+}
+
+/// Everything the agent persists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Networks by name.
+    pub networks: BTreeMap<String, NetworkRecord>,
+    /// Sandboxes by name.
+    pub sandboxes: BTreeMap<String, SandboxRecord>,
+}
+
+/// The state file.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+}
+
+impl Store {
+    /// The store in `state_dir`, created if missing.
+    pub fn open(state_dir: &Path) -> std::io::Result<Store> {
+        std::fs::create_dir_all(state_dir)?;
+        Ok(Store {
+            path: state_dir.join("state.json"),
+        })
+    }
+
+    /// Reads the state; an absent file is an empty state.
+    pub fn load(&self) -> std::io::Result<State> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|err| std::io::Error::other(format!("{}: {err}", self.path.display()))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Replaces the state atomically: temporary file, fsync, rename, fsync
+    /// of the directory.
+    pub fn save(&self, state: &State) -> std::io::Result<()> {
+        let staged = self.path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&staged)?;
+        file.write_all(&serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
+        file.sync_all()?;
+        std::fs::rename(&staged, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// A new random 64-hex id.
+pub fn new_id() -> String {
+    (0..4)
+        .map(|_| format!("{:016x}", fastrand::u64(..)))
+        .collect()
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day), Howard Hinnant's
+/// `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_and_loads_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load().unwrap(), State::default());
+        let mut state = State::default();
+        state.networks.insert(
+            "app".into(),
+            NetworkRecord {
+                name: "app".into(),
+                id: new_id(),
+                created: now_rfc3339(),
+                bridge: "na-0123".into(),
+                subnets: vec![SubnetRecord {
+                    subnet: "10.1.0.0/24".parse().unwrap(),
+                    gateway: "10.1.0.1".parse().unwrap(),
+                }],
+                builtin: false,
+                internal: false,
+                ipv6: false,
+                dns: vec![],
+                labels: BTreeMap::new(),
+            },
+        );
+        store.save(&state).unwrap();
+        assert_eq!(store.load().unwrap(), state);
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(now_rfc3339().len(), 20);
+        assert_eq!(new_id().len(), 64);
+    }
+}
