@@ -255,7 +255,13 @@ const SECTIONS: [(&str, &[&str]); 5] = [
     ),
     (
         "paths",
-        &["state_dir", "netns_dir", "socket", "host_resolv_conf"],
+        &[
+            "state_dir",
+            "netns_dir",
+            "socket",
+            "host_resolv_conf",
+            "resolv_dir",
+        ],
     ),
     ("log", &["level", "format"]),
     (

@@ -6,7 +6,14 @@
 //!   file on a loopback address.
 //! - [`logging`]: tracing setup from the daemon's `[log]` settings.
 
+pub mod agent;
+pub mod api;
 pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod daemon;
+pub mod demo;
+pub mod exec;
 pub mod ipam;
 pub mod link;
 pub mod logging;

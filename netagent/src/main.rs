@@ -1,19 +1,34 @@
-//! The `netagent` binary: parses the command line and runs the verb.
+//! The `netagent` binary: parses the command line and runs the verb. Each
+//! failure is one line on stderr and a non-zero exit.
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use netagent::cli::{Cli, Command, DnsCommand};
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Dns(DnsCommand::Serve(args)) => netagent::serve::run(args),
+        Command::Daemon(args) => {
+            netagent::daemon::run(args.config.as_deref(), args.log_json).map(|()| 0)
+        }
+        Command::Demo => netagent::demo::run(),
+        Command::Dns(DnsCommand::Serve(args)) => netagent::serve::run(args).map(|()| 0),
+        _ => client_verb(cli),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            // One line, as every verb promises: the chain of causes joined.
+            // One line: the chain of causes joined.
             eprintln!("netagent: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
+}
+
+fn client_verb(cli: Cli) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(netagent::commands::run(cli))
 }

@@ -19,6 +19,7 @@ use std::sync::mpsc;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
+use resolver::forward::sockets::SocketFactory;
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce(&OwnedFd) + Send>;
@@ -63,9 +64,13 @@ impl NetnsWorker {
     pub fn start() -> io::Result<NetnsWorker> {
         let home = File::open("/proc/thread-self/ns/net")?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        // Sockets made by jobs (netlink handles) register with the caller's
+        // tokio runtime, so the worker runs inside its context.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         std::thread::Builder::new()
             .name("netns-worker".into())
             .spawn(move || {
+                let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
                 let home = OwnedFd::from(home);
                 for job in queue {
                     // A panicking job is contained: the guard inside has
@@ -115,6 +120,32 @@ impl NetnsWorker {
             pinned
         })
         .await
+    }
+
+    /// Like [`NetnsWorker::run_in`], but waits by blocking the calling
+    /// thread: for synchronous callers such as a socket factory.
+    pub fn run_in_blocking<R, F>(&self, ns: &NsRef, job: F) -> io::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> io::Result<R> + Send + 'static,
+    {
+        let ns = ns.clone();
+        let (reply, answer) = mpsc::channel();
+        let job: Job = Box::new(move |home| {
+            let result = (|| {
+                let target = ns.open()?;
+                let _home = Entered::enter(target.as_fd(), home)?;
+                drop(target);
+                job()
+            })();
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("the namespace worker has stopped"))?;
+        answer
+            .recv()
+            .map_err(|_| io::Error::other("a namespace job panicked"))?
     }
 
     async fn submit<R, F>(&self, job: F) -> io::Result<R>
@@ -172,5 +203,28 @@ impl Drop for Entered<'_> {
             eprintln!("netagent: the namespace worker cannot return home ({err}); aborting");
             std::process::abort();
         }
+    }
+}
+
+/// Makes the forwarder's sockets inside a sandbox's namespace, for its own
+/// `--dns` servers (resolver::forward::sockets).
+pub struct SandboxSockets {
+    /// The worker that enters the namespace.
+    pub worker: NetnsWorker,
+    /// The sandbox's namespace.
+    pub ns: NsRef,
+}
+
+impl SocketFactory for SandboxSockets {
+    fn udp(&self, family: resolver::forward::sockets::Family) -> io::Result<std::net::UdpSocket> {
+        self.worker.run_in_blocking(&self.ns, move || {
+            resolver::forward::sockets::HostSockets.udp(family)
+        })
+    }
+
+    fn tcp(&self, family: resolver::forward::sockets::Family) -> io::Result<socket2::Socket> {
+        self.worker.run_in_blocking(&self.ns, move || {
+            resolver::forward::sockets::HostSockets.tcp(family)
+        })
     }
 }

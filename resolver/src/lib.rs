@@ -16,7 +16,8 @@
 //!   implementation and a test fake.
 //! - [`forward`]: the real upstream: server choice, health memory,
 //!   parallel fallback, reused sockets, resolv.conf watching.
-//! - [`resolv_conf`]: reading resolv.conf(5).
+//! - [`resolv_conf`]: reading resolv.conf(5) and writing a sandbox's.
+//! - [`stats`]: questions counted by type and result.
 
 pub mod answer;
 pub mod forward;
@@ -25,6 +26,7 @@ pub mod qname;
 pub mod resolv_conf;
 pub mod response;
 pub mod server;
+pub mod stats;
 pub mod table;
 pub mod upstream;
 

@@ -13,11 +13,13 @@
 //!    [`ForwardRequest`] for the caller to relay.
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
 
 use crate::answer::{answer, Decision};
 use crate::response::{
     add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport,
 };
+use crate::stats::{QueryResult, QueryStats};
 use crate::table::EndpointTable;
 use crate::upstream::ForwardRequest;
 
@@ -52,27 +54,68 @@ pub enum Outcome {
 
 /// Handles one message received from a client of the sandbox `sandbox_id`.
 pub fn handle_message(
-    table: &EndpointTable,
-    sandbox_id: &str,
-    settings: AnswerSettings,
+    context: &HandlerContext<'_>,
     bytes: &[u8],
     transport: Transport,
     rng: &mut fastrand::Rng,
 ) -> Outcome {
+    let outcome = handle(context, bytes, transport, rng);
+    if let Some((qtype, result)) = outcome.1 {
+        context.stats.record(qtype, result);
+    }
+    outcome.0
+}
+
+/// What one sandbox's handler works with.
+pub struct HandlerContext<'a> {
+    /// The live table.
+    pub table: &'a EndpointTable,
+    /// The sandbox the socket belongs to.
+    pub sandbox_id: &'a str,
+    /// TTL and EDNS size.
+    pub settings: AnswerSettings,
+    /// Where questions are counted.
+    pub stats: &'a QueryStats,
+}
+
+type Counted = Option<(Option<RecordType>, QueryResult)>;
+
+fn handle(
+    context: &HandlerContext<'_>,
+    bytes: &[u8],
+    transport: Transport,
+    rng: &mut fastrand::Rng,
+) -> (Outcome, Counted) {
+    let HandlerContext {
+        table,
+        sandbox_id,
+        settings,
+        ..
+    } = *context;
+    let malformed = Some((None, QueryResult::Malformed));
     let Some(header) = bytes.first_chunk::<12>() else {
-        return Outcome::Drop;
+        return (Outcome::Drop, None);
     };
     if header[2] & 0x80 != 0 {
-        return Outcome::Drop;
+        return (Outcome::Drop, None);
     }
     if OpCode::from_u8((header[2] >> 3) & 0x0f) != OpCode::Query {
-        return Outcome::Reply(header_only_reply(header, ResponseCode::NotImp));
+        return (
+            Outcome::Reply(header_only_reply(header, ResponseCode::NotImp)),
+            malformed,
+        );
     }
     let Ok(request) = Message::from_vec(bytes) else {
-        return Outcome::Reply(header_only_reply(header, ResponseCode::FormErr));
+        return (
+            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
+            malformed,
+        );
     };
     if request.queries.len() != 1 {
-        return Outcome::Reply(header_only_reply(header, ResponseCode::FormErr));
+        return (
+            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
+            malformed,
+        );
     }
     let limit = reply_limit(&request, transport, settings.edns_udp_size);
     if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
@@ -83,35 +126,50 @@ pub fn handle_message(
             settings.edns_udp_size,
         );
         reply.queries.clear();
-        return Outcome::Reply(encode_within(reply, limit));
+        return (Outcome::Reply(encode_within(reply, limit)), malformed);
     }
+    let qtype = Some(request.queries[0].query_type());
     let Some(view) = table.view(sandbox_id) else {
-        return Outcome::Reply(encode_within(
-            reply_to(
-                &request,
-                ResponseCode::Refused,
-                false,
-                settings.edns_udp_size,
-            ),
-            limit,
-        ));
+        let refused = Some((qtype, QueryResult::Refused));
+        return (
+            Outcome::Reply(encode_within(
+                reply_to(
+                    &request,
+                    ResponseCode::Refused,
+                    false,
+                    settings.edns_udp_size,
+                ),
+                limit,
+            )),
+            refused,
+        );
     };
     let query = &request.queries[0];
     let decision = answer(&view, query, rng);
     let (code, authoritative) = match &decision {
         Decision::Forward => {
-            return Outcome::Forward(Box::new(ForwardRequest {
-                sandbox_id: sandbox_id.into(),
-                query: request,
-                wire: bytes.to_vec(),
-                view,
-                transport,
-                reply_limit: limit,
-            }))
+            let forwarded = Some((qtype, QueryResult::Forwarded));
+            return (
+                Outcome::Forward(Box::new(ForwardRequest {
+                    sandbox_id: sandbox_id.into(),
+                    query: request,
+                    wire: bytes.to_vec(),
+                    view,
+                    transport,
+                    reply_limit: limit,
+                })),
+                forwarded,
+            );
         }
         Decision::ServFail => (ResponseCode::ServFail, false),
         Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
         Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
+    };
+    let result = match &decision {
+        Decision::Records { .. } => QueryResult::Answer,
+        Decision::NoData { .. } => QueryResult::NoData,
+        Decision::NxDomain { .. } => QueryResult::NxDomain,
+        Decision::ServFail | Decision::Forward => QueryResult::ServFail,
     };
     let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
     match decision {
@@ -127,7 +185,10 @@ pub fn handle_message(
         ),
         Decision::ServFail | Decision::Forward => {}
     }
-    Outcome::Reply(encode_within(reply, limit))
+    (
+        Outcome::Reply(encode_within(reply, limit)),
+        Some((qtype, result)),
+    )
 }
 
 /// The reply to a forwarded question: the upstream's bytes with the

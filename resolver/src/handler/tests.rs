@@ -6,8 +6,9 @@ use std::net::Ipv4Addr;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::{forwarded_reply, handle_message, AnswerSettings, Outcome};
+use super::{forwarded_reply, handle_message, AnswerSettings, HandlerContext, Outcome};
 use crate::response::Transport;
+use crate::stats::QueryStats;
 use crate::table::tests::{endpoint, network};
 use crate::table::EndpointTable;
 
@@ -42,14 +43,14 @@ fn query(name: &str, qtype: RecordType) -> Message {
 fn ask(bytes: &[u8], transport: Transport) -> Outcome {
     thread_local!(static TABLE: (EndpointTable, String) = table());
     TABLE.with(|(table, client)| {
-        handle_message(
+        let stats = QueryStats::default();
+        let context = HandlerContext {
             table,
-            client,
-            SETTINGS,
-            bytes,
-            transport,
-            &mut fastrand::Rng::with_seed(3),
-        )
+            sandbox_id: client,
+            settings: SETTINGS,
+            stats: &stats,
+        };
+        handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
     })
 }
 
@@ -207,13 +208,14 @@ fn unknown_names_are_forwarded_and_the_reply_gets_the_clients_id() {
 fn a_sandbox_on_no_network_is_refused() {
     let (table, _) = table();
     let bytes = query("web.", RecordType::A).to_vec().unwrap();
-    let outcome = handle_message(
-        &table,
-        "gone",
-        SETTINGS,
-        &bytes,
-        Transport::Udp,
-        &mut fastrand::Rng::new(),
-    );
+    let stats = QueryStats::default();
+    let context = HandlerContext {
+        table: &table,
+        sandbox_id: "gone",
+        settings: SETTINGS,
+        stats: &stats,
+    };
+    let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());
+    assert_eq!(stats.snapshot(), [("A", "refused", 1)]);
     assert_rcode(&outcome, ResponseCode::Refused);
 }

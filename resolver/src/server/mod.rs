@@ -28,7 +28,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::handler::{forwarded_reply, refused_reply, AnswerSettings};
+use crate::handler::{forwarded_reply, refused_reply, AnswerSettings, HandlerContext};
+use crate::stats::QueryStats;
 use crate::table::EndpointTable;
 use crate::upstream::{ForwardRequest, Upstream};
 
@@ -47,6 +48,8 @@ pub struct ResolverCore {
     pub max_in_flight_per_sandbox: usize,
     /// Where unknown names go.
     pub upstream: Arc<dyn Upstream>,
+    /// Questions by type and result.
+    pub stats: QueryStats,
     /// Forwarded queries allowed in flight over all sandboxes.
     forward_slots: Arc<Semaphore>,
 }
@@ -65,6 +68,7 @@ impl ResolverCore {
             max_tcp_connections: config.resolver.max_tcp_connections,
             max_in_flight_per_sandbox: config.forwarding.max_in_flight_per_sandbox,
             upstream,
+            stats: QueryStats::default(),
             forward_slots: Arc::new(Semaphore::new(config.forwarding.max_in_flight)),
         }
     }
@@ -93,6 +97,16 @@ struct ForwardPermits {
 }
 
 impl SandboxContext {
+    /// What the message handler needs, borrowed from here.
+    fn handler(&self) -> HandlerContext<'_> {
+        HandlerContext {
+            table: &self.core.table,
+            sandbox_id: &self.sandbox_id,
+            settings: self.core.settings,
+            stats: &self.core.stats,
+        }
+    }
+
     /// Takes a slot for a forwarded query, or `None` when this sandbox or
     /// the whole agent is at its bound.
     fn try_forward_slot(&self) -> Option<ForwardPermits> {

@@ -63,15 +63,7 @@ async fn serve_connection(context: Arc<SandboxContext>, stream: TcpStream) {
         ) {
             return;
         }
-        let core = &context.core;
-        let reply = match handle_message(
-            &core.table,
-            &context.sandbox_id,
-            core.settings,
-            &message,
-            Transport::Tcp,
-            &mut rng,
-        ) {
+        let reply = match handle_message(&context.handler(), &message, Transport::Tcp, &mut rng) {
             Outcome::Reply(reply) => reply,
             Outcome::Forward(request) => match context.try_forward_slot() {
                 Some(_permits) => context.forward(&request).await,

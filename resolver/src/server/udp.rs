@@ -29,15 +29,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                 continue;
             }
         };
-        let core = &context.core;
-        match handle_message(
-            &core.table,
-            &context.sandbox_id,
-            core.settings,
-            &buffer[..len],
-            Transport::Udp,
-            &mut rng,
-        ) {
+        match handle_message(&context.handler(), &buffer[..len], Transport::Udp, &mut rng) {
             Outcome::Reply(reply) => send(&socket, &reply, peer).await,
             Outcome::Forward(request) => match context.try_forward_slot() {
                 Some(permits) => {

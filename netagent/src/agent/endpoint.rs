@@ -1,0 +1,369 @@
+//! Attaching a sandbox to a network, and detaching it. Every step of an
+//! attach is recorded in an [`Undo`], so a failure part-way leaves nothing
+//! behind: no address held, no veth, no resolver, no table entry.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use ipnet::IpNet;
+use resolver::Endpoint;
+
+use super::{Agent, AgentError, AgentMetrics, Inner};
+use crate::link::Links;
+use crate::netns::NsRef;
+use crate::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
+
+/// What a sandbox asks for on one network.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// Aliases on this network.
+    pub aliases: Vec<String>,
+    /// A static address.
+    pub ip: Option<IpAddr>,
+}
+
+/// The steps of an attach done so far, to take back on failure.
+#[derive(Default)]
+struct Undo {
+    addresses: Vec<IpAddr>,
+    veth: Option<String>,
+    resolver_started: bool,
+    in_table: bool,
+}
+
+impl Agent {
+    /// Connects an existing sandbox to a network (`network connect`).
+    pub async fn connect(
+        &self,
+        network: &str,
+        sandbox: &str,
+        options: AttachOptions,
+    ) -> Result<EndpointRecord, AgentError> {
+        let mut inner = self.inner.lock().await;
+        let endpoint = self.attach(&mut inner, sandbox, network, options).await?;
+        self.persist(&inner)?;
+        Ok(endpoint)
+    }
+
+    /// Disconnects a sandbox from a network (`network disconnect`).
+    pub async fn disconnect(&self, network: &str, sandbox: &str) -> Result<(), AgentError> {
+        let mut inner = self.inner.lock().await;
+        self.detach(&mut inner, sandbox, network).await?;
+        self.persist(&inner)
+    }
+
+    /// Attaches `sandbox` to `network`: address, veth into the sandbox,
+    /// address and route inside, the resolver (user-defined networks), the
+    /// table entry, the resolv.conf. Persisting is the caller's.
+    pub(super) async fn attach(
+        &self,
+        inner: &mut Inner,
+        sandbox: &str,
+        network: &str,
+        options: AttachOptions,
+    ) -> Result<EndpointRecord, AgentError> {
+        let started = Instant::now();
+        let net = inner
+            .state
+            .networks
+            .get(network)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("network", network))?;
+        let record = inner
+            .state
+            .sandboxes
+            .get(sandbox)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
+        if record.shares_with.is_some() || record.host_mode {
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} shares another namespace; connect that one instead"
+            )));
+        }
+        if record.endpoints.iter().any(|e| e.network == network) {
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} is already on network {network:?}"
+            )));
+        }
+        let mut undo = Undo::default();
+        match self
+            .attach_steps(inner, &net, &record, options, &mut undo)
+            .await
+        {
+            Ok(endpoint) => {
+                AgentMetrics::add(&self.metrics.attaches, 1);
+                AgentMetrics::add(
+                    &self.metrics.attach_micros,
+                    started.elapsed().as_micros() as u64,
+                );
+                tracing::info!(
+                    sandbox,
+                    network,
+                    took_us = started.elapsed().as_micros() as u64,
+                    "attached"
+                );
+                Ok(endpoint)
+            }
+            Err(err) => {
+                self.undo(inner, &net, &record, undo).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn attach_steps(
+        &self,
+        inner: &mut Inner,
+        net: &NetworkRecord,
+        record: &SandboxRecord,
+        options: AttachOptions,
+        undo: &mut Undo,
+    ) -> Result<EndpointRecord, AgentError> {
+        let (ipv4, ipv6) = allocate(inner, net, options.ip, undo)?;
+        let ifname = next_ifname(record);
+        let host_veth = format!("veth{:08x}", fastrand::u32(..));
+        let ns = NsRef::Path(record.netns.clone());
+        let bridge = self.links.index_of(&net.bridge).await?.ok_or_else(|| {
+            AgentError::Conflict(format!(
+                "the bridge {} of network {:?} is gone",
+                net.bridge, net.name
+            ))
+        })?;
+        {
+            let namespace = ns
+                .open()
+                .map_err(AgentError::io(format!("open {}", record.netns.display())))?;
+            self.links
+                .create_veth(&host_veth, &ifname, namespace.as_fd(), bridge)
+                .await?;
+        }
+        undo.veth = Some(host_veth.clone());
+        let inside = self.links_in(&ns).await?;
+        let index = inside.set_up_by_name(&ifname).await?;
+        for (address, subnet) in addresses_with_prefix(net, ipv4, ipv6) {
+            inside
+                .add_address(index, subnet, &ifname)
+                .await
+                .map_err(|e| {
+                    tracing::debug!(%address, "address failed");
+                    e
+                })?;
+        }
+        let first = record.endpoints.is_empty();
+        if first && !net.internal {
+            for gateway in net.subnets.iter().map(|s| s.gateway) {
+                inside.add_default_route(gateway).await?;
+            }
+        }
+        let mac = inside.mac_of(&ifname).await?;
+        let endpoint = EndpointRecord {
+            network: net.name.clone(),
+            id: new_id(),
+            ifname,
+            host_veth,
+            ipv4,
+            ipv6,
+            mac,
+            aliases: options.aliases,
+            services: record.spec.expose.clone(),
+        };
+        let mut updated = record.clone();
+        updated.endpoints.push(endpoint.clone());
+        if !net.builtin {
+            undo.resolver_started = self.ensure_resolver(inner, &updated).await?;
+            self.table.connect(table_endpoint(&updated, &endpoint))?;
+            undo.in_table = true;
+        }
+        self.write_resolv_conf(inner, &updated)?;
+        inner.state.sandboxes.insert(updated.name.clone(), updated);
+        Ok(endpoint)
+    }
+
+    /// Takes back the steps of a failed attach, newest first.
+    async fn undo(
+        &self,
+        inner: &mut Inner,
+        net: &NetworkRecord,
+        record: &SandboxRecord,
+        undo: Undo,
+    ) {
+        if undo.in_table {
+            let _ = self.table.disconnect(&record.id, &net.name);
+        }
+        if undo.resolver_started {
+            self.remove_resolver(inner, record).await;
+        }
+        if let Some(veth) = &undo.veth {
+            if let Err(err) = self.links.delete(veth).await {
+                tracing::warn!(%err, "undo: cannot delete veth {veth}");
+            }
+        }
+        release(inner, &net.name, &undo.addresses);
+    }
+
+    /// Detaches `sandbox` from `network`: table entry, veth (its peer goes
+    /// with it), addresses, and the resolver when no user-defined network
+    /// is left. Persisting is the caller's.
+    pub(super) async fn detach(
+        &self,
+        inner: &mut Inner,
+        sandbox: &str,
+        network: &str,
+    ) -> Result<(), AgentError> {
+        let mut record = inner
+            .state
+            .sandboxes
+            .get(sandbox)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
+        let position = record
+            .endpoints
+            .iter()
+            .position(|e| e.network == network)
+            .ok_or_else(|| {
+                AgentError::Conflict(format!("sandbox {sandbox:?} is not on network {network:?}"))
+            })?;
+        let endpoint = record.endpoints.remove(position);
+        let builtin = inner
+            .state
+            .networks
+            .get(network)
+            .map(|n| n.builtin)
+            .unwrap_or(true);
+        if !builtin {
+            let _ = self.table.disconnect(&record.id, network);
+        }
+        self.links.delete(&endpoint.host_veth).await?;
+        let addresses: Vec<IpAddr> = endpoint
+            .ipv4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(endpoint.ipv6.map(IpAddr::V6))
+            .collect();
+        release(inner, network, &addresses);
+        if !self.on_user_network(inner, &record) {
+            self.remove_resolver(inner, &record).await;
+        }
+        if record.netns.exists() {
+            self.write_resolv_conf(inner, &record)?;
+        }
+        inner.state.sandboxes.insert(record.name.clone(), record);
+        AgentMetrics::add(&self.metrics.detaches, 1);
+        tracing::info!(sandbox, network, "detached");
+        Ok(())
+    }
+
+    /// Whether the sandbox is still on a user-defined network.
+    pub(super) fn on_user_network(&self, inner: &Inner, record: &SandboxRecord) -> bool {
+        record.endpoints.iter().any(|e| {
+            inner
+                .state
+                .networks
+                .get(&e.network)
+                .is_some_and(|n| !n.builtin)
+        })
+    }
+
+    /// An rtnetlink handle inside the sandbox's namespace: its socket is
+    /// made by the namespace worker there.
+    pub(super) async fn links_in(&self, ns: &NsRef) -> Result<Links, AgentError> {
+        let parts = self
+            .worker
+            .run_in(ns, Links::socket_here)
+            .await
+            .map_err(AgentError::io("open netlink in the sandbox"))?;
+        Ok(Links::from_connection(parts))
+    }
+}
+
+/// The endpoint as the resolver's table knows it.
+pub(super) fn table_endpoint(record: &SandboxRecord, endpoint: &EndpointRecord) -> Endpoint {
+    Endpoint {
+        sandbox: record.name.clone(),
+        id: record.id.clone(),
+        hostname: record.spec.hostname.clone(),
+        network: endpoint.network.clone(),
+        aliases: endpoint.aliases.clone(),
+        ipv4: endpoint.ipv4,
+        ipv6: endpoint.ipv6,
+        services: endpoint.services.clone(),
+    }
+}
+
+/// One IPv4 and (on a dual-stack network) one IPv6 address, the static
+/// one reserved where asked for.
+fn allocate(
+    inner: &mut Inner,
+    net: &NetworkRecord,
+    wanted: Option<IpAddr>,
+    undo: &mut Undo,
+) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), AgentError> {
+    let subnets = inner
+        .ipam
+        .get_mut(&net.name)
+        .ok_or_else(|| AgentError::not_found("network", &net.name))?;
+    if let Some(address) = wanted {
+        if !subnets.iter().any(|s| s.contains(&address)) {
+            return Err(crate::ipam::IpamError::OutsideSubnet {
+                address,
+                subnets: net.subnets.iter().map(|s| s.subnet).collect(),
+                network: net.name.clone(),
+            }
+            .into());
+        }
+    }
+    let (mut ipv4, mut ipv6) = (None, None);
+    for subnet in subnets.iter_mut() {
+        let is_v4 = subnet.subnet.addr().is_ipv4();
+        if (is_v4 && ipv4.is_some()) || (!is_v4 && ipv6.is_some()) {
+            continue;
+        }
+        let address = match wanted.filter(|a| subnet.contains(a)) {
+            Some(address) => {
+                subnet.reserve(address, &net.name)?;
+                address
+            }
+            None => subnet.allocate(&net.name)?,
+        };
+        undo.addresses.push(address);
+        match address {
+            IpAddr::V4(v4) => ipv4 = Some(v4),
+            IpAddr::V6(v6) => ipv6 = Some(v6),
+        }
+    }
+    Ok((ipv4, ipv6))
+}
+
+fn release(inner: &mut Inner, network: &str, addresses: &[IpAddr]) {
+    if let Some(subnets) = inner.ipam.get_mut(network) {
+        for address in addresses {
+            for subnet in subnets.iter_mut().filter(|s| s.contains(address)) {
+                subnet.release(*address);
+            }
+        }
+    }
+}
+
+/// Each address with its subnet's prefix, as the interface carries it.
+fn addresses_with_prefix(
+    net: &NetworkRecord,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+) -> Vec<(IpAddr, IpNet)> {
+    let addresses = ipv4.map(IpAddr::V4).into_iter().chain(ipv6.map(IpAddr::V6));
+    addresses
+        .filter_map(|a| {
+            let subnet = net.subnets.iter().find(|s| s.subnet.contains(&a))?;
+            Some((a, IpNet::new(a, subnet.subnet.prefix_len()).ok()?))
+        })
+        .collect()
+}
+
+/// The first `ethN` the sandbox does not use yet.
+fn next_ifname(record: &SandboxRecord) -> String {
+    (0..)
+        .map(|i| format!("eth{i}"))
+        .find(|name| !record.endpoints.iter().any(|e| &e.ifname == name))
+        .expect("unbounded")
+}

@@ -1,0 +1,198 @@
+//! The resolver inside a sandbox: sockets bound in its namespace by the
+//! namespace worker, the redirect from port 53 (or a direct bind), a
+//! server on the agent's runtime, and the sandbox's resolv.conf.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use config::DnsMode;
+use resolver::resolv_conf::{ResolvConf, SandboxResolvConf};
+use resolver::{SandboxServer, SandboxSockets};
+
+use super::{Agent, AgentError, Inner, LiveResolver};
+use crate::netns::{NsRef, SandboxSockets as NetnsSocketFactory};
+use crate::redirect;
+use crate::store::SandboxRecord;
+
+/// 127.0.0.11, where every sandbox finds its resolver (as in Docker).
+const EMBEDDED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+
+/// What the namespace worker hands back from inside a sandbox.
+struct Bound {
+    sockets: SandboxSockets,
+    /// nftables change events of the sandbox, in redirect mode.
+    events: Option<std::os::fd::OwnedFd>,
+}
+
+impl Agent {
+    /// Starts the sandbox's resolver unless it runs already; returns
+    /// whether it started one.
+    pub(super) async fn ensure_resolver(
+        &self,
+        inner: &mut Inner,
+        record: &SandboxRecord,
+    ) -> Result<bool, AgentError> {
+        if inner.resolvers.contains_key(&record.name) {
+            return Ok(false);
+        }
+        let ns = NsRef::Path(record.netns.clone());
+        let mode = self.config.agent.dns_mode;
+        let bound = self
+            .worker
+            .run_in(&ns, move || bind_in_sandbox(mode))
+            .await
+            .map_err(AgentError::io(format!(
+                "bind 127.0.0.11 in sandbox {:?}",
+                record.name
+            )))?;
+        let port = bound
+            .sockets
+            .udp
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(53);
+        if mode == DnsMode::Redirect {
+            let target = ns.clone();
+            tokio::task::spawn_blocking(move || redirect::program(&target, port))
+                .await
+                .map_err(|err| {
+                    AgentError::io("program the DNS redirect")(std::io::Error::other(err))
+                })?
+                .map_err(AgentError::io(format!(
+                    "program the DNS redirect in sandbox {:?}",
+                    record.name
+                )))?;
+        }
+        let server = SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
+            .map_err(AgentError::io("start the sandbox's resolver"))?;
+        let guard = bound
+            .events
+            .map(|events| tokio::spawn(redirect::guard(events, ns.clone(), port)));
+        if !record.spec.dns.is_empty() {
+            let factory = Arc::new(NetnsSocketFactory {
+                worker: self.worker.clone(),
+                ns,
+            });
+            self.forwarder
+                .set_sandbox_servers(&record.id, &record.spec.dns, factory)
+                .map_err(AgentError::io(format!(
+                    "open upstream sockets in sandbox {:?}",
+                    record.name
+                )))?;
+        }
+        inner.resolvers.insert(
+            record.name.clone(),
+            LiveResolver {
+                _server: server,
+                guard,
+                port,
+            },
+        );
+        tracing::info!(sandbox = %record.name, port, ?mode, "resolver injected");
+        Ok(true)
+    }
+
+    /// Stops the sandbox's resolver and takes the redirect out (best
+    /// effort: the namespace may be gone already).
+    pub(super) async fn remove_resolver(&self, inner: &mut Inner, record: &SandboxRecord) {
+        let Some(live) = inner.resolvers.remove(&record.name) else {
+            return;
+        };
+        drop(live);
+        self.forwarder.remove_sandbox(&record.id);
+        if self.config.agent.dns_mode == DnsMode::Redirect && record.netns.exists() {
+            let ns = NsRef::Path(record.netns.clone());
+            let _ = tokio::task::spawn_blocking(move || redirect::remove(&ns)).await;
+        }
+    }
+
+    /// The port the sandbox's resolver listens on, if it has one.
+    pub(super) fn resolver_port(inner: &Inner, sandbox: &str) -> Option<u16> {
+        inner.resolvers.get(sandbox).map(|live| live.port)
+    }
+
+    /// Where a sandbox's resolv.conf goes: `RESOLV_DIR/NAME/resolv.conf`.
+    pub fn resolv_conf_path(&self, sandbox: &str) -> PathBuf {
+        self.config
+            .paths
+            .resolv_dir
+            .join(sandbox)
+            .join("resolv.conf")
+    }
+
+    /// Writes the sandbox's resolv.conf the way Docker transforms the
+    /// host's: 127.0.0.11 when it has the embedded resolver, the upstream
+    /// servers otherwise; the host's file itself in host mode.
+    pub(super) fn write_resolv_conf(
+        &self,
+        inner: &Inner,
+        record: &SandboxRecord,
+    ) -> Result<(), AgentError> {
+        let host_path = &self.config.paths.host_resolv_conf;
+        let host_text = std::fs::read_to_string(host_path).unwrap_or_default();
+        let text = if record.host_mode {
+            host_text
+        } else {
+            let host = ResolvConf::parse(&host_text);
+            let host_path = host_path.display().to_string();
+            SandboxResolvConf {
+                host: &host,
+                host_path: &host_path,
+                embedded: inner.resolvers.contains_key(&record.name),
+                dns: &record.spec.dns,
+                dns_search: &record.spec.dns_search,
+                dns_options: &record.spec.dns_options,
+            }
+            .render()
+        };
+        let path = self.resolv_conf_path(&record.name);
+        let dir = path.parent().expect("a file in a directory");
+        std::fs::create_dir_all(dir)
+            .map_err(AgentError::io(format!("create {}", dir.display())))?;
+        let staged = path.with_extension("tmp");
+        std::fs::write(&staged, text)
+            .map_err(AgentError::io(format!("write {}", staged.display())))?;
+        std::fs::rename(&staged, &path).map_err(AgentError::io(format!("write {}", path.display())))
+    }
+
+    /// Removes the sandbox's resolv.conf directory.
+    pub(super) fn remove_resolv_conf(&self, sandbox: &str) {
+        let _ = std::fs::remove_dir_all(self.config.paths.resolv_dir.join(sandbox));
+    }
+}
+
+/// Runs on the namespace worker inside the sandbox: binds the resolver's
+/// UDP socket and TCP listener on 127.0.0.11 (port 53, or one port the
+/// kernel picks for both), and subscribes to nftables changes. Never
+/// SO_REUSEPORT: a root process in the sandbox could join the group and
+/// steal queries (DESIGN.md).
+fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<Bound> {
+    let sockets = match mode {
+        DnsMode::Direct => {
+            let addr = SocketAddr::from((EMBEDDED, 53));
+            SandboxSockets {
+                udp: UdpSocket::bind(addr)?,
+                tcp: TcpListener::bind(addr)?,
+            }
+        }
+        DnsMode::Redirect => bind_pair_on_random_port()?,
+    };
+    let events = match mode {
+        DnsMode::Redirect => Some(redirect::subscribe_here()?),
+        DnsMode::Direct => None,
+    };
+    Ok(Bound { sockets, events })
+}
+
+fn bind_pair_on_random_port() -> std::io::Result<SandboxSockets> {
+    let mut last_error = None;
+    for _ in 0..16 {
+        let udp = UdpSocket::bind((EMBEDDED, 0))?;
+        match TcpListener::bind(udp.local_addr()?) {
+            Ok(tcp) => return Ok(SandboxSockets { udp, tcp }),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no port free for both udp and tcp")))
+}

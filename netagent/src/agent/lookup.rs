@@ -1,0 +1,93 @@
+//! `netagent dns lookup --from SANDBOX`: a question asked from inside the
+//! sandbox to 127.0.0.11:53, the way its processes ask, so the answer
+//! shows what they get (redirect, resolver and all).
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use serde::Serialize;
+
+use super::{Agent, AgentError};
+use crate::netns::NsRef;
+
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What a lookup got.
+#[derive(Debug, Clone, Serialize)]
+pub struct LookupResult {
+    /// NOERROR, NXDOMAIN, ...
+    pub rcode: String,
+    /// The answer records' data, as dig's short form prints it.
+    pub answers: Vec<String>,
+    /// Whether the reply was truncated.
+    pub truncated: bool,
+}
+
+impl Agent {
+    /// Asks `name` (of type `qtype`) from inside `sandbox`, over UDP or TCP.
+    pub async fn lookup(
+        &self,
+        sandbox: &str,
+        name: &str,
+        qtype: &str,
+        tcp: bool,
+    ) -> Result<LookupResult, AgentError> {
+        let record = self.sandbox(sandbox).await?;
+        let qtype: RecordType = qtype
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| AgentError::Conflict(format!("{qtype:?} is not a DNS record type")))?;
+        let qname = Name::from_utf8(name)
+            .map_err(|err| AgentError::Conflict(format!("{name:?} is not a DNS name: {err}")))?;
+        let mut query = Message::query();
+        query.metadata.recursion_desired = true;
+        query.add_query(Query::query(qname, qtype));
+        let bytes = query
+            .to_vec()
+            .map_err(|err| AgentError::Conflict(err.to_string()))?;
+        let ns = NsRef::Path(record.netns);
+        let reply = self
+            .worker
+            .run_in(&ns, move || exchange(&bytes, tcp))
+            .await
+            .map_err(AgentError::io(format!(
+                "ask 127.0.0.11 from sandbox {sandbox:?}"
+            )))?;
+        let reply = Message::from_vec(&reply)
+            .map_err(|err| AgentError::Conflict(format!("undecodable reply: {err}")))?;
+        Ok(LookupResult {
+            rcode: reply.metadata.response_code.to_string(),
+            answers: reply.answers.iter().map(|r| r.data.to_string()).collect(),
+            truncated: reply.metadata.truncation,
+        })
+    }
+}
+
+/// Runs on the namespace worker inside the sandbox: the socket must be
+/// made there, and loopback answers within the timeout or not at all.
+fn exchange(query: &[u8], tcp: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    let server = SocketAddr::from(([127, 0, 0, 11], 53));
+    if tcp {
+        let mut stream = TcpStream::connect_timeout(&server, TIMEOUT)?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        let mut frame = (query.len() as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(query);
+        stream.write_all(&frame)?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len)?;
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut reply)?;
+        Ok(reply)
+    } else {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        socket.set_read_timeout(Some(TIMEOUT))?;
+        socket.send_to(query, server)?;
+        let mut buffer = vec![0u8; 65_535];
+        let len = socket.recv(&mut buffer)?;
+        buffer.truncate(len);
+        Ok(buffer)
+    }
+}

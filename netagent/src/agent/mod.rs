@@ -1,0 +1,271 @@
+//! The agent: what `docker network` and `docker run --network` do to the
+//! kernel, plus a resolver in every sandbox on a user-defined network
+//! (DESIGN.md, life of an attach).
+//!
+//! One [`Agent`] owns the networks, the sandboxes and their endpoints; its
+//! writes are serialised by one async lock (the control path), while the
+//! resolver reads the endpoint table without any lock of the agent's.
+//!
+//! - [`network`]: bridge networks, the default `bridge`, removal, prune.
+//! - [`sandbox`]: making, adopting and removing sandboxes, network modes.
+//! - [`endpoint`]: attach and detach with their undo (connect and
+//!   disconnect are the same steps).
+//! - [`inject`]: binding the resolver inside a sandbox, the redirect, and
+//!   the sandbox's resolv.conf.
+//! - [`restore`]: picking the state up again after a restart.
+//! - [`watch`]: noticing namespaces deleted behind the agent's back.
+//! - [`lookup`]: resolving a name through a sandbox's real resolver.
+
+pub mod endpoint;
+pub mod inject;
+pub mod lookup;
+pub mod network;
+pub mod restore;
+pub mod sandbox;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use config::{ConfigErrors, DaemonConfig};
+use resolver::forward::host::HostServers;
+use resolver::forward::Forwarder;
+use resolver::{EndpointTable, ResolverCore, SandboxServer};
+use thiserror::Error;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::ipam::{IpamError, SubnetAddresses};
+use crate::link::{LinkError, Links};
+use crate::netns::NetnsWorker;
+use crate::store::{State, Store};
+
+/// Why a request to the agent failed. Each names the offending value.
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// No such network or sandbox.
+    #[error("no {kind} named {name:?}")]
+    NotFound {
+        /// `network` or `sandbox`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// The request clashes with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(#[from] ConfigErrors),
+    /// No address or subnet to be had.
+    #[error(transparent)]
+    Ipam(#[from] IpamError),
+    /// The endpoint table refused a write.
+    #[error(transparent)]
+    Table(#[from] resolver::table::TableError),
+    /// The kernel refused a link step.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// A system call failed.
+    #[error("{step}: {source}")]
+    Io {
+        /// What was being done.
+        step: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+impl AgentError {
+    /// An I/O failure during `step`.
+    pub fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
+        let step = step.into();
+        move |source| AgentError::Io { step, source }
+    }
+
+    fn not_found(kind: &'static str, name: &str) -> AgentError {
+        AgentError::NotFound {
+            kind,
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A sandbox's running resolver.
+struct LiveResolver {
+    /// Held, not read: dropping it stops the sandbox's server.
+    _server: SandboxServer,
+    guard: Option<JoinHandle<()>>,
+    port: u16,
+}
+
+impl Drop for LiveResolver {
+    fn drop(&mut self) {
+        if let Some(guard) = &self.guard {
+            guard.abort();
+        }
+    }
+}
+
+/// What the control path changes, behind the agent's lock.
+#[derive(Default)]
+struct Inner {
+    state: State,
+    /// Network name -> its subnets' addresses.
+    ipam: BTreeMap<String, Vec<SubnetAddresses>>,
+    /// Sandbox name -> its running resolver.
+    resolvers: BTreeMap<String, LiveResolver>,
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct AgentMetrics {
+    /// Endpoints attached.
+    pub attaches: AtomicU64,
+    /// Total time spent attaching, in microseconds.
+    pub attach_micros: AtomicU64,
+    /// Endpoints detached.
+    pub detaches: AtomicU64,
+    /// Sandboxes whose namespace vanished behind the agent's back.
+    pub vanished: AtomicU64,
+    /// Redirects restored after something removed them.
+    pub redirects_restored: AtomicU64,
+}
+
+impl AgentMetrics {
+    fn add(counter: &AtomicU64, value: u64) {
+        counter.fetch_add(value, Ordering::Relaxed);
+    }
+}
+
+/// The agent.
+pub struct Agent {
+    config: DaemonConfig,
+    worker: NetnsWorker,
+    links: Links,
+    table: Arc<EndpointTable>,
+    core: Arc<ResolverCore>,
+    forwarder: Arc<Forwarder>,
+    store: Store,
+    inner: Mutex<Inner>,
+    /// Counters for the metrics endpoint.
+    pub metrics: AgentMetrics,
+}
+
+impl Agent {
+    /// Starts an agent in the calling thread's namespace (its home) on the
+    /// current tokio runtime: reloads the state, re-injects resolvers, and
+    /// makes the default `bridge` network if it is missing.
+    pub async fn start(config: DaemonConfig) -> Result<Arc<Agent>, AgentError> {
+        for dir in [
+            &config.paths.netns_dir,
+            &config.paths.resolv_dir,
+            &config.paths.state_dir,
+        ] {
+            std::fs::create_dir_all(dir)
+                .map_err(AgentError::io(format!("create {}", dir.display())))?;
+        }
+        let worker = NetnsWorker::start().map_err(AgentError::io("start the namespace worker"))?;
+        let links = Links::here()?;
+        let table = Arc::new(EndpointTable::new());
+        let host_servers = HostServers::from_file(&config.paths.host_resolv_conf);
+        if let Err(err) = host_servers.watch() {
+            tracing::warn!(%err, "cannot watch the host's resolv.conf; changes need a restart");
+        }
+        let forwarder = Arc::new(
+            Forwarder::new(host_servers, &config.forwarding)
+                .map_err(AgentError::io("open upstream sockets"))?,
+        );
+        let core = Arc::new(ResolverCore::new(
+            Arc::clone(&table),
+            &config,
+            forwarder.clone(),
+        ));
+        let store = Store::open(&config.paths.state_dir)
+            .map_err(AgentError::io("open the state directory"))?;
+        let agent = Arc::new(Agent {
+            config,
+            worker,
+            links,
+            table,
+            core,
+            forwarder,
+            store,
+            inner: Mutex::new(Inner::default()),
+            metrics: AgentMetrics::default(),
+        });
+        agent.restore().await?;
+        agent.ensure_default_bridge().await?;
+        watch::spawn(Arc::clone(&agent))
+            .map_err(AgentError::io("watch the namespace directory"))?;
+        Ok(agent)
+    }
+
+    /// The live endpoint table.
+    pub fn table(&self) -> &Arc<EndpointTable> {
+        &self.table
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &DaemonConfig {
+        &self.config
+    }
+
+    /// Questions by type and result.
+    pub fn query_stats(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.core.stats.snapshot()
+    }
+
+    /// The forwarder's counters.
+    pub fn forward_stats(&self) -> resolver::forward::stats::StatsSnapshot {
+        self.forwarder.stats()
+    }
+
+    /// A copy of the persistent state.
+    pub async fn state(&self) -> State {
+        self.inner.lock().await.state.clone()
+    }
+
+    /// Writes the state file.
+    fn persist(&self, inner: &Inner) -> Result<(), AgentError> {
+        self.store
+            .save(&inner.state)
+            .map_err(AgentError::io("save the state"))
+    }
+
+    /// Removes every sandbox and user-defined network, then the default
+    /// bridge: what `netagent demo` and the tests do at the end.
+    pub async fn teardown(&self) -> Vec<AgentError> {
+        let mut errors = Vec::new();
+        let names: Vec<String> = self
+            .inner
+            .lock()
+            .await
+            .state
+            .sandboxes
+            .keys()
+            .cloned()
+            .collect();
+        for name in names {
+            if let Err(err) = self.remove_sandbox(&name, true).await {
+                errors.push(err);
+            }
+        }
+        let networks: Vec<String> = self
+            .inner
+            .lock()
+            .await
+            .state
+            .networks
+            .keys()
+            .cloned()
+            .collect();
+        for name in networks {
+            if let Err(err) = self.remove_network_any(&name).await {
+                errors.push(err);
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,269 @@
+//! Networks: the default `bridge` and user-defined bridge networks.
+
+use std::net::IpAddr;
+
+use config::{NetworkSpec, BUILTIN_NETWORKS};
+use ipnet::IpNet;
+use resolver::Network;
+
+use super::{Agent, AgentError, Inner};
+use crate::ipam::{self, overlaps, IpamError, SubnetAddresses};
+use crate::store::{new_id, now_rfc3339, NetworkRecord, SubnetRecord};
+
+/// The default network's name, as in Docker.
+pub const DEFAULT_BRIDGE: &str = "bridge";
+/// The default network's Linux bridge.
+const DEFAULT_BRIDGE_DEVICE: &str = "netagent0";
+
+impl Agent {
+    /// Creates a user-defined bridge network.
+    pub async fn create_network(&self, spec: NetworkSpec) -> Result<NetworkRecord, AgentError> {
+        spec.check()?;
+        let mut inner = self.inner.lock().await;
+        if inner.state.networks.contains_key(&spec.name) {
+            return Err(AgentError::Conflict(format!(
+                "a network named {:?} exists already",
+                spec.name
+            )));
+        }
+        let subnets = self.choose_subnets(&inner, &spec).await?;
+        let id = new_id();
+        let record = NetworkRecord {
+            name: spec.name.clone(),
+            bridge: format!("na-{}", &id[..12]),
+            id,
+            created: now_rfc3339(),
+            subnets,
+            builtin: false,
+            internal: spec.internal,
+            ipv6: spec.ipv6 || spec.subnets.iter().any(|s| s.addr().is_ipv6()),
+            dns: spec.dns.clone(),
+            labels: spec.labels.clone(),
+        };
+        self.bring_up_network(&mut inner, record.clone()).await?;
+        Ok(record)
+    }
+
+    /// Makes the default `bridge` network if the state has none.
+    pub(super) async fn ensure_default_bridge(&self) -> Result<(), AgentError> {
+        let mut inner = self.inner.lock().await;
+        if inner.state.networks.contains_key(DEFAULT_BRIDGE) {
+            return Ok(());
+        }
+        let wanted = self.config.agent.bridge_subnet;
+        let taken = self.taken_prefixes(&inner).await?;
+        let subnet = if taken.iter().any(|t| overlaps(t, &wanted)) {
+            ipam::pick_subnet(
+                &self.config.agent.address_pools,
+                self.config.agent.subnet_size,
+                &taken,
+            )?
+        } else {
+            wanted
+        };
+        let record = NetworkRecord {
+            name: DEFAULT_BRIDGE.into(),
+            id: new_id(),
+            created: now_rfc3339(),
+            bridge: DEFAULT_BRIDGE_DEVICE.into(),
+            subnets: vec![subnet_record(subnet, None)],
+            builtin: true,
+            internal: false,
+            ipv6: false,
+            dns: vec![],
+            labels: Default::default(),
+        };
+        self.bring_up_network(&mut inner, record).await
+    }
+
+    /// Makes the bridge, registers the network and persists it, undoing
+    /// every step if a later one fails.
+    async fn bring_up_network(
+        &self,
+        inner: &mut Inner,
+        record: NetworkRecord,
+    ) -> Result<(), AgentError> {
+        let gateways: Vec<IpNet> = record
+            .subnets
+            .iter()
+            .map(|s| IpNet::new(s.gateway, s.subnet.prefix_len()).expect("prefix of the subnet"))
+            .collect();
+        self.links.create_bridge(&record.bridge, &gateways).await?;
+        if !record.builtin {
+            if let Err(err) = self.table.add_network(table_network(&record)) {
+                let _ = self.links.delete(&record.bridge).await;
+                return Err(err.into());
+            }
+        }
+        inner.ipam.insert(record.name.clone(), ipam_of(&record));
+        inner
+            .state
+            .networks
+            .insert(record.name.clone(), record.clone());
+        if let Err(err) = self.persist(inner) {
+            inner.state.networks.remove(&record.name);
+            inner.ipam.remove(&record.name);
+            let _ = self.table.remove_network(&record.name);
+            let _ = self.links.delete(&record.bridge).await;
+            return Err(err);
+        }
+        tracing::info!(network = %record.name, bridge = %record.bridge, "network created");
+        Ok(())
+    }
+
+    /// The subnets a new network gets: the ones asked for, checked against
+    /// the other networks, or free ones from the pools, clear of the other
+    /// networks and of every route the host has.
+    async fn choose_subnets(
+        &self,
+        inner: &Inner,
+        spec: &NetworkSpec,
+    ) -> Result<Vec<SubnetRecord>, AgentError> {
+        let others: Vec<(String, IpNet)> = inner
+            .state
+            .networks
+            .values()
+            .flat_map(|n| n.subnets.iter().map(move |s| (n.name.clone(), s.subnet)))
+            .collect();
+        let mut chosen: Vec<SubnetRecord> = Vec::new();
+        for (i, subnet) in spec.subnets.iter().enumerate() {
+            if let Some((name, other)) = others.iter().find(|(_, o)| overlaps(o, subnet)) {
+                return Err(IpamError::Overlap {
+                    subnet: *subnet,
+                    other: format!("{other} of network {name:?}"),
+                }
+                .into());
+            }
+            let gateway = spec
+                .gateways
+                .iter()
+                .find(|g| subnet.contains(*g))
+                .copied()
+                .or_else(|| spec.gateways.get(i).copied());
+            chosen.push(subnet_record(*subnet, gateway));
+        }
+        let taken = self.taken_prefixes(inner).await?;
+        if !chosen.iter().any(|s| s.subnet.addr().is_ipv4()) {
+            let subnet = ipam::pick_subnet(
+                &self.config.agent.address_pools,
+                self.config.agent.subnet_size,
+                &taken,
+            )?;
+            chosen.insert(0, subnet_record(subnet, None));
+        }
+        if spec.ipv6 && !chosen.iter().any(|s| s.subnet.addr().is_ipv6()) {
+            let subnet = ipam::pick_subnet(&[ipam::default_v6_pool()], 64, &taken)?;
+            chosen.push(subnet_record(subnet, None));
+        }
+        Ok(chosen)
+    }
+
+    /// Every subnet in use: the networks' and the host's routes.
+    async fn taken_prefixes(&self, inner: &Inner) -> Result<Vec<IpNet>, AgentError> {
+        let mut taken: Vec<IpNet> = inner
+            .state
+            .networks
+            .values()
+            .flat_map(|n| n.subnets.iter().map(|s| s.subnet))
+            .collect();
+        taken.extend(self.links.routed_prefixes().await?);
+        Ok(taken)
+    }
+
+    /// Removes a user-defined network; refused while sandboxes are on it.
+    pub async fn remove_network(&self, name: &str) -> Result<(), AgentError> {
+        if BUILTIN_NETWORKS.contains(&name) {
+            return Err(AgentError::Conflict(format!(
+                "{name:?} is a built-in network and cannot be removed"
+            )));
+        }
+        self.remove_network_any(name).await
+    }
+
+    /// Removes a network, built-in or not, refused while sandboxes are on it.
+    pub(super) async fn remove_network_any(&self, name: &str) -> Result<(), AgentError> {
+        let mut inner = self.inner.lock().await;
+        let record = inner
+            .state
+            .networks
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("network", name))?;
+        let attached: Vec<String> = inner
+            .state
+            .sandboxes
+            .values()
+            .filter(|s| s.endpoints.iter().any(|e| e.network == name))
+            .map(|s| s.name.clone())
+            .collect();
+        if !attached.is_empty() {
+            return Err(AgentError::Conflict(format!(
+                "network {name:?} has sandboxes attached: {}; disconnect or remove them first",
+                attached.join(", ")
+            )));
+        }
+        if !record.builtin {
+            self.table.remove_network(name)?;
+        }
+        self.links.delete(&record.bridge).await?;
+        inner.state.networks.remove(name);
+        inner.ipam.remove(name);
+        self.persist(&inner)?;
+        tracing::info!(network = %name, "network removed");
+        Ok(())
+    }
+
+    /// Removes every user-defined network no sandbox is on; returns their
+    /// names.
+    pub async fn prune_networks(&self) -> Result<Vec<String>, AgentError> {
+        let unused: Vec<String> = {
+            let inner = self.inner.lock().await;
+            inner
+                .state
+                .networks
+                .values()
+                .filter(|n| !n.builtin)
+                .filter(|n| {
+                    !inner
+                        .state
+                        .sandboxes
+                        .values()
+                        .any(|s| s.endpoints.iter().any(|e| e.network == n.name))
+                })
+                .map(|n| n.name.clone())
+                .collect()
+        };
+        for name in &unused {
+            self.remove_network(name).await?;
+        }
+        Ok(unused)
+    }
+}
+
+fn subnet_record(subnet: IpNet, gateway: Option<IpAddr>) -> SubnetRecord {
+    let addresses = SubnetAddresses::new(subnet, gateway);
+    SubnetRecord {
+        subnet,
+        gateway: addresses.gateway,
+    }
+}
+
+/// The IPAM of a network, without any endpoint yet.
+pub(super) fn ipam_of(record: &NetworkRecord) -> Vec<SubnetAddresses> {
+    record
+        .subnets
+        .iter()
+        .map(|s| SubnetAddresses::new(s.subnet, Some(s.gateway)))
+        .collect()
+}
+
+/// The network as the resolver's table knows it.
+pub(super) fn table_network(record: &NetworkRecord) -> Network {
+    Network {
+        name: record.name.clone(),
+        id: record.id.clone(),
+        subnets: record.subnets.iter().map(|s| s.subnet).collect(),
+        internal: record.internal,
+        dns: record.dns.clone(),
+    }
+}

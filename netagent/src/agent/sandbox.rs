@@ -1,0 +1,272 @@
+//! Sandboxes: made (a named namespace pinned in the netns directory, as
+//! `ip netns add` does), adopted (a runtime's namespace by path or
+//! process id), or sharing another's (`container:NAME`) or the agent's own
+//! (`host`); and removed with every step undone.
+
+use std::path::PathBuf;
+
+use config::{Adopt, NetworkMode, SandboxSpec};
+
+use super::endpoint::AttachOptions;
+use super::network::DEFAULT_BRIDGE;
+use super::{Agent, AgentError, Inner};
+use crate::netns::{delete_named, NsRef};
+use crate::store::{new_id, now_rfc3339, SandboxRecord};
+
+impl Agent {
+    /// Creates (or adopts) a sandbox and attaches it as its spec says.
+    pub async fn create_sandbox(&self, spec: SandboxSpec) -> Result<SandboxRecord, AgentError> {
+        spec.check()?;
+        let mut inner = self.inner.lock().await;
+        if inner.state.sandboxes.contains_key(&spec.name) {
+            return Err(AgentError::Conflict(format!(
+                "a sandbox named {:?} exists already",
+                spec.name
+            )));
+        }
+        if let NetworkMode::Network(network) = &spec.network {
+            if !inner.state.networks.contains_key(network) {
+                return Err(AgentError::not_found("network", network));
+            }
+        }
+        let record = match &spec.network {
+            NetworkMode::Container(other) => self.sharing_record(&inner, &spec, other)?,
+            NetworkMode::Host => SandboxRecord {
+                host_mode: true,
+                ..self.base_record(&spec, "/proc/self/ns/net".into(), 0, false)
+            },
+            _ => self.own_namespace(&spec).await?,
+        };
+        inner
+            .state
+            .sandboxes
+            .insert(record.name.clone(), record.clone());
+        match self.wire_up(&mut inner, &record).await {
+            Ok(record) => Ok(record),
+            Err(err) => {
+                let _ = self.dismantle(&mut inner, &record.name).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Attaches the sandbox to the network of its mode, writes its
+    /// resolv.conf and persists it.
+    async fn wire_up(
+        &self,
+        inner: &mut Inner,
+        record: &SandboxRecord,
+    ) -> Result<SandboxRecord, AgentError> {
+        let options = AttachOptions {
+            aliases: record.spec.aliases.clone(),
+            ip: record.spec.ip,
+        };
+        match &record.spec.network {
+            NetworkMode::Bridge => {
+                self.attach(inner, &record.name, DEFAULT_BRIDGE, options)
+                    .await?;
+            }
+            NetworkMode::Network(network) => {
+                self.attach(inner, &record.name, network, options).await?;
+            }
+            NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => {}
+        }
+        let record = inner
+            .state
+            .sandboxes
+            .get(&record.name)
+            .cloned()
+            .expect("inserted above");
+        match &record.shares_with {
+            Some(owner) => self.copy_resolv_conf(owner, &record.name)?,
+            None => self.write_resolv_conf(inner, &record)?,
+        }
+        self.persist(inner)?;
+        tracing::info!(sandbox = %record.name, "sandbox created");
+        Ok(record)
+    }
+
+    fn base_record(
+        &self,
+        spec: &SandboxSpec,
+        netns: PathBuf,
+        inode: u64,
+        owns: bool,
+    ) -> SandboxRecord {
+        SandboxRecord {
+            name: spec.name.clone(),
+            id: new_id(),
+            created: now_rfc3339(),
+            spec: spec.clone(),
+            netns,
+            netns_inode: inode,
+            owns_netns: owns,
+            shares_with: None,
+            host_mode: false,
+            endpoints: vec![],
+            dns_mode: self.config.agent.dns_mode,
+        }
+    }
+
+    /// A sandbox in `other`'s namespace, answered by `other`'s resolver.
+    fn sharing_record(
+        &self,
+        inner: &Inner,
+        spec: &SandboxSpec,
+        other: &str,
+    ) -> Result<SandboxRecord, AgentError> {
+        let owner = inner
+            .state
+            .sandboxes
+            .get(other)
+            .ok_or_else(|| AgentError::not_found("sandbox", other))?;
+        let owner_name = owner
+            .shares_with
+            .clone()
+            .unwrap_or_else(|| owner.name.clone());
+        let owner = inner
+            .state
+            .sandboxes
+            .get(&owner_name)
+            .expect("an owner never shares");
+        let mut record = self.base_record(spec, owner.netns.clone(), owner.netns_inode, false);
+        record.shares_with = Some(owner_name);
+        record.host_mode = owner.host_mode;
+        Ok(record)
+    }
+
+    /// Makes or adopts the namespace, with `lo` up.
+    async fn own_namespace(&self, spec: &SandboxSpec) -> Result<SandboxRecord, AgentError> {
+        let (path, owns) = match &spec.adopt {
+            Some(Adopt::Path(path)) => (path.clone(), false),
+            Some(Adopt::Pid(pid)) => (PathBuf::from(format!("/proc/{pid}/ns/net")), false),
+            None => {
+                let path = self.config.paths.netns_dir.join(&spec.name);
+                self.worker
+                    .create_named(&path)
+                    .await
+                    .map_err(AgentError::io(format!(
+                        "create namespace {}",
+                        path.display()
+                    )))?;
+                (path, true)
+            }
+        };
+        let ns = NsRef::Path(path.clone());
+        let inode = match ns.inode() {
+            Ok(inode) => inode,
+            Err(err) => {
+                if owns {
+                    let _ = delete_named(&path);
+                }
+                return Err(AgentError::io(format!("open namespace {}", path.display()))(err));
+            }
+        };
+        let record = self.base_record(spec, path.clone(), inode, owns);
+        let lo_up = async {
+            self.links_in(&ns)
+                .await?
+                .set_up_by_name("lo")
+                .await
+                .map_err(AgentError::from)
+        };
+        if let Err(err) = lo_up.await {
+            if owns {
+                let _ = delete_named(&path);
+            }
+            return Err(err);
+        }
+        Ok(record)
+    }
+
+    fn copy_resolv_conf(&self, owner: &str, sandbox: &str) -> Result<(), AgentError> {
+        let from = self.resolv_conf_path(owner);
+        let to = self.resolv_conf_path(sandbox);
+        std::fs::create_dir_all(to.parent().expect("in a directory"))
+            .map_err(AgentError::io(format!("create {}", to.display())))?;
+        std::fs::copy(&from, &to).map_err(AgentError::io(format!(
+            "copy {} to {}",
+            from.display(),
+            to.display()
+        )))?;
+        Ok(())
+    }
+
+    /// Removes a sandbox. Sandboxes sharing its namespace are removed with
+    /// it only when `force` is set; otherwise they make it refuse.
+    pub async fn remove_sandbox(&self, name: &str, force: bool) -> Result<(), AgentError> {
+        let mut inner = self.inner.lock().await;
+        if !inner.state.sandboxes.contains_key(name) {
+            return Err(AgentError::not_found("sandbox", name));
+        }
+        let sharing: Vec<String> = inner
+            .state
+            .sandboxes
+            .values()
+            .filter(|s| s.shares_with.as_deref() == Some(name))
+            .map(|s| s.name.clone())
+            .collect();
+        if !sharing.is_empty() && !force {
+            return Err(AgentError::Conflict(format!(
+                "sandboxes {} share the namespace of {name:?}; remove them first or use --force",
+                sharing.join(", ")
+            )));
+        }
+        let mut errors = Vec::new();
+        for other in sharing {
+            errors.extend(self.dismantle(&mut inner, &other).await);
+        }
+        errors.extend(self.dismantle(&mut inner, name).await);
+        self.persist(&inner)?;
+        match errors.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes a sandbox apart, every step best effort, gathering the errors
+    /// (netavark's teardown does the same): endpoints, resolver, table,
+    /// namespace, resolv.conf, record.
+    pub(super) async fn dismantle(&self, inner: &mut Inner, name: &str) -> Vec<AgentError> {
+        let mut errors = Vec::new();
+        let Some(record) = inner.state.sandboxes.get(name).cloned() else {
+            return errors;
+        };
+        for endpoint in &record.endpoints {
+            if let Err(err) = self.detach(inner, name, &endpoint.network).await {
+                errors.push(err);
+            }
+        }
+        self.remove_resolver(inner, &record).await;
+        self.table.remove_sandbox(&record.id);
+        if record.owns_netns {
+            if let Err(err) = delete_named(&record.netns) {
+                errors.push(AgentError::io(format!(
+                    "delete namespace {}",
+                    record.netns.display()
+                ))(err));
+            }
+        }
+        self.remove_resolv_conf(name);
+        inner.state.sandboxes.remove(name);
+        tracing::info!(sandbox = name, "sandbox removed");
+        errors
+    }
+
+    /// The sandbox, if it exists.
+    pub async fn sandbox(&self, name: &str) -> Result<SandboxRecord, AgentError> {
+        self.inner
+            .lock()
+            .await
+            .state
+            .sandboxes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("sandbox", name))
+    }
+
+    /// The port of the sandbox's resolver, if it has one.
+    pub async fn resolver_port_of(&self, name: &str) -> Option<u16> {
+        Agent::resolver_port(&*self.inner.lock().await, name)
+    }
+}

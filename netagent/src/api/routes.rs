@@ -1,0 +1,288 @@
+//! The resources. Every error is JSON `{"message": ...}` naming the
+//! offending value; an unknown route or a bad body gets a 4xx at once.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use config::{NetworkSpec, SandboxSpec};
+use resolver::TableSnapshot;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::views::{network_inspect, network_list, SandboxView};
+use super::{metrics, ApiError, ApiState};
+use crate::agent::endpoint::AttachOptions;
+use crate::agent::AgentError;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The API's routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/v1/networks", get(list_networks).post(create_network))
+        .route("/v1/networks/prune", post(prune_networks))
+        .route(
+            "/v1/networks/{name}",
+            get(inspect_network).delete(remove_network),
+        )
+        .route("/v1/networks/{name}/connect", post(connect))
+        .route("/v1/networks/{name}/disconnect", post(disconnect))
+        .route("/v1/sandboxes", get(list_sandboxes).post(create_sandbox))
+        .route(
+            "/v1/sandboxes/{name}",
+            get(inspect_sandbox).delete(remove_sandbox),
+        )
+        .route("/v1/dns/table", get(dns_table))
+        .route("/v1/dns/lookup", get(dns_lookup))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such route; see README.md, control API",
+            )
+        })
+        .with_state(state)
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    body.map(|Json(value)| value).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: {}", err.body_text()),
+        )
+    })
+}
+
+async fn list_networks(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {
+    let networks = state
+        .run(|agent| async move { Ok(network_list(&agent.state().await)) })
+        .await?;
+    Ok(Json(networks))
+}
+
+async fn create_network(
+    State(state): State<ApiState>,
+    spec: Result<Json<NetworkSpec>, JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let spec = body(spec)?;
+    let view = state
+        .run(|agent| async move {
+            let record = agent.create_network(spec).await?;
+            Ok(network_inspect(&agent.state().await, &record))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn inspect_network(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let view = state
+        .run(|agent| async move {
+            let snapshot = agent.state().await;
+            let record = snapshot.networks.get(&name).ok_or(AgentError::NotFound {
+                kind: "network",
+                name: name.clone(),
+            })?;
+            Ok(network_inspect(&snapshot, record))
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+async fn remove_network(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .run(|agent| async move { agent.remove_network(&name).await })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune_networks(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
+    let removed = state
+        .run(|agent| async move { agent.prune_networks().await })
+        .await?;
+    Ok(Json(json!({ "removed": removed })))
+}
+
+/// `POST /v1/networks/{name}/connect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectBody {
+    sandbox: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    ip: Option<IpAddr>,
+}
+
+async fn connect(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    request: Result<Json<ConnectBody>, JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let request = body(request)?;
+    for (i, alias) in request.aliases.iter().enumerate() {
+        config::check_dns_name(alias, &format!("aliases[{i}]"))
+            .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err.to_string()))?;
+    }
+    let options = AttachOptions {
+        aliases: request.aliases,
+        ip: request.ip,
+    };
+    let sandbox = request.sandbox;
+    let endpoint = state
+        .run(|agent| async move { agent.connect(&name, &sandbox, options).await })
+        .await?;
+    Ok((StatusCode::CREATED, Json(endpoint)))
+}
+
+/// `POST /v1/networks/{name}/disconnect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisconnectBody {
+    sandbox: String,
+}
+
+async fn disconnect(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    request: Result<Json<DisconnectBody>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let sandbox = body(request)?.sandbox;
+    state
+        .run(|agent| async move { agent.disconnect(&name, &sandbox).await })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_sandboxes(State(state): State<ApiState>) -> ApiResult<Json<Vec<SandboxView>>> {
+    let views = state
+        .run(|agent| async move {
+            let snapshot = agent.state().await;
+            let mut views = Vec::new();
+            for record in snapshot.sandboxes.into_values() {
+                views.push(sandbox_view(&agent, record).await);
+            }
+            Ok(views)
+        })
+        .await?;
+    Ok(Json(views))
+}
+
+async fn sandbox_view(
+    agent: &crate::agent::Agent,
+    record: crate::store::SandboxRecord,
+) -> SandboxView {
+    SandboxView {
+        resolv_conf: agent.resolv_conf_path(&record.name).display().to_string(),
+        resolver_port: agent
+            .resolver_port_of(record.shares_with.as_deref().unwrap_or(&record.name))
+            .await,
+        record,
+    }
+}
+
+async fn create_sandbox(
+    State(state): State<ApiState>,
+    spec: Result<Json<SandboxSpec>, JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let spec = body(spec)?;
+    let view = state
+        .run(|agent| async move {
+            let record = agent.create_sandbox(spec).await?;
+            Ok(sandbox_view(&agent, record).await)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn inspect_sandbox(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SandboxView>> {
+    let view = state
+        .run(|agent| async move {
+            let record = agent.sandbox(&name).await?;
+            Ok(sandbox_view(&agent, record).await)
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+async fn remove_sandbox(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> ApiResult<StatusCode> {
+    let force = query.get("force").is_some_and(|v| v == "true" || v == "1");
+    state
+        .run(|agent| async move { agent.remove_sandbox(&name, force).await })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn dns_table(
+    State(state): State<ApiState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<TableSnapshot>> {
+    let network = query.get("network").cloned();
+    let snapshot = state
+        .run(|agent| async move {
+            let mut snapshot = TableSnapshot::of(agent.table());
+            if let Some(network) = network {
+                if !snapshot.networks.iter().any(|n| n.name == network) {
+                    return Err(AgentError::NotFound {
+                        kind: "network",
+                        name: network,
+                    });
+                }
+                snapshot.networks.retain(|n| n.name == network);
+                snapshot.endpoints.retain(|e| e.network == network);
+            }
+            Ok(snapshot)
+        })
+        .await?;
+    Ok(Json(snapshot))
+}
+
+async fn dns_lookup(
+    State(state): State<ApiState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let from = query
+        .get("from")
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "missing ?from=SANDBOX"))?;
+    let name = query
+        .get("name")
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "missing ?name=NAME"))?;
+    let qtype = query.get("type").cloned().unwrap_or_else(|| "A".into());
+    let tcp = query.get("tcp").is_some_and(|v| v == "true" || v == "1");
+    let result = state
+        .run(|agent| async move { agent.lookup(&from, &name, &qtype, tcp).await })
+        .await?;
+    Ok(Json(serde_json::to_value(result).unwrap_or_default()))
+}
+
+async fn metrics_text(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {
+    let text = state
+        .run(|agent| async move { Ok(metrics::render(&agent).await) })
+        .await?;
+    Ok(([("content-type", "text/plain; version=0.0.4")], text))
+}

@@ -1,0 +1,102 @@
+//! The CLI's side of the control API: HTTP/1.1 over the agent's Unix
+//! socket. The CLI talks to the agent through this and nothing else.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::net::UnixStream;
+
+/// A client of one agent.
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    /// A client of the agent listening on `socket`.
+    pub fn new(socket: &Path) -> Client {
+        Client {
+            socket: socket.to_owned(),
+        }
+    }
+
+    /// Sends one request; a non-2xx answer becomes an error carrying the
+    /// agent's message.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Bytes> {
+        let stream = UnixStream::connect(&self.socket).await.with_context(|| {
+            format!("cannot reach the agent at {} (is `netagent daemon` running? --host or NETAGENT_HOST choose another socket)", self.socket.display())
+        })?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let payload = body
+            .map(|b| serde_json::to_vec(b).expect("a JSON value"))
+            .unwrap_or_default();
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(payload)))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let message = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        Err(anyhow!("{message}")).context(status_word(status))
+    }
+
+    /// GET, decoded.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let bytes = self.request(Method::GET, path, None).await?;
+        serde_json::from_slice(&bytes).with_context(|| format!("undecodable answer to GET {path}"))
+    }
+
+    /// POST a JSON body, decoded answer (`null` for an empty one).
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        let bytes = self.request(Method::POST, path, Some(body)).await?;
+        let bytes = if bytes.is_empty() {
+            Bytes::from_static(b"null")
+        } else {
+            bytes
+        };
+        serde_json::from_slice(&bytes).with_context(|| format!("undecodable answer to POST {path}"))
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.request(Method::DELETE, path, None).await.map(|_| ())
+    }
+
+    /// The metrics text.
+    pub async fn text(&self, path: &str) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.request(Method::GET, path, None).await?).into_owned())
+    }
+}
+
+fn status_word(status: StatusCode) -> String {
+    format!("the agent answered {}", status.as_u16())
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! Aligned tables, as `docker ps` and `docker network ls` print them.
+
+/// Formats `rows` under `header`, each column as wide as its widest cell
+/// plus three spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_line_up() {
+        let text = super::table(
+            &["NAME", "ID"],
+            &[
+                vec!["web".into(), "1".into()],
+                vec!["database".into(), "22".into()],
+            ],
+        );
+        assert_eq!(text, "NAME       ID\nweb        1\ndatabase   22\n");
+    }
+}

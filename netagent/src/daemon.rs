@@ -1,0 +1,77 @@
+//! `netagent daemon`: the agent in the foreground, its resolvers on one
+//! current-thread runtime (faster than two workers on two cores, DESIGN.md)
+//! and the control API on a second runtime of its own.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use config::DaemonConfig;
+
+use crate::agent::Agent;
+
+/// Runs the daemon until SIGINT or SIGTERM. Sandboxes and networks stay as
+/// they are when it stops; the next start picks them up again.
+pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
+    let mut config = match config_path {
+        Some(path) => DaemonConfig::load(path)?,
+        None => DaemonConfig::default(),
+    };
+    if json_logs {
+        config.log.format = config::LogFormat::Json;
+    }
+    crate::logging::init(&config.log)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let socket = config.paths.socket.clone();
+    runtime.block_on(async move {
+        let agent = Agent::start(config)
+            .await
+            .context("cannot start the agent")?;
+        let api = spawn_api(&socket, Arc::clone(&agent))?;
+        shutdown_signal().await?;
+        tracing::info!("stopping; networks and sandboxes stay for the next start");
+        drop(api);
+        let _ = std::fs::remove_file(&socket);
+        Ok(())
+    })
+}
+
+/// Starts the control API on its own thread and runtime.
+pub fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHandle<()>> {
+    let agent_runtime = tokio::runtime::Handle::current();
+    let socket = socket.to_owned();
+    let (ready, started) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("control-api".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => return drop(ready.send(Err(anyhow::Error::from(err)))),
+            };
+            runtime.block_on(async move {
+                let serving = crate::api::serve(&socket, agent, agent_runtime, || {
+                    let _ = ready.send(Ok(()));
+                });
+                if let Err(err) = serving.await {
+                    tracing::error!(%err, "the control API stopped");
+                }
+            });
+        })?;
+    started.recv().context("the control API thread died")??;
+    Ok(thread)
+}
+
+async fn shutdown_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! `netagent demo` (placeholder until the walkthrough lands).
+
+/// Runs the demo.
+pub fn run() -> anyhow::Result<i32> {
+    anyhow::bail!("the demo is not built yet")
+}
