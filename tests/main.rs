@@ -9,6 +9,8 @@
 //!   fake upstreams: what is forwarded, what is not, and the bound.
 //! - [`loopback_upstream`]: the real forwarder against fake upstream
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
+//! - [`netns_agent`]: the namespace tier: the real daemon in a private
+//!   host namespace, the real CLI, dig and getent inside sandboxes.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod harness;
@@ -16,4 +18,5 @@ mod loopback_dig;
 mod loopback_forward;
 mod loopback_upstream;
 mod loopback_wire;
+mod netns_agent;
 mod serve_cli;

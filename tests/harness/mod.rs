@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod fake_upstream;
+pub mod host;
 pub mod inprocess;
 pub mod serve;
 pub mod tables;

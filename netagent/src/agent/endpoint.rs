@@ -141,14 +141,8 @@ impl Agent {
         undo.veth = Some(host_veth.clone());
         let inside = self.links_in(&ns).await?;
         let index = inside.set_up_by_name(&ifname).await?;
-        for (address, subnet) in addresses_with_prefix(net, ipv4, ipv6) {
-            inside
-                .add_address(index, subnet, &ifname)
-                .await
-                .map_err(|e| {
-                    tracing::debug!(%address, "address failed");
-                    e
-                })?;
+        for subnet in addresses_with_prefix(net, ipv4, ipv6) {
+            inside.add_address(index, subnet, &ifname).await?;
         }
         let first = record.endpoints.is_empty();
         if first && !net.internal {
@@ -350,12 +344,12 @@ fn addresses_with_prefix(
     net: &NetworkRecord,
     ipv4: Option<Ipv4Addr>,
     ipv6: Option<Ipv6Addr>,
-) -> Vec<(IpAddr, IpNet)> {
+) -> Vec<IpNet> {
     let addresses = ipv4.map(IpAddr::V4).into_iter().chain(ipv6.map(IpAddr::V6));
     addresses
         .filter_map(|a| {
             let subnet = net.subnets.iter().find(|s| s.subnet.contains(&a))?;
-            Some((a, IpNet::new(a, subnet.subnet.prefix_len()).ok()?))
+            IpNet::new(a, subnet.subnet.prefix_len()).ok()
         })
         .collect()
 }

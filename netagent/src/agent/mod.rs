@@ -55,8 +55,8 @@ pub enum AgentError {
     /// The request clashes with what exists.
     #[error("{0}")]
     Conflict(String),
-    /// The request is malformed.
-    #[error("{0}")]
+    /// The request is malformed: every problem, on one line.
+    #[error("{}", .0.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(#[from] ConfigErrors),
     /// No address or subnet to be had.
     #[error(transparent)]
