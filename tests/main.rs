@@ -11,6 +11,8 @@
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
+//! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
+//!   the API on bad input, and `netagent demo`.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod harness;
@@ -19,4 +21,5 @@ mod loopback_forward;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
+mod netns_walkthrough;
 mod serve_cli;

@@ -39,7 +39,7 @@ impl Agent {
             .to_ascii_uppercase()
             .parse()
             .map_err(|_| AgentError::Conflict(format!("{qtype:?} is not a DNS record type")))?;
-        let qname = Name::from_utf8(name)
+        let qname = Name::from_ascii(name)
             .map_err(|err| AgentError::Conflict(format!("{name:?} is not a DNS name: {err}")))?;
         let mut query = Message::query();
         query.metadata.recursion_desired = true;
@@ -58,7 +58,7 @@ impl Agent {
         let reply = Message::from_vec(&reply)
             .map_err(|err| AgentError::Conflict(format!("undecodable reply: {err}")))?;
         Ok(LookupResult {
-            rcode: reply.metadata.response_code.to_string(),
+            rcode: rcode_name(u16::from(reply.metadata.response_code)),
             answers: reply.answers.iter().map(|r| r.data.to_string()).collect(),
             truncated: reply.metadata.truncation,
         })
@@ -89,5 +89,19 @@ fn exchange(query: &[u8], tcp: bool) -> std::io::Result<Vec<u8>> {
         let len = socket.recv(&mut buffer)?;
         buffer.truncate(len);
         Ok(buffer)
+    }
+}
+
+/// The rcode as dig names it (RFC 1035 section 4.1.1, RFC 6895).
+fn rcode_name(code: u16) -> String {
+    match code {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        16 => "BADVERS".into(),
+        other => format!("RCODE{other}"),
     }
 }

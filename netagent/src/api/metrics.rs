@@ -19,6 +19,16 @@ pub async fn render(agent: &Agent) -> String {
         );
     };
     counter(
+        "netagent_upstream_answers_total",
+        "Forwarded questions answered by an upstream.",
+        forward.answered,
+    );
+    counter(
+        "netagent_upstream_answer_microseconds_total",
+        "Upstream answer time summed over answered questions (mean latency = this / answers).",
+        forward.answer_micros,
+    );
+    counter(
         "netagent_forwarded_total",
         "Questions relayed to upstream servers.",
         forward.forwarded,

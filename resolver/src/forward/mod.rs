@@ -192,10 +192,18 @@ impl Forwarder {
             return Err(UpstreamError::NoServers);
         };
         ForwardStats::bump(&self.stats.forwarded);
+        let started = std::time::Instant::now();
         let plan = self.health.plan(&servers, std::time::Instant::now());
         let attempt = |server| route.exchange(server, &request.wire, request.transport);
         match race(plan, self.timing, &self.health, attempt).await {
-            Some(answer) => Ok(answer),
+            Some(answer) => {
+                ForwardStats::bump(&self.stats.answered);
+                let micros = started.elapsed().as_micros() as u64;
+                self.stats
+                    .answer_micros
+                    .fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+                Ok(answer)
+            }
             None => {
                 ForwardStats::bump(&self.stats.failed);
                 Err(UpstreamError::Failed(format!("no answer from {servers:?}")))

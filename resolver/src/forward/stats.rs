@@ -10,6 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct ForwardStats {
     /// Questions handed to upstream servers.
     pub forwarded: AtomicU64,
+    /// Forwarded questions that got an answer.
+    pub answered: AtomicU64,
+    /// Time from forwarding to answer, summed over `answered`, in
+    /// microseconds (their mean is the upstream latency).
+    pub answer_micros: AtomicU64,
     /// Questions refused because the in-flight bound was reached.
     pub refused_over_bound: AtomicU64,
     /// Questions that got no usable answer in time (SERVFAIL to the client).
@@ -27,6 +32,10 @@ pub struct ForwardStats {
 pub struct StatsSnapshot {
     /// See [`ForwardStats::forwarded`].
     pub forwarded: u64,
+    /// See [`ForwardStats::answered`].
+    pub answered: u64,
+    /// See [`ForwardStats::answer_micros`].
+    pub answer_micros: u64,
     /// See [`ForwardStats::refused_over_bound`].
     pub refused_over_bound: u64,
     /// See [`ForwardStats::failed`].
@@ -48,6 +57,8 @@ impl ForwardStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {
             forwarded: get(&self.forwarded),
+            answered: get(&self.answered),
+            answer_micros: get(&self.answer_micros),
             refused_over_bound: get(&self.refused_over_bound),
             failed: get(&self.failed),
             mismatched: get(&self.mismatched),

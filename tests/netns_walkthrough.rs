@@ -1,0 +1,232 @@
+//! End to end: Docker's standalone-containers walkthrough through the real
+//! CLI against a real daemon (issue #5), the control API's behaviour on
+//! bad input, and `netagent demo` itself.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::host::{require_root, OutputExt, TestHost};
+
+fn json(output: std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", output.stdout_text()))
+}
+
+#[test]
+fn the_walkthrough_through_the_cli_against_a_daemon() {
+    let host = TestHost::new();
+    host.cli(&["network", "create", "new_network", "--label", "demo=yes"])
+        .assert_ok("network create");
+    host.cli(&["run", "--name", "nginx01", "--network", "new_network"])
+        .assert_ok("run nginx01");
+    host.cli(&["run", "--name", "nginx02", "--network", "new_network"])
+        .assert_ok("run nginx02");
+    let nginx02 = host
+        .getent("nginx01", "nginx02")
+        .expect("nginx01 resolves nginx02");
+    assert_eq!(host.dig_short("nginx01", &["nginx02"]), [nginx02.clone()]);
+    assert!(host.getent("nginx02", "nginx01").is_some());
+
+    host.cli(&["run", "--name", "nginx03"])
+        .assert_ok("run nginx03 on the default bridge");
+    assert_eq!(host.getent("nginx03", "nginx01"), None);
+    host.cli(&["network", "connect", "new_network", "nginx03"])
+        .assert_ok("connect");
+    assert!(host.getent("nginx03", "nginx01").is_some());
+    host.cli(&["network", "rm", "new_network"])
+        .assert_fails_with("has sandboxes attached: nginx01, nginx02, nginx03");
+
+    let inspect = json(
+        host.cli(&["network", "inspect", "new_network"])
+            .assert_ok("inspect")
+            .clone(),
+    );
+    let network = &inspect[0];
+    for key in [
+        "Name",
+        "Id",
+        "Created",
+        "Scope",
+        "Driver",
+        "EnableIPv6",
+        "IPAM",
+        "Internal",
+        "Containers",
+        "Options",
+        "Labels",
+    ] {
+        assert!(
+            network.get(key).is_some(),
+            "docker network inspect has {key}: {network}"
+        );
+    }
+    assert_eq!(network["Labels"]["demo"], "yes");
+    let containers = network["Containers"].as_object().unwrap();
+    assert_eq!(containers.len(), 3);
+    let nginx02_entry = containers
+        .values()
+        .find(|c| c["Name"] == "nginx02")
+        .unwrap();
+    assert_eq!(
+        nginx02_entry["IPv4Address"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap(),
+        nginx02
+    );
+    assert!(nginx02_entry["MacAddress"].as_str().unwrap().len() == 17);
+
+    let table = host
+        .cli(&["dns", "table", "--network", "new_network"])
+        .assert_ok("dns table")
+        .stdout_text();
+    assert!(
+        table.starts_with("NAME") && table.contains("nginx01") && table.contains(&nginx02),
+        "{table}"
+    );
+    let snapshot = json(
+        host.cli(&["dns", "table", "--format", "json"])
+            .assert_ok("dns table json")
+            .clone(),
+    );
+    assert_eq!(
+        snapshot["endpoints"].as_array().unwrap().len(),
+        3,
+        "the format dns serve reads"
+    );
+    let lookup = host
+        .cli(&["dns", "lookup", "--from", "nginx03", "nginx02"])
+        .assert_ok("dns lookup")
+        .stdout_text();
+    assert_eq!(lookup, format!("{nginx02}\n;; NOERROR\n"));
+    let missing = host.cli(&["dns", "lookup", "--from", "nginx03", "ghost.new_network"]);
+    assert!(
+        !missing.status.success() && missing.stdout_text().contains(";; NXDOMAIN"),
+        "{}",
+        missing.stdout_text()
+    );
+    let ps = host.cli(&["ps"]).assert_ok("ps").stdout_text();
+    assert_eq!(ps.lines().count(), 4, "{ps}");
+
+    let ran = host.in_host(&[
+        env!("CARGO_BIN_EXE_netagent"),
+        "--host",
+        host.socket().to_str().unwrap(),
+        "run",
+        "--rm",
+        "--name",
+        "once",
+        "--network",
+        "new_network",
+        "--",
+        "getent",
+        "hosts",
+        "nginx01",
+    ]);
+    assert!(ran
+        .assert_ok("run -- CMD")
+        .stdout_text()
+        .contains("nginx01"));
+    assert!(
+        !host.cli(&["ps"]).stdout_text().contains("once"),
+        "--rm removed it"
+    );
+    host.assert_clean_after_removal();
+}
+
+#[test]
+fn the_api_answers_bad_input_with_a_json_error_and_serves_metrics() {
+    let host = TestHost::new();
+    let socket = host.socket();
+    let curl = |args: &[&str]| {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "5",
+                "--unix-socket",
+                socket.to_str().unwrap(),
+                "-w",
+                "\n%{http_code}",
+            ])
+            .args(args)
+            .output()
+            .expect("curl");
+        let text = output.stdout_text();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_owned(), body.to_owned())
+    };
+    let (code, body) = curl(&["http://localhost/v1/nothing"]);
+    assert_eq!(code, "404");
+    assert!(body.contains("\"message\""), "{body}");
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{\"nam\":1}",
+        "http://localhost/v1/networks",
+    ]);
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("unknown field `nam`"), "{body}");
+    let (code, body) = curl(&["http://localhost/v1/networks/absent"]);
+    assert_eq!(
+        (
+            code.as_str(),
+            body.contains("no network named \\\"absent\\\"")
+        ),
+        ("404", true),
+        "{body}"
+    );
+    let (code, body) = curl(&["http://localhost/v1/health"]);
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "{\"status\":\"ok\"}")
+    );
+    host.cli(&["network", "create", "app"])
+        .assert_ok("network create");
+    host.cli(&["run", "--name", "web", "--network", "app"])
+        .assert_ok("run");
+    host.dig_short("web", &["web"]);
+    let (code, metrics) = curl(&["http://localhost/metrics"]);
+    assert_eq!(code, "200");
+    assert!(metrics.contains("netagent_attach_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("netagent_queries_total{type=\"A\",result=\"answer\"}"),
+        "{metrics}"
+    );
+    let mode = std::fs::metadata(&socket)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap();
+    assert_eq!(mode, 0o600, "the socket is root-only");
+    host.assert_clean_after_removal();
+}
+
+#[test]
+fn netagent_demo_passes_every_step_and_leaves_nothing() {
+    require_root();
+    let before: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_netagent"))
+        .arg("demo")
+        .output()
+        .expect("run the demo");
+    let text = output.stdout_text();
+    assert!(output.status.success(), "{text}\n{}", output.stderr_text());
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("All 19 steps behaved as Docker's documentation describes"),
+        "{text}"
+    );
+    let after: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(before, after, "the machine's own links are as they were");
+}
