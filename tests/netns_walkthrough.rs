@@ -25,7 +25,10 @@ fn the_walkthrough_through_the_cli_against_a_daemon() {
     let nginx02 = host
         .getent("nginx01", "nginx02")
         .expect("nginx01 resolves nginx02");
-    assert_eq!(host.dig_short("nginx01", &["nginx02"]), std::slice::from_ref(&nginx02));
+    assert_eq!(
+        host.dig_short("nginx01", &["nginx02"]),
+        std::slice::from_ref(&nginx02)
+    );
     assert!(host.getent("nginx02", "nginx01").is_some());
 
     host.cli(&["run", "--name", "nginx03"])

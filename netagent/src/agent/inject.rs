@@ -38,6 +38,12 @@ impl Agent {
         }
         let ns = NsRef::Path(record.netns.clone());
         let mode = self.config.agent.dns_mode;
+        if mode == DnsMode::Direct && record.dns_mode == DnsMode::Redirect {
+            // Restarted in direct mode over a sandbox made in redirect
+            // mode: its old rule would send port 53 to a dead port.
+            let target = ns.clone();
+            let _ = tokio::task::spawn_blocking(move || redirect::remove(&target)).await;
+        }
         let bound = self
             .worker
             .run_in(&ns, move || bind_in_sandbox(mode))
@@ -80,6 +86,9 @@ impl Agent {
                     "open upstream sockets in sandbox {:?}",
                     record.name
                 )))?;
+        }
+        if let Some(stored) = inner.state.sandboxes.get_mut(&record.name) {
+            stored.dns_mode = mode;
         }
         inner.resolvers.insert(
             record.name.clone(),
