@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""netagent beside aardvark-dns and dnsmasq: one private host, one load tool,
+one run. Started by bench/run inside a private network and mount namespace;
+see bench/README.md for what is measured and how.
+
+Layout (all inside the private namespace):
+  upstream netns  10.99.0.2   dnsmasq serving zone.test (1,000 names, a
+                              wildcard for cold names, NXDOMAIN under nx.zone.test)
+  host (agent)    10.99.0.1   netagent daemon; bridge network "bench" 10.88.0.0/24
+                  10.88.0.1   aardvark-dns (as netavark runs it), same 100 names
+                  10.88.0.253 dnsmasq (hosts file with the same 100 names)
+  client sandbox  10.88.0.x   dnsperf runs here; netagent answers it at 127.0.0.11
+Every loop is bounded in count and time; everything started is stopped.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NETAGENT = os.environ.get("NETAGENT_BIN", "netagent")
+AARDVARK = "/usr/lib/podman/aardvark-dns"
+UPSTREAM = "10.99.0.2"
+DEAD_UPSTREAM = "10.99.0.9"  # on the upstream link, but nobody has it: a blackhole
+GATEWAY = "10.88.0.1"
+PEER_DNSMASQ = "10.88.0.253"
+CONTAINERS = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def run(args, check=True, timeout=120, **kwargs):
+    """Runs a command, bounded in time; returns its stdout."""
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat fields 14, 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+class Bench:
+    def __init__(self, quick, out):
+        self.quick = quick
+        self.out = out
+        self.work = tempfile.mkdtemp(prefix="netagent-bench-")
+        self.procs = []
+        self.daemon = None
+        self.rounds = 1 if quick else 3
+        self.seconds = 1 if quick else 5
+        self.results = []  # dicts: target, workload, clients, qps, cpu_us, avg_ms, max_ms, lost
+        self.notes = []
+
+    # ----- plumbing -------------------------------------------------------
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def agent(self, *args, check=True, timeout=60):
+        return run([NETAGENT, "--host", self.path("agent.sock"), *args], check=check, timeout=timeout)
+
+    def in_client(self, args, timeout=120, check=True):
+        return self.agent("exec", "client", "--", *args, check=check, timeout=timeout)
+
+    def spawn(self, args, **kwargs):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        pidfile = self.path("aardvark/aardvark.pid")
+        if os.path.exists(pidfile):
+            try:
+                os.kill(int(open(pidfile).read().strip()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    # ----- setup ------------------------------------------------------------
+
+    def setup(self):
+        run(["ip", "link", "set", "lo", "up"])
+        self.make_upstream()
+        self.write_files()
+        self.start_daemon("redirect")
+        self.agent("network", "create", "bench", "--subnet", "10.88.0.0/24")
+        self.agent("run", "--name", "client", "--network", "bench", "--ip", "10.88.0.2")
+        for i in range(CONTAINERS):
+            self.agent("run", "--name", f"c{i:03d}", "--network", "bench", "--ip", f"10.88.0.{10 + i}")
+        self.start_peers()
+
+    def make_upstream(self):
+        run(["ip", "netns", "add", "bench-upstream"])
+        run(["ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", "bench-upstream"])
+        run(["ip", "addr", "add", "10.99.0.1/24", "dev", "up0"])
+        run(["ip", "link", "set", "up0", "up"])
+        for args in (["addr", "add", f"{UPSTREAM}/24", "dev", "up1"], ["link", "set", "up1", "up"], ["link", "set", "lo", "up"]):
+            run(["ip", "-n", "bench-upstream", *args])
+        zone = self.path("zone.hosts")
+        with open(zone, "w") as hosts:
+            for i in range(1000):
+                hosts.write(f"10.99.{1 + i // 250}.{i % 250 + 1} w{i:04d}.zone.test\n")
+        self.spawn(["ip", "netns", "exec", "bench-upstream", "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv",
+                    "--no-hosts", f"--addn-hosts={zone}", "--address=/cold.zone.test/10.99.9.9",
+                    "--local=/nx.zone.test/", f"--listen-address={UPSTREAM}", "--bind-interfaces", "--port=53",
+                    "--cache-size=10000", "--dns-forward-max=10000", f"--pid-file={self.path('upstream.pid')}"])
+
+    def write_files(self):
+        with open(self.path("host-resolv.conf"), "w") as conf:
+            conf.write(f"nameserver {UPSTREAM}\n")
+        # aardvark-dns and dnsmasq read /etc/resolv.conf; this mount lives
+        # only in the private mount namespace.
+        with open(self.path("peer-resolv.conf"), "w") as conf:
+            conf.write(f"nameserver {UPSTREAM}\n")
+        run(["mount", "--bind", self.path("peer-resolv.conf"), "/etc/resolv.conf"])
+
+    def config(self, mode):
+        return (f'[paths]\nstate_dir = "{self.path("state")}"\nnetns_dir = "{self.path("netns")}"\n'
+                f'socket = "{self.path("agent.sock")}"\nhost_resolv_conf = "{self.path("host-resolv.conf")}"\n'
+                f'resolv_dir = "{self.path("resolv")}"\n[log]\nlevel = "warn"\n[agent]\ndns_mode = "{mode}"\n'
+                f'[forwarding]\nmax_in_flight = 4096\nmax_in_flight_per_sandbox = 2048\n')
+
+    def start_daemon(self, mode):
+        self.stop_daemon()
+        with open(self.path("netagent.toml"), "w") as conf:
+            conf.write(self.config(mode))
+        log = open(self.path(f"daemon-{mode}.log"), "a")
+        self.daemon = subprocess.Popen([NETAGENT, "daemon", "--config", self.path("netagent.toml")], stdout=log, stderr=log)
+        self.procs.append(self.daemon)
+        for _ in range(400):
+            try:
+                self.agent("network", "ls")
+                return
+            except RuntimeError:
+                time.sleep(0.05)
+        raise RuntimeError(f"netagent daemon did not start; see {log.name}")
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(timeout=20)
+        self.daemon = None
+
+    def start_peers(self):
+        table = json.loads(self.agent("dns", "table", "--format", "json"))
+        os.makedirs(self.path("aardvark"), exist_ok=True)
+        with open(self.path("aardvark/bench"), "w") as conf, open(self.path("peer.hosts"), "w") as hosts:
+            conf.write(f"{GATEWAY}\n")
+            for endpoint in table["endpoints"]:
+                conf.write(f"{endpoint['id']} {endpoint['ipv4']}  {endpoint['sandbox']}\n")
+                hosts.write(f"{endpoint['ipv4']} {endpoint['sandbox']}\n")
+        run([AARDVARK, "--config", self.path("aardvark"), "-p", "53", "run"])
+        run(["ip", "addr", "add", f"{PEER_DNSMASQ}/24", "dev", self.bridge()])
+        self.peer = self.spawn(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                                f"--addn-hosts={self.path('peer.hosts')}", f"--server={UPSTREAM}",
+                                f"--listen-address={PEER_DNSMASQ}", "--bind-interfaces", "--port=53",
+                                "--dns-forward-max=10000", f"--pid-file={self.path('peer.pid')}"])
+        time.sleep(0.5)
+
+    def bridge(self):
+        return json.loads(self.agent("network", "inspect", "bench"))[0]["Options"]["com.docker.network.bridge.name"]
+
+    def aardvark_pid(self):
+        return int(open(self.path("aardvark/aardvark.pid")).read().strip())
+
+    # ----- query files --------------------------------------------------------
+
+    def query_files(self):
+        rng = random.Random(2026)
+        files = {}
+
+        def write(name, lines):
+            path = self.path(f"{name}.queries")
+            with open(path, "w") as out:
+                out.write("".join(lines))
+            files[name] = path
+
+        unique = 300_000 if not self.quick else 30_000
+        local = [f"c{rng.randrange(CONTAINERS):03d} A\n" for _ in range(20_000)]
+        write("local", local)
+        write("forwarded-warm", [f"w{rng.randrange(1000):04d}.zone.test A\n" for _ in range(20_000)])
+        write("forwarded-cold", [f"r{i}-{rng.randrange(1 << 30)}.cold.zone.test A\n" for i in range(unique)])
+        write("nxdomain", [f"x{i}-{rng.randrange(1 << 30)}.nx.zone.test A\n" for i in range(unique)])
+        mixed = [local[i % len(local)] if rng.random() < 0.8 else f"m{i}-{rng.randrange(1 << 30)}.cold.zone.test A\n"
+                 for i in range(unique)]
+        write("mixed-80-20", mixed)
+        return files
+
+    # ----- load -------------------------------------------------------------
+
+    def targets(self):
+        """(label, server address as the client sees it, pid whose CPU counts)."""
+        return [
+            ("aardvark-dns", GATEWAY, self.aardvark_pid),
+            ("dnsmasq", PEER_DNSMASQ, lambda: self.peer.pid),
+        ]
+
+    def dnsperf(self, server, path, clients, pid, rate=None):
+        args = ["dnsperf", "-s", server, "-d", path, "-l", str(self.seconds), "-c", str(clients), "-q", "100", "-t", "2"]
+        if rate:
+            args += ["-Q", str(rate)]
+        before = cpu_ticks(pid)
+        text = self.in_client(args, timeout=self.seconds + 30)
+        used = cpu_ticks(pid) - before
+        stats = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("Queries completed:"):
+                stats["completed"] = int(line.split()[2])
+            elif line.startswith("Queries lost:"):
+                stats["lost"] = int(line.split()[2])
+            elif line.startswith("Queries per second:"):
+                stats["qps"] = float(line.split()[3])
+            elif line.startswith("Average Latency (s):"):
+                parts = line.replace("(", " ").replace(")", " ").replace(",", " ").split()
+                stats["avg_ms"] = float(parts[3]) * 1000
+                stats["max_ms"] = float(parts[7]) * 1000
+        completed = max(stats.get("completed", 0), 1)
+        stats["cpu_us"] = used * 1_000_000 / CLK_TCK / completed
+        return stats
+
+    def measure(self, label, server, pid, workload, path, clients, rate=None):
+        stats = self.dnsperf(server, path, clients, pid, rate)
+        stats.update(target=label, workload=workload, clients=clients if not rate else f"Q{rate}")
+        self.results.append(stats)
+        print(f"  {label:18} {workload:15} c={stats['clients']!s:6} qps={stats.get('qps', 0):9.0f} "
+              f"cpu={stats['cpu_us']:6.1f}us avg={stats.get('avg_ms', 0):.3f}ms lost={stats.get('lost', 0)}", flush=True)
+
+    def load_rounds(self, files):
+        workloads = list(files) if not self.quick else ["local", "forwarded-cold"]
+        for round_number in range(self.rounds):
+            print(f"round {round_number + 1} of {self.rounds}", flush=True)
+            for mode in ("redirect", "direct"):
+                self.start_daemon(mode)
+                self.in_client(["dig", "+short", "+time=2", "c000"])  # warm: the resolver is up
+                order = [(f"netagent-{mode}", "127.0.0.11", lambda: self.daemon.pid)]
+                if mode == "redirect":
+                    order += self.targets()
+                if round_number % 2:
+                    order.reverse()
+                for label, server, pid in order:
+                    for workload in workloads:
+                        for clients in (1, 8):
+                            self.measure(label, server, pid(), workload, files[workload], clients)
+                    for workload in ("local", "forwarded-cold"):
+                        self.measure(label, server, pid(), workload, files[workload], 1, rate=5000)
+        self.start_daemon("redirect")
+
+    # ----- failover ---------------------------------------------------------
+
+    def failover(self):
+        queries = 10 if self.quick else 50
+        with open(self.path("host-resolv.conf"), "w") as conf:
+            conf.write(f"nameserver {DEAD_UPSTREAM}\nnameserver {UPSTREAM}\n")
+        with open(self.path("peer-resolv.conf"), "w") as conf:
+            conf.write(f"nameserver {DEAD_UPSTREAM}\nnameserver {UPSTREAM}\n")
+        os.kill(self.aardvark_pid(), signal.SIGKILL)
+        time.sleep(0.2)
+        run([AARDVARK, "--config", self.path("aardvark"), "-p", "53", "run"])
+        time.sleep(0.5)
+        outcome = {}
+        for label, server in (("netagent", "127.0.0.11"), ("aardvark-dns", GATEWAY)):
+            times = []
+            for i in range(queries):
+                text = self.in_client(["dig", f"@{server}", "+tries=1", "+time=8", f"f{i}-{label}.cold.zone.test"], timeout=30, check=False)
+                took = next((int(line.split()[3]) for line in text.splitlines() if line.startswith(";; Query time:")), None)
+                times.append(took if took is not None else 8000)
+            outcome[label] = times
+            print(f"  failover {label:14} median={statistics.median(times):.0f}ms worst={max(times)}ms", flush=True)
+        with open(self.path("host-resolv.conf"), "w") as conf:
+            conf.write(f"nameserver {UPSTREAM}\n")
+        return outcome
+
+    # ----- attach -------------------------------------------------------------
+
+    def attach(self):
+        total = 20 if self.quick else 1000
+        times = []
+        socket = self.path("agent.sock")
+        started = time.monotonic()
+        for i in range(total):
+            body = json.dumps({"name": f"a{i:04d}", "network": {"network": "bench"}})
+            took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket", socket,
+                        "-X", "POST", "-H", "content-type: application/json", "-d", body,
+                        "http://localhost/v1/sandboxes"], timeout=30)
+            times.append(float(took) * 1000)
+        wall = time.monotonic() - started
+        pid = self.daemon.pid
+        rss = rss_kib(pid)
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        # A new sandbox, then its name from a peer as soon as the API returns.
+        body = json.dumps({"name": "newcomer", "network": {"network": "bench"}})
+        run(["curl", "-sS", "--fail", "-o", "/dev/null", "--unix-socket", socket, "-X", "POST",
+             "-H", "content-type: application/json", "-d", body, "http://localhost/v1/sandboxes"], timeout=30)
+        returned = time.monotonic()
+        first_try = self.in_client(["dig", "+short", "+time=2", "+tries=1", "newcomer"]).strip()
+        resolved_after = (time.monotonic() - returned) * 1000
+        sandboxes = total + CONTAINERS + 2
+        result = {"total": total, "times": times, "wall_s": wall, "rss_mib": rss / 1024, "fds": fds,
+                  "sandboxes": sandboxes, "newcomer_first_try": bool(first_try), "newcomer_ms": resolved_after}
+        for n in (1, 100, total):
+            if n <= total:
+                subset = times[:n]
+                print(f"  attach first {n:5}: p50={percentile(subset, .5):.2f}ms p99={percentile(subset, .99):.2f}ms", flush=True)
+        print(f"  {sandboxes} sandboxes: RSS {rss / 1024:.1f} MiB, {fds} fds; newcomer answered on the first query: "
+              f"{bool(first_try)} ({resolved_after:.1f} ms including dig's start)", flush=True)
+        return result
+
+    # ----- report -------------------------------------------------------------
+
+    def report(self, failover, attach):
+        from report import render
+        text = render(self.results, failover, attach, self.rounds, self.seconds, self.versions())
+        with open(self.out, "w") as out:
+            out.write(text)
+        print(text)
+
+    def versions(self):
+        def first_line(args):
+            try:
+                return run(args, check=False, timeout=10).strip().splitlines()[0]
+            except (IndexError, OSError, subprocess.SubprocessError):
+                return "?"
+        return {
+            "netagent": first_line([NETAGENT, "--version"]),
+            "aardvark-dns": first_line([AARDVARK, "--version"]),
+            "dnsmasq": first_line(["dnsmasq", "--version"]),
+            "dnsperf": next((l for l in run(["dnsperf", "-h"], check=False).splitlines() if l.startswith("Version")), "?"),
+            "kernel": os.uname().release,
+            "cpus": str(os.cpu_count()),
+        }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one short round of each step")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
+    options = parser.parse_args()
+    sys.path.insert(0, os.path.dirname(__file__))
+    bench = Bench(options.quick, options.out)
+    try:
+        bench.setup()
+        files = bench.query_files()
+        print("load", flush=True)
+        bench.load_rounds(files)
+        print("failover", flush=True)
+        failover = bench.failover()
+        print("attach", flush=True)
+        attach = bench.attach()
+        bench.report(failover, attach)
+    finally:
+        bench.stop_daemon()
+        bench.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Turns bench.py's measurements into the Markdown report: medians over the
+rounds, ratios netagent/peer from the same run, and the issue's targets."""
+
+import statistics
+
+TARGETS = ["netagent-redirect", "netagent-direct", "aardvark-dns", "dnsmasq"]
+
+
+def median_of(rows, key):
+    values = [r[key] for r in rows if key in r]
+    return statistics.median(values) if values else float("nan")
+
+
+def grouped(results):
+    groups = {}
+    for row in results:
+        groups.setdefault((row["workload"], str(row["clients"]), row["target"]), []).append(row)
+    return {key: {k: median_of(rows, k) for k in ("qps", "cpu_us", "avg_ms", "max_ms", "lost")} for key, rows in groups.items()}
+
+
+def ratio(a, b):
+    return a / b if b and b == b and a == a else float("nan")
+
+
+def render(results, failover, attach, rounds, seconds, versions):
+    g = grouped(results)
+    lines = [
+        "# netagent beside aardvark-dns and dnsmasq",
+        "",
+        f"Medians of {rounds} rounds of {seconds} s each, targets alternated round by round; dnsperf in the client",
+        "sandbox (`-q 100`), `c` = dnsperf clients, `Q5000` = a fixed 5,000 qps for latency. CPU is the server's",
+        "utime+stime from /proc per completed query. Forwarded names go to a dnsmasq upstream in another namespace;",
+        "`cold` names are unique (no cache helps), `warm` repeat over 1,000 names.",
+        "",
+        "| workload | c | target | qps | CPU µs/query | avg latency ms | max latency ms | lost |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    keys = sorted({(w, c) for (w, c, _) in g}, key=lambda k: (k[0], k[1]))
+    for workload, clients in keys:
+        for target in TARGETS:
+            row = g.get((workload, clients, target))
+            if row:
+                lines.append(f"| {workload} | {clients} | {target} | {row['qps']:.0f} | {row['cpu_us']:.1f} | "
+                             f"{row['avg_ms']:.3f} | {row['max_ms']:.1f} | {row['lost']:.0f} |")
+    lines += ["", "## Ratios, netagent (redirect mode) / peer, same run", "",
+              "| workload | c | qps / aardvark | CPU / aardvark | qps / dnsmasq | CPU / dnsmasq |", "|---|---|---:|---:|---:|---:|"]
+    for workload, clients in keys:
+        ours = g.get((workload, clients, "netagent-redirect"))
+        aard = g.get((workload, clients, "aardvark-dns"))
+        dmq = g.get((workload, clients, "dnsmasq"))
+        if ours and aard and dmq:
+            lines.append(f"| {workload} | {clients} | {ratio(ours['qps'], aard['qps']):.2f} | {ratio(ours['cpu_us'], aard['cpu_us']):.2f} | "
+                         f"{ratio(ours['qps'], dmq['qps']):.2f} | {ratio(ours['cpu_us'], dmq['cpu_us']):.2f} |")
+    lines += ["", "## Dead first upstream (a blackhole), live second", ""]
+    for label, times in failover.items():
+        lines.append(f"- {label}: median {statistics.median(times):.0f} ms, worst {max(times)} ms over {len(times)} unique names "
+                     "(dig's own query time)")
+    times = attach["times"]
+    lines += ["", "## Attach", "",
+              f"Sandboxes created and attached one after another through the control API (`curl` time per request):", ""]
+    for n in (1, 100, attach["total"]):
+        if n <= attach["total"]:
+            subset = sorted(times[:n])
+            p50 = subset[len(subset) // 2]
+            p99 = subset[min(len(subset) - 1, int(round(0.99 * (len(subset) - 1))))]
+            lines.append(f"- first {n}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    lines += [f"- {attach['total']} in {attach['wall_s']:.1f} s; with {attach['sandboxes']} sandboxes the agent has "
+              f"RSS {attach['rss_mib']:.1f} MiB and {attach['fds']} file descriptors",
+              f"- a new sandbox's name answered on the first query from a peer right after the API returned: "
+              f"{'yes' if attach['newcomer_first_try'] else 'no'} ({attach['newcomer_ms']:.1f} ms including dig's start)"]
+    lines += ["", "## Targets (issue #6)", ""] + check_targets(g, failover, attach)
+    lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in versions.items()] + [""]
+    return "\n".join(lines)
+
+
+def check_targets(g, failover, attach):
+    out = []
+
+    def line(ok, text):
+        out.append(f"- [{'x' if ok else ' '}] {text}")
+
+    for clients in ("1", "8"):
+        ours = g.get(("local", clients, "netagent-redirect"))
+        aard = g.get(("local", clients, "aardvark-dns"))
+        dmq = g.get(("local", clients, "dnsmasq"))
+        if ours and aard and dmq:
+            line(ratio(ours["qps"], aard["qps"]) >= 2, f"local c{clients}: qps ≥ 2× aardvark ({ratio(ours['qps'], aard['qps']):.2f}×)")
+            line(ratio(ours["cpu_us"], aard["cpu_us"]) <= 1 / 3, f"local c{clients}: CPU ≤ 1/3 of aardvark ({ratio(ours['cpu_us'], aard['cpu_us']):.2f})")
+            line(ratio(ours["qps"], dmq["qps"]) >= 1, f"local c{clients}: qps ≥ dnsmasq ({ratio(ours['qps'], dmq['qps']):.2f}×)")
+            line(ratio(ours["cpu_us"], dmq["cpu_us"]) <= 1, f"local c{clients}: CPU ≤ dnsmasq ({ratio(ours['cpu_us'], dmq['cpu_us']):.2f})")
+        ours = g.get(("forwarded-cold", clients, "netagent-redirect"))
+        aard = g.get(("forwarded-cold", clients, "aardvark-dns"))
+        dmq = g.get(("forwarded-cold", clients, "dnsmasq"))
+        if ours and aard and dmq:
+            line(ratio(ours["qps"], aard["qps"]) >= 3, f"forwarded cold c{clients}: qps ≥ 3× aardvark ({ratio(ours['qps'], aard['qps']):.2f}×)")
+            line(ratio(ours["qps"], dmq["qps"]) > 1, f"forwarded cold c{clients}: qps > dnsmasq ({ratio(ours['qps'], dmq['qps']):.2f}×)")
+    if "netagent" in failover:
+        median = statistics.median(failover["netagent"])
+        line(median < 200, f"dead first upstream: median < 200 ms ({median:.0f} ms)")
+    times = sorted(attach["times"])
+    p50 = times[len(times) // 2]
+    line(p50 < 5, f"attach p50 < 5 ms ({p50:.2f} ms over {attach['total']})")
+    line(attach["rss_mib"] < 64, f"{attach['sandboxes']} sandboxes under 64 MiB RSS ({attach['rss_mib']:.1f} MiB)")
+    line(attach["newcomer_first_try"], "a new name resolvable from a peer right after the attach returns")
+    return out
