@@ -18,6 +18,7 @@ pub mod ipam;
 pub mod link;
 pub mod logging;
 pub mod netns;
+pub mod nftables;
 pub mod redirect;
 pub mod serve;
 pub mod store;

@@ -8,29 +8,28 @@
 //! query, unlike Docker's DNAT. [`DnsMode::Direct`] binds 127.0.0.11:53
 //! itself: no rules, but port 53 is taken in the sandbox.
 //!
-//! The rules are loaded by `nft` run inside the namespace: rustables, the
-//! netlink crate for nftables, has no `notrack` and no checksum-updating
-//! payload write, both needed here, and builds with bindgen. A netlink
-//! subscription to the namespace's nftables events wakes the agent when
-//! anything changes the rules; it then checks them and reloads them if
-//! something flushed them (moby#35095).
+//! The rules go to the kernel over netlink from the agent itself
+//! ([`crate::nftables`]), no process per sandbox. A netlink subscription to
+//! the namespace's nftables events wakes the agent when anything changes
+//! the rules; it then checks them and reloads them if something flushed
+//! them (moby#35095).
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 
 pub use config::DnsMode;
 
-use crate::netns::NsRef;
+use crate::netns::{NetnsWorker, NsRef};
+use crate::nftables;
 
 /// The nftables table netagent owns in each sandbox.
 pub const TABLE: &str = "netagent";
 /// Its chain.
 pub const CHAIN: &str = "dns-redirect";
 
-/// The rules for the agent's `port`, replacing any earlier version of the
-/// table in one transaction.
+/// The rules for the agent's `port` in `nft` syntax: what
+/// [`crate::nftables::program_here`] loads, as `nft list ruleset` shows it
+/// (documentation, and `nft -f` input for anyone reproducing it by hand).
 pub fn ruleset(port: u16) -> String {
     format!(
         "table ip {TABLE}\n\
@@ -47,90 +46,23 @@ pub fn ruleset(port: u16) -> String {
     )
 }
 
-/// Loads [`ruleset`] into the namespace `ns` with `nft -f -`, run inside it.
-pub fn program(ns: &NsRef, port: u16) -> io::Result<()> {
-    run_nft_in(ns, &ruleset(port))
+/// Loads the redirect to `port` into the namespace `ns` (replacing any
+/// earlier one), over netlink from the namespace worker.
+pub async fn program(worker: &NetnsWorker, ns: &NsRef, port: u16) -> io::Result<()> {
+    worker
+        .run_in(ns, move || nftables::program_here(port))
+        .await
 }
 
 /// Removes the table from the namespace (when the sandbox leaves its last
-/// user-defined network).
-pub fn remove(ns: &NsRef) -> io::Result<()> {
-    run_nft_in(ns, &format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
+/// user-defined network, or changes to direct mode).
+pub async fn remove(worker: &NetnsWorker, ns: &NsRef) -> io::Result<()> {
+    worker.run_in(ns, nftables::remove_here).await
 }
 
-fn run_nft_in(ns: &NsRef, script: &str) -> io::Result<()> {
-    let namespace = ns.open()?;
-    let fd = namespace.as_raw_fd();
-    let mut command = Command::new("nft");
-    command
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: setns is async-signal-safe, and the closure touches nothing
-    // but the descriptor, which stays open until the child has started.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|err| match err.kind() {
-        io::ErrorKind::NotFound => {
-            io::Error::new(err.kind(), "nft is not installed (Debian package nftables)")
-        }
-        _ => err,
-    })?;
-    drop(namespace);
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(script.as_bytes())?;
-    let output = child.wait_with_output()?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
-    }
-}
-
-/// Whether the namespace has the redirect chain with its four rules, as
-/// `nft list` inside it shows.
-pub fn is_programmed(ns: &NsRef) -> io::Result<bool> {
-    let listing = run_nft_output_in(ns, &["list", "chain", "ip", TABLE, CHAIN])?;
-    Ok(listing
-        .map(|text| text.matches("notrack").count() == 4)
-        .unwrap_or(false))
-}
-
-fn run_nft_output_in(ns: &NsRef, args: &[&str]) -> io::Result<Option<String>> {
-    let namespace = ns.open()?;
-    let fd = namespace.as_raw_fd();
-    let mut command = Command::new("nft");
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: as in run_nft_in.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let output = command.output()?;
-    Ok(output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
+/// Whether the namespace has the redirect chain with its four rules.
+pub async fn is_programmed(worker: &NetnsWorker, ns: &NsRef) -> io::Result<bool> {
+    Ok(worker.run_in(ns, nftables::rule_count_here).await? == 4)
 }
 
 /// A netlink socket, made in the calling thread's namespace (the worker's,
@@ -158,8 +90,9 @@ pub fn subscribe_here() -> io::Result<OwnedFd> {
 
 /// Keeps the redirect in place: after every change to the namespace's
 /// rules, checks them and loads them again if they are gone. Runs until
-/// aborted (when the sandbox goes).
-pub async fn guard(events: OwnedFd, ns: NsRef, port: u16) {
+/// aborted (when the sandbox goes). Its own reload wakes it once more and
+/// finds the rules whole, so it never loops.
+pub async fn guard(events: OwnedFd, worker: NetnsWorker, ns: NsRef, port: u16) {
     // SAFETY: the AsyncFd owns the descriptor, which stays open exactly as
     // long as it is registered.
     let Ok(events) = (unsafe { tokio::io::unix::AsyncFd::register(events) }) else {
@@ -179,19 +112,17 @@ pub async fn guard(events: OwnedFd, ns: NsRef, port: u16) {
         .is_ok()
         {}
         ready.clear_ready();
-        let ns = ns.clone();
-        let restored = tokio::task::spawn_blocking(move || match is_programmed(&ns) {
-            Ok(true) => Ok(false),
-            _ => program(&ns, port).map(|()| true),
-        })
-        .await;
-        match restored {
-            Ok(Ok(true)) => tracing::warn!(
-                port,
-                "the DNS redirect was removed from the sandbox: restored"
-            ),
-            Ok(Err(err)) => tracing::error!(%err, "cannot restore the DNS redirect"),
-            _ => {}
+        match is_programmed(&worker, &ns).await {
+            Ok(true) => {}
+            Ok(false) => match program(&worker, &ns, port).await {
+                Ok(()) => tracing::warn!(
+                    port,
+                    "the DNS redirect was removed from the sandbox: restored"
+                ),
+                Err(err) => tracing::error!(%err, "cannot restore the DNS redirect"),
+            },
+            // The namespace is going away: the sandbox's removal stops us.
+            Err(err) => tracing::debug!(%err, "cannot check the DNS redirect"),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! What must survive a restart of the agent (DESIGN.md, seam 8): networks,
-//! sandboxes and their endpoints (which hold the IPAM allocations), in one
-//! JSON file under the state directory. Every write goes to a temporary
-//! file, is synced, and is renamed over the old one, so a crash (even
-//! `kill -9`) leaves either the old state or the new, never half of one.
+//! sandboxes and their endpoints (which hold the IPAM allocations), one
+//! JSON file per record under the state directory. Every write goes to a
+//! temporary file, is synced, and is renamed over the old one, so a crash
+//! (even `kill -9`) leaves either the old record or the new, never half of
+//! one.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -109,44 +110,118 @@ pub struct State {
     pub sandboxes: BTreeMap<String, SandboxRecord>,
 }
 
-/// The state file.
-#[derive(Debug, Clone)]
+/// The state directory: `networks/NAME.json` and `sandboxes/NAME.json`,
+/// one file per record, so an attach writes one small file however many
+/// sandboxes there are.
+#[derive(Debug)]
 pub struct Store {
-    path: PathBuf,
+    dir: PathBuf,
+    /// What the files hold now, to write only what changed.
+    written: std::sync::Mutex<State>,
 }
 
 impl Store {
     /// The store in `state_dir`, created if missing.
     pub fn open(state_dir: &Path) -> std::io::Result<Store> {
-        std::fs::create_dir_all(state_dir)?;
+        for sub in ["networks", "sandboxes"] {
+            std::fs::create_dir_all(state_dir.join(sub))?;
+        }
         Ok(Store {
-            path: state_dir.join("state.json"),
+            dir: state_dir.to_owned(),
+            written: Default::default(),
         })
     }
 
-    /// Reads the state; an absent file is an empty state.
+    /// Reads every record; an empty directory is an empty state.
     pub fn load(&self) -> std::io::Result<State> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|err| std::io::Error::other(format!("{}: {err}", self.path.display()))),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(err) => Err(err),
-        }
+        let state = State {
+            networks: self.load_kind("networks")?,
+            sandboxes: self.load_kind("sandboxes")?,
+        };
+        *self.written.lock().unwrap_or_else(|p| p.into_inner()) = state.clone();
+        Ok(state)
     }
 
-    /// Replaces the state atomically: temporary file, fsync, rename, fsync
-    /// of the directory.
-    pub fn save(&self, state: &State) -> std::io::Result<()> {
-        let staged = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&staged)?;
-        file.write_all(&serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
-        file.sync_all()?;
-        std::fs::rename(&staged, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
+    fn load_kind<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> std::io::Result<BTreeMap<String, T>> {
+        let mut records = BTreeMap::new();
+        for entry in std::fs::read_dir(self.dir.join(kind))? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path)?;
+            let record = serde_json::from_slice(&bytes)
+                .map_err(|err| std::io::Error::other(format!("{}: {err}", path.display())))?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            records.insert(name, record);
         }
-        Ok(())
+        Ok(records)
     }
+
+    /// Makes the files match `state`, writing only records that changed.
+    pub fn save(&self, state: &State) -> std::io::Result<()> {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        sync_kind(
+            &self.dir.join("networks"),
+            &state.networks,
+            &mut written.networks,
+        )?;
+        sync_kind(
+            &self.dir.join("sandboxes"),
+            &state.sandboxes,
+            &mut written.sandboxes,
+        )
+    }
+}
+
+fn sync_kind<T: Serialize + Clone + PartialEq>(
+    dir: &Path,
+    wanted: &BTreeMap<String, T>,
+    written: &mut BTreeMap<String, T>,
+) -> std::io::Result<()> {
+    for (name, record) in wanted {
+        if written.get(name) != Some(record) {
+            write_atomically(
+                &dir.join(format!("{name}.json")),
+                &serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
+            )?;
+            written.insert(name.clone(), record.clone());
+        }
+    }
+    let gone: Vec<String> = written
+        .keys()
+        .filter(|name| !wanted.contains_key(*name))
+        .cloned()
+        .collect();
+    for name in gone {
+        match std::fs::remove_file(dir.join(format!("{name}.json"))) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+        written.remove(&name);
+    }
+    Ok(())
+}
+
+/// Temporary file, fsync, rename over the old one, fsync of the directory:
+/// a crash leaves the old record or the new, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let staged = path.with_extension("json.tmp");
+    let mut file = std::fs::File::create(&staged)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&staged, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// A new random 64-hex id.
@@ -215,8 +290,16 @@ mod tests {
             },
         );
         store.save(&state).unwrap();
-        assert_eq!(store.load().unwrap(), state);
-        assert!(!dir.path().join("state.json.tmp").exists());
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.load().unwrap(), state);
+        assert!(dir.path().join("networks/app.json").exists());
+        assert!(!dir.path().join("networks/app.json.tmp").exists());
+        state.networks.clear();
+        reopened.save(&state).unwrap();
+        assert!(
+            !dir.path().join("networks/app.json").exists(),
+            "a removed record's file goes"
+        );
     }
 
     #[test]

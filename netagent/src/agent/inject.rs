@@ -41,8 +41,7 @@ impl Agent {
         if mode == DnsMode::Direct && record.dns_mode == DnsMode::Redirect {
             // Restarted in direct mode over a sandbox made in redirect
             // mode: its old rule would send port 53 to a dead port.
-            let target = ns.clone();
-            let _ = tokio::task::spawn_blocking(move || redirect::remove(&target)).await;
+            let _ = redirect::remove(&self.worker, &ns).await;
         }
         let bound = self
             .worker
@@ -59,12 +58,8 @@ impl Agent {
             .map(|a| a.port())
             .unwrap_or(53);
         if mode == DnsMode::Redirect {
-            let target = ns.clone();
-            tokio::task::spawn_blocking(move || redirect::program(&target, port))
+            redirect::program(&self.worker, &ns, port)
                 .await
-                .map_err(|err| {
-                    AgentError::io("program the DNS redirect")(std::io::Error::other(err))
-                })?
                 .map_err(AgentError::io(format!(
                     "program the DNS redirect in sandbox {:?}",
                     record.name
@@ -72,9 +67,14 @@ impl Agent {
         }
         let server = SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
             .map_err(AgentError::io("start the sandbox's resolver"))?;
-        let guard = bound
-            .events
-            .map(|events| tokio::spawn(redirect::guard(events, ns.clone(), port)));
+        let guard = bound.events.map(|events| {
+            tokio::spawn(redirect::guard(
+                events,
+                self.worker.clone(),
+                ns.clone(),
+                port,
+            ))
+        });
         if !record.spec.dns.is_empty() {
             let factory = Arc::new(NetnsSocketFactory {
                 worker: self.worker.clone(),
@@ -112,7 +112,7 @@ impl Agent {
         self.forwarder.remove_sandbox(&record.id);
         if self.config.agent.dns_mode == DnsMode::Redirect && record.netns.exists() {
             let ns = NsRef::Path(record.netns.clone());
-            let _ = tokio::task::spawn_blocking(move || redirect::remove(&ns)).await;
+            let _ = redirect::remove(&self.worker, &ns).await;
         }
     }
 
