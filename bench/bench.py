@@ -116,6 +116,7 @@ class Bench:
         for i in range(CONTAINERS):
             self.agent("run", "--name", f"c{i:03d}", "--network", "bench", "--ip", f"10.88.0.{10 + i}")
         self.start_peers()
+        self.check_answers()
 
     def make_upstream(self):
         # The upstream's namespace is held by a process of its own rather
@@ -136,7 +137,7 @@ class Bench:
         with open(zone, "w") as hosts:
             for i in range(1000):
                 hosts.write(f"10.99.{1 + i // 250}.{i % 250 + 1} w{i:04d}.zone.test\n")
-        self.spawn(["nsenter", "-t", str(self.upstream_pid), "-n", "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv",
+        self.spawn(["nsenter", "-t", str(self.upstream_pid), "-n", "dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv",
                     "--no-hosts", f"--addn-hosts={zone}", "--address=/cold.zone.test/10.99.9.9",
                     "--local=/nx.zone.test/", f"--listen-address={UPSTREAM}", "--bind-interfaces", "--port=53",
                     "--cache-size=10000", "--dns-forward-max=10000", f"--pid-file={self.path('upstream.pid')}"])
@@ -187,11 +188,23 @@ class Bench:
                 hosts.write(f"{endpoint['ipv4']} {endpoint['sandbox']}\n")
         run([AARDVARK, "--config", self.path("aardvark"), "-p", "53", "run"])
         run(["ip", "addr", "add", f"{PEER_DNSMASQ}/24", "dev", self.bridge()])
-        self.peer = self.spawn(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        self.peer = self.spawn(["dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                 f"--addn-hosts={self.path('peer.hosts')}", f"--server={UPSTREAM}",
                                 f"--listen-address={PEER_DNSMASQ}", "--bind-interfaces", "--port=53",
                                 "--dns-forward-max=10000", f"--pid-file={self.path('peer.pid')}"])
         time.sleep(0.5)
+
+    def check_answers(self):
+        """Every target must answer the same questions correctly before any
+        number is taken: a fast wrong answer is no answer."""
+        expected = {"c005": "10.88.0.15", "w0001.zone.test": "10.99.1.2"}
+        servers = [("netagent", "127.0.0.11"), ("aardvark-dns", GATEWAY), ("dnsmasq", PEER_DNSMASQ)]
+        for label, server in servers:
+            for name, address in expected.items():
+                got = self.in_client(["dig", f"@{server}", "+short", "+time=2", "+tries=2", name], check=False).strip()
+                if got != address:
+                    raise RuntimeError(f"{label} at {server} answered {got!r} for {name}, expected {address}")
+        print("  every target answers c005 and w0001.zone.test correctly", flush=True)
 
     def bridge(self):
         return json.loads(self.agent("network", "inspect", "bench"))[0]["Options"]["com.docker.network.bridge.name"]
@@ -245,6 +258,8 @@ class Bench:
                 stats["completed"] = int(line.split()[2])
             elif line.startswith("Queries lost:"):
                 stats["lost"] = int(line.split()[2])
+            elif line.startswith("Response codes:"):
+                stats["rcodes"] = line.split(":", 1)[1].strip()
             elif line.startswith("Queries per second:"):
                 stats["qps"] = float(line.split()[3])
             elif line.startswith("Average Latency (s):"):
@@ -260,7 +275,8 @@ class Bench:
         stats.update(target=label, workload=workload, clients=clients if not rate else f"Q{rate}")
         self.results.append(stats)
         print(f"  {label:18} {workload:15} c={stats['clients']!s:6} qps={stats.get('qps', 0):9.0f} "
-              f"cpu={stats['cpu_us']:6.1f}us avg={stats.get('avg_ms', 0):.3f}ms lost={stats.get('lost', 0)}", flush=True)
+              f"cpu={stats['cpu_us']:6.1f}us avg={stats.get('avg_ms', 0):.3f}ms lost={stats.get('lost', 0)} "
+              f"[{stats.get('rcodes', '?')}]", flush=True)
 
     def load_rounds(self, files):
         workloads = list(files) if not self.quick else ["local", "forwarded-cold"]
@@ -285,7 +301,7 @@ class Bench:
     # ----- failover ---------------------------------------------------------
 
     def failover(self):
-        queries = 10 if self.quick else 50
+        queries = 2 if self.quick else 50
         with open(self.path("host-resolv.conf"), "w") as conf:
             conf.write(f"nameserver {DEAD_UPSTREAM}\nnameserver {UPSTREAM}\n")
         with open(self.path("peer-resolv.conf"), "w") as conf:

@@ -1,6 +1,7 @@
 //! netagent's integration tests: one test binary (DESIGN.md, tests in
 //! three tiers). The pure tier lives next to the code in each crate.
 //!
+//! - [`bench_smoke`]: the benchmark harness, run briefly so it cannot rot.
 //! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
 //!   with real dig and kdig.
 //! - [`loopback_wire`]: the same server fed raw bytes over UDP and TCP:
@@ -15,6 +16,7 @@
 //!   the API on bad input, and `netagent demo`.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
+mod bench_smoke;
 mod harness;
 mod loopback_dig;
 mod loopback_forward;
