@@ -16,6 +16,7 @@
 //! The server never binds or enters a namespace: whoever calls
 //! [`SandboxServer::start`] binds the sockets where they belong.
 
+mod batch;
 mod tcp;
 mod udp;
 

@@ -1,54 +1,81 @@
-//! The UDP side of a sandbox's resolver.
+//! The UDP side of a sandbox's resolver: a batch of queries per wake-up
+//! ([`super::batch`]), their local replies sent together, forwarded ones
+//! handed to a task each within the forwarding bounds.
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use super::batch::{send_all, with_received};
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
 
-/// Largest query read. Queries are small; a larger datagram is cut and then
-/// fails to decode (FORMERR). Kept small because every sandbox holds one:
-/// 1,000 sandboxes cost 4 MB here.
-const RECV_BUFFER: usize = 4096;
-
 /// Serves queries on `socket` until the task is aborted.
 pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) {
-    let mut buffer = vec![0u8; RECV_BUFFER];
     let mut rng = fastrand::Rng::new();
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
     loop {
-        let (len, peer) = match socket.recv_from(&mut buffer).await {
-            Ok(received) => received,
-            Err(err) => {
-                // Nothing a client sends can break an unconnected socket;
-                // log and carry on rather than lose the sandbox's DNS.
-                tracing::debug!(%err, "udp receive failed");
-                continue;
-            }
-        };
-        match handle_message(&context.handler(), &buffer[..len], Transport::Udp, &mut rng) {
-            Outcome::Reply(reply) => send(&socket, &reply, peer).await,
-            Outcome::Forward(request) => match context.try_forward_slot() {
-                Some(permits) => {
-                    let (context, socket) = (Arc::clone(&context), Arc::clone(&socket));
-                    tokio::spawn(async move {
-                        let reply = context.forward(&request).await;
-                        send(&socket, &reply, peer).await;
-                        drop(permits);
-                    });
+        if let Err(err) = socket.readable().await {
+            tracing::debug!(%err, "udp socket failed");
+            return;
+        }
+        let handled = socket.try_io(Interest::READABLE, || {
+            with_received(|received| {
+                let count = received.receive(socket.as_raw_fd())?;
+                for i in 0..count {
+                    let (bytes, peer) = received.datagram(i);
+                    let Some(peer) = peer else { continue };
+                    match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
+                        Outcome::Reply(reply) => replies.push((reply, peer)),
+                        Outcome::Forward(request) => match context.try_forward_slot() {
+                            Some(permits) => {
+                                let (context, socket) = (Arc::clone(&context), Arc::clone(&socket));
+                                tokio::spawn(async move {
+                                    let reply = context.forward(&request).await;
+                                    send(&socket, &reply, peer).await;
+                                    drop(permits);
+                                });
+                            }
+                            None => replies.push((context.refuse(&request), peer)),
+                        },
+                        Outcome::Drop => {}
+                    }
                 }
-                None => send(&socket, &context.refuse(&request), peer).await,
-            },
-            Outcome::Drop => {}
+                Ok(())
+            })
+        });
+        match handled {
+            Ok(()) => flush(&socket, &mut replies),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            // Nothing a client sends can break an unconnected socket; log
+            // and carry on rather than lose the sandbox's DNS.
+            Err(err) => tracing::debug!(%err, "udp receive failed"),
         }
     }
 }
 
-/// Sends a reply, trying the non-blocking path first: a UDP send almost
-/// never has to wait, and skipping the readiness poll saves a syscall.
+/// Sends the batch's replies; any the socket's buffer could not take at
+/// once go out from a task that waits for room.
+fn flush(socket: &Arc<UdpSocket>, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
+    let sent = send_all(socket.as_raw_fd(), replies);
+    if sent < replies.len() {
+        let rest: Vec<(Vec<u8>, SocketAddr)> = replies.drain(sent..).collect();
+        let socket = Arc::clone(socket);
+        tokio::spawn(async move {
+            for (reply, peer) in rest {
+                send(&socket, &reply, peer).await;
+            }
+        });
+    }
+    replies.clear();
+}
+
+/// Sends one reply, trying the non-blocking path first.
 async fn send(socket: &UdpSocket, reply: &[u8], peer: SocketAddr) {
     let result = match socket.try_send_to(reply, peer) {
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => socket.send_to(reply, peer).await,
