@@ -68,7 +68,7 @@ class Bench:
     def __init__(self, quick, out):
         self.quick = quick
         self.out = out
-        self.work = tempfile.mkdtemp(prefix="netagent-bench-")
+        self.work = tempfile.mkdtemp(prefix="bench-", dir=os.environ.get("NETAGENT_BENCH_WORK"))
         self.procs = []
         self.daemon = None
         self.rounds = 1 if quick else 3
@@ -111,7 +111,7 @@ class Bench:
         self.make_upstream()
         self.write_files()
         self.start_daemon("redirect")
-        self.agent("network", "create", "bench", "--subnet", "10.88.0.0/24")
+        self.agent("network", "create", "bench", "--subnet", "10.88.0.0/20")
         self.agent("run", "--name", "client", "--network", "bench", "--ip", "10.88.0.2")
         for i in range(CONTAINERS):
             self.agent("run", "--name", f"c{i:03d}", "--network", "bench", "--ip", f"10.88.0.{10 + i}")
@@ -187,7 +187,7 @@ class Bench:
                 conf.write(f"{endpoint['id']} {endpoint['ipv4']}  {endpoint['sandbox']}\n")
                 hosts.write(f"{endpoint['ipv4']} {endpoint['sandbox']}\n")
         run([AARDVARK, "--config", self.path("aardvark"), "-p", "53", "run"])
-        run(["ip", "addr", "add", f"{PEER_DNSMASQ}/24", "dev", self.bridge()])
+        run(["ip", "addr", "add", f"{PEER_DNSMASQ}/20", "dev", self.bridge()])
         self.peer = self.spawn(["dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                 f"--addn-hosts={self.path('peer.hosts')}", f"--server={UPSTREAM}",
                                 f"--listen-address={PEER_DNSMASQ}", "--bind-interfaces", "--port=53",
@@ -395,6 +395,10 @@ def main():
         files = bench.query_files()
         print("load", flush=True)
         bench.load_rounds(files)
+        if not options.quick:
+            # Kept in case a later step fails: the load is the long part.
+            with open(options.out + ".load.json", "w") as saved:
+                json.dump(bench.results, saved)
         print("failover", flush=True)
         failover = bench.failover()
         print("attach", flush=True)

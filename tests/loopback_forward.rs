@@ -2,7 +2,6 @@
 //! what comes back to the client, and the bound on questions in flight.
 
 use std::net::{Ipv4Addr, UdpSocket};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use resolver::upstream::{FixedUpstream, ForwardRequest, Upstream, UpstreamFuture};
 
+use crate::harness::clients;
 use crate::harness::inprocess::InProcessServer;
-use crate::harness::require_program;
 
 /// An upstream that never answers, to hold queries in flight.
 struct StalledUpstream;
@@ -24,13 +23,7 @@ impl Upstream for StalledUpstream {
 }
 
 fn dig(server: &InProcessServer, args: &[&str]) -> String {
-    require_program("dig", "dnsutils");
-    let output = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &server.port(), "+time=2", "+tries=1"])
-        .args(args)
-        .output()
-        .expect("run dig");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    clients::dig(server, args).text
 }
 
 #[test]

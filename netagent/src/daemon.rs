@@ -66,7 +66,8 @@ pub fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHa
     Ok(thread)
 }
 
-async fn shutdown_signal() -> Result<()> {
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {

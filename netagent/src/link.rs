@@ -112,14 +112,7 @@ impl Links {
             .execute()
             .await
             .map_err(kernel("create bridge", name))?;
-        let index = self
-            .index_of(name)
-            .await?
-            .ok_or_else(|| LinkError::Kernel {
-                step: "create bridge",
-                name: name.to_owned(),
-                message: "vanished right after it was made".into(),
-            })?;
+        let index = self.existing_index(name, "create bridge").await?;
         for address in addresses {
             self.add_address(index, *address, name).await?;
         }
@@ -150,14 +143,7 @@ impl Links {
             .execute()
             .await
             .map_err(kernel("create veth", host_end))?;
-        let index = self
-            .index_of(host_end)
-            .await?
-            .ok_or_else(|| LinkError::Kernel {
-                step: "create veth",
-                name: host_end.to_owned(),
-                message: "vanished right after it was made".into(),
-            })?;
+        let index = self.existing_index(host_end, "create veth").await?;
         let attach = LinkUnspec::new_with_index(index)
             .controller(bridge)
             .up()
@@ -168,6 +154,15 @@ impl Links {
             .execute()
             .await
             .map_err(kernel("attach to bridge", host_end))
+    }
+
+    /// The index of a link that must exist for `step` to go on.
+    async fn existing_index(&self, name: &str, step: &'static str) -> Result<u32, LinkError> {
+        self.index_of(name).await?.ok_or_else(|| LinkError::Kernel {
+            step,
+            name: name.to_owned(),
+            message: "no such link".into(),
+        })
     }
 
     /// Deletes the link `name`; a link already gone is not an error.
@@ -197,14 +192,7 @@ impl Links {
 
     /// Brings up the link called `name`.
     pub async fn set_up_by_name(&self, name: &str) -> Result<u32, LinkError> {
-        let index = self
-            .index_of(name)
-            .await?
-            .ok_or_else(|| LinkError::Kernel {
-                step: "bring up",
-                name: name.to_owned(),
-                message: "no such link".into(),
-            })?;
+        let index = self.existing_index(name, "bring up").await?;
         self.set_up(index, name).await?;
         Ok(index)
     }

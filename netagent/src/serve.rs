@@ -43,7 +43,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         writeln!(stdout, "listening {}", server.udp_addr())?;
         stdout.flush()?;
         drop(stdout);
-        shutdown_signal().await?;
+        crate::daemon::shutdown_signal().await?;
         drop(server);
         Ok(())
     })
@@ -93,14 +93,4 @@ fn bind_pair(listen: SocketAddr) -> Result<SandboxSockets> {
         "no port free for both udp and tcp on {} after {ATTEMPTS} tries",
         listen.ip()
     )
-}
-
-async fn shutdown_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
 }

@@ -110,6 +110,18 @@ pub struct State {
     pub sandboxes: BTreeMap<String, SandboxRecord>,
 }
 
+impl State {
+    /// Names of the sandboxes that share `owner`'s namespace
+    /// (`container:OWNER`).
+    pub fn sharing(&self, owner: &str) -> Vec<String> {
+        self.sandboxes
+            .values()
+            .filter(|s| s.shares_with.as_deref() == Some(owner))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+}
+
 /// The state directory: `networks/NAME.json` and `sandboxes/NAME.json`,
 /// one file per record, so an attach writes one small file however many
 /// sandboxes there are.

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use super::inprocess::InProcessServer;
 use super::require_program;
 use super::serve::ServeProcess;
 
@@ -43,8 +44,26 @@ impl DigReply {
     }
 }
 
+/// A DNS server on 127.0.0.1 that a test started.
+pub trait LocalServer {
+    /// Its port, as dig's `-p` wants it.
+    fn port(&self) -> String;
+}
+
+impl LocalServer for ServeProcess {
+    fn port(&self) -> String {
+        ServeProcess::port(self)
+    }
+}
+
+impl LocalServer for InProcessServer {
+    fn port(&self) -> String {
+        InProcessServer::port(self)
+    }
+}
+
 /// Runs dig against `server` with `args` (name, type and +options).
-pub fn dig(server: &ServeProcess, args: &[&str]) -> DigReply {
+pub fn dig(server: &impl LocalServer, args: &[&str]) -> DigReply {
     require_program("dig", "dnsutils");
     let output = Command::new("dig")
         .args(["@127.0.0.1", "-p", &server.port(), "+time=2", "+tries=1"])
@@ -55,7 +74,7 @@ pub fn dig(server: &ServeProcess, args: &[&str]) -> DigReply {
 }
 
 /// Runs kdig against `server` with `args`; returns its output.
-pub fn kdig(server: &ServeProcess, args: &[&str]) -> String {
+pub fn kdig(server: &impl LocalServer, args: &[&str]) -> String {
     require_program("kdig", "knot-dnsutils");
     let output = Command::new("kdig")
         .args(["@127.0.0.1", "-p", &server.port(), "+time=2", "+retry=0"])

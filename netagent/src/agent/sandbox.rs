@@ -199,13 +199,7 @@ impl Agent {
         if !inner.state.sandboxes.contains_key(name) {
             return Err(AgentError::not_found("sandbox", name));
         }
-        let sharing: Vec<String> = inner
-            .state
-            .sandboxes
-            .values()
-            .filter(|s| s.shares_with.as_deref() == Some(name))
-            .map(|s| s.name.clone())
-            .collect();
+        let sharing = inner.state.sharing(name);
         if !sharing.is_empty() && !force {
             return Err(AgentError::Conflict(format!(
                 "sandboxes {} share the namespace of {name:?}; remove them first or use --force",

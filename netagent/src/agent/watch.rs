@@ -54,13 +54,7 @@ impl Agent {
             "its namespace was deleted behind the agent's back: removing it"
         );
         AgentMetrics::add(&self.metrics.vanished, 1);
-        let sharing: Vec<String> = inner
-            .state
-            .sandboxes
-            .values()
-            .filter(|s| s.shares_with.as_deref() == Some(name))
-            .map(|s| s.name.clone())
-            .collect();
+        let sharing = inner.state.sharing(name);
         for other in sharing {
             let _ = self.dismantle(&mut inner, &other).await;
         }
