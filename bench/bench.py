@@ -329,9 +329,12 @@ class Bench:
         total = 20 if self.quick else 1000
         times = []
         socket = self.path("agent.sock")
+        # A network of their own: a Linux bridge takes at most 1,024 ports
+        # (BR_MAX_PORTS), and "bench" has the client and the 100 already.
+        self.agent("network", "create", "attach", "--subnet", "10.90.0.0/20")
         started = time.monotonic()
         for i in range(total):
-            body = json.dumps({"name": f"a{i:04d}", "network": {"network": "bench"}})
+            body = json.dumps({"name": f"a{i:04d}", "network": {"network": "attach"}})
             took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket", socket,
                         "-X", "POST", "-H", "content-type: application/json", "-d", body,
                         "http://localhost/v1/sandboxes"], timeout=30)
@@ -341,11 +344,11 @@ class Bench:
         rss = rss_kib(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         # A new sandbox, then its name from a peer as soon as the API returns.
-        body = json.dumps({"name": "newcomer", "network": {"network": "bench"}})
+        body = json.dumps({"name": "newcomer", "network": {"network": "attach"}})
         run(["curl", "-sS", "--fail", "-o", "/dev/null", "--unix-socket", socket, "-X", "POST",
              "-H", "content-type: application/json", "-d", body, "http://localhost/v1/sandboxes"], timeout=30)
         returned = time.monotonic()
-        first_try = self.in_client(["dig", "+short", "+time=2", "+tries=1", "newcomer"]).strip()
+        first_try = self.agent("exec", "a0000", "--", "dig", "+short", "+time=2", "+tries=1", "newcomer").strip()
         resolved_after = (time.monotonic() - returned) * 1000
         sandboxes = total + CONTAINERS + 2
         result = {"total": total, "times": times, "wall_s": wall, "rss_mib": rss / 1024, "fds": fds,

@@ -21,6 +21,7 @@ pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
         config.log.format = config::LogFormat::Json;
     }
     crate::logging::init(&config.log)?;
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -36,6 +37,23 @@ pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
         let _ = std::fs::remove_file(&socket);
         Ok(())
     })
+}
+
+/// Every sandbox holds a few descriptors in the agent (the resolver's UDP
+/// socket and TCP listener, the nftables event socket), so a thousand
+/// sandboxes outgrow the usual soft limit of 1,024: raise it to the hard
+/// limit, as container engines do (LimitNOFILE in their units).
+pub fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(%err, soft, hard, "cannot raise the open files limit");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "cannot read the open files limit"),
+    }
 }
 
 /// Starts the control API on its own thread and runtime.

@@ -27,6 +27,7 @@ pub fn run() -> Result<i32> {
         bail!("the demo needs root: it makes network namespaces, a bridge and veth pairs (run it with sudo)");
     }
     enter_private_namespaces()?;
+    crate::daemon::raise_open_files_limit();
     let scratch = std::env::temp_dir().join(format!("netagent-demo-{}", std::process::id()));
     let config = demo_config(&scratch);
     let runtime = tokio::runtime::Builder::new_current_thread()

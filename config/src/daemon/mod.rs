@@ -38,10 +38,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-
 use crate::{ConfigError, ConfigErrors};
+
+mod raw;
+
+use raw::{check_range, section, RawAgent, RawForwarding, RawLog, RawPaths, RawResolver, SECTIONS};
 
 /// The resolver's settings, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,88 +188,6 @@ impl Default for DaemonConfig {
         }
     }
 }
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawResolver {
-    ttl: Option<u32>,
-    edns_udp_size: Option<u16>,
-    tcp_idle_timeout_ms: Option<u64>,
-    max_tcp_connections: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawForwarding {
-    max_in_flight: Option<usize>,
-    max_in_flight_per_sandbox: Option<usize>,
-    fallback_delay_ms: Option<u64>,
-    total_timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPaths {
-    state_dir: Option<PathBuf>,
-    netns_dir: Option<PathBuf>,
-    socket: Option<PathBuf>,
-    host_resolv_conf: Option<PathBuf>,
-    resolv_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgent {
-    dns_mode: Option<DnsMode>,
-    address_pools: Option<Vec<ipnet::IpNet>>,
-    subnet_size: Option<u8>,
-    bridge_subnet: Option<ipnet::IpNet>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLog {
-    level: Option<String>,
-    format: Option<String>,
-}
-
-/// The sections of the file and the keys each one takes, for reporting
-/// every unknown key rather than the first one serde meets.
-const SECTIONS: [(&str, &[&str]); 5] = [
-    (
-        "resolver",
-        &[
-            "ttl",
-            "edns_udp_size",
-            "tcp_idle_timeout_ms",
-            "max_tcp_connections",
-        ],
-    ),
-    (
-        "forwarding",
-        &[
-            "max_in_flight",
-            "max_in_flight_per_sandbox",
-            "fallback_delay_ms",
-            "total_timeout_ms",
-        ],
-    ),
-    (
-        "paths",
-        &[
-            "state_dir",
-            "netns_dir",
-            "socket",
-            "host_resolv_conf",
-            "resolv_dir",
-        ],
-    ),
-    ("log", &["level", "format"]),
-    (
-        "agent",
-        &["dns_mode", "address_pools", "subnet_size", "bridge_subnet"],
-    ),
-];
 
 impl DaemonConfig {
     /// Reads and validates the file at `path`.
@@ -470,119 +389,5 @@ impl DaemonConfig {
     }
 }
 
-/// Deserializes section `index` of [`SECTIONS`], reporting each unknown key
-/// and each badly typed value on its own before giving up on the section.
-fn section<T: DeserializeOwned + Default>(
-    table: &toml::Table,
-    index: usize,
-    errors: &mut Vec<ConfigError>,
-) -> T {
-    let (name, keys) = SECTIONS[index];
-    let Some(value) = table.get(name) else {
-        return T::default();
-    };
-    let Some(entries) = value.as_table() else {
-        errors.push(ConfigError::new(name, "must be a table ([section])"));
-        return T::default();
-    };
-    let mut good = toml::Table::new();
-    for (key, value) in entries {
-        let origin = format!("{name}.{key}");
-        if !keys.contains(&key.as_str()) {
-            errors.push(ConfigError::new(
-                origin,
-                format!("unknown key; expected one of {}", keys.join(", ")),
-            ));
-            continue;
-        }
-        let single = toml::Table::from_iter([(key.clone(), value.clone())]);
-        match T::deserialize(toml::Value::Table(single)) {
-            Ok(_) => {
-                good.insert(key.clone(), value.clone());
-            }
-            Err(err) => errors.push(ConfigError::new(
-                origin,
-                format!("{value} is not valid: {}", err.message().trim()),
-            )),
-        }
-    }
-    // The keys that parsed on their own go on to the range checks, so a
-    // type error in one key does not hide a range error in another.
-    T::deserialize(toml::Value::Table(good)).unwrap_or_default()
-}
-
-fn check_range(errors: &mut Vec<ConfigError>, key: &str, value: u64, min: u64, max: u64) {
-    if !(min..=max).contains(&value) {
-        errors.push(ConfigError::new(
-            key,
-            format!("{value} is outside {min}..={max}"),
-        ));
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_file_gives_the_defaults() {
-        assert_eq!(DaemonConfig::parse("").unwrap(), DaemonConfig::default());
-    }
-
-    #[test]
-    fn reads_every_section() {
-        let config = DaemonConfig::parse(
-            "[resolver]\nttl = 30\nedns_udp_size = 4096\n[forwarding]\nfallback_delay_ms = 100\n\
-             [paths]\nnetns_dir = \"/tmp/ns\"\n[log]\nformat = \"json\"\nlevel = \"debug\"\n",
-        )
-        .unwrap();
-        assert_eq!(config.resolver.ttl, 30);
-        assert_eq!(config.resolver.edns_udp_size, 4096);
-        assert_eq!(config.forwarding.fallback_delay_ms, 100);
-        assert_eq!(config.paths.netns_dir, PathBuf::from("/tmp/ns"));
-        assert_eq!(config.log.format, LogFormat::Json);
-        assert_eq!(config.log.level, "debug");
-    }
-
-    #[test]
-    fn reports_every_error_of_the_file_at_once() {
-        let text = "[resolver]\nttl = \"ten\"\nedns_udp_size = 100\ntypo = 1\n\
-                    [paths]\nsocket = \"relative.sock\"\n[log]\nformat = \"xml\"\n[extra]\n";
-        let errors = DaemonConfig::parse(text).unwrap_err();
-        let text = errors.to_string();
-        for expected in [
-            "resolver.ttl: \"ten\" is not valid",
-            "resolver.typo: unknown key",
-            "paths.socket: relative.sock is not an absolute path",
-            "log.format: \"xml\" is not \"text\" or \"json\"",
-            "extra: unknown section",
-            "resolver.edns_udp_size: 100 is outside 512..=4096",
-        ] {
-            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-        }
-        assert_eq!(errors.errors.len(), 6, "{text}");
-    }
-
-    #[test]
-    fn range_errors_name_key_and_value() {
-        let errors = DaemonConfig::parse(
-            "[resolver]\nedns_udp_size = 100\n[forwarding]\ntotal_timeout_ms = 9000\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            errors.contains("resolver.edns_udp_size: 100 is outside 512..=4096"),
-            "{errors}"
-        );
-        assert!(
-            errors.contains("forwarding.total_timeout_ms: 9000 is outside 100..=5000"),
-            "{errors}"
-        );
-    }
-
-    #[test]
-    fn syntax_error_is_reported() {
-        let errors = DaemonConfig::parse("[resolver\n").unwrap_err().to_string();
-        assert!(errors.contains("syntax"), "{errors}");
-    }
-}
+mod tests;
