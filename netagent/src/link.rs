@@ -144,6 +144,10 @@ impl Links {
             .await
             .map_err(kernel("create veth", host_end))?;
         let index = self.existing_index(host_end, "create veth").await?;
+        // A bridge port needs no IPv6 of its own; without it the kernel
+        // skips duplicate address detection and multicast listener reports
+        // on every port, work that grows with the number of sandboxes.
+        let _ = set_ipv6(host_end, false);
         let attach = LinkUnspec::new_with_index(index)
             .controller(bridge)
             .up()
@@ -284,6 +288,14 @@ impl Links {
             _ => None,
         }))
     }
+}
+
+/// Turns IPv6 on or off for one interface of the calling thread's
+/// namespace (`net.ipv6.conf.IF.disable_ipv6`). Callers treat it as best
+/// effort: a kernel without IPv6 has no such file, and nothing to do.
+pub fn set_ipv6(interface: &str, enabled: bool) -> std::io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
+    std::fs::write(path, if enabled { "0" } else { "1" })
 }
 
 fn is_link_local(net: &IpNet) -> bool {

@@ -139,6 +139,13 @@ impl Agent {
                 .await?;
         }
         undo.veth = Some(host_veth.clone());
+        if ipv6.is_some() {
+            let name = ifname.clone();
+            let _ = self
+                .worker
+                .run_in(&ns, move || crate::link::set_ipv6(&name, true))
+                .await;
+        }
         let inside = self.links_in(&ns).await?;
         let index = inside.set_up_by_name(&ifname).await?;
         for subnet in addresses_with_prefix(net, ipv4, ipv6) {

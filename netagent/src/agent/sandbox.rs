@@ -163,6 +163,15 @@ impl Agent {
             }
         };
         let record = self.base_record(spec, path.clone(), inode, owns);
+        if owns {
+            // Interfaces made in this namespace start without IPv6 (no
+            // duplicate address detection, no multicast reports); an
+            // endpoint with an IPv6 address turns it on for its interface.
+            let _ = self
+                .worker
+                .run_in(&ns, || crate::link::set_ipv6("default", false))
+                .await;
+        }
         let lo_up = async {
             self.links_in(&ns)
                 .await?
