@@ -112,7 +112,12 @@ fn garbage_datagrams_never_stop_the_server() {
         let noise: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
         socket.send_to(&noise, server.addr).unwrap();
     }
-    let reply = udp_ask(&server, &query(77, "web."), WAIT).expect("still answering");
+    // The burst can fill the socket's receive buffer and a datagram sent
+    // right behind it may be dropped, as UDP allows: ask as a stub
+    // resolver does, again after a second, a bounded number of times.
+    let reply = (0..5)
+        .find_map(|_| udp_ask(&server, &query(77, "web."), Duration::from_secs(1)))
+        .expect("still answering");
     assert_eq!(reply.metadata.id, 77);
     assert_eq!(reply.answers.len(), 1);
 }

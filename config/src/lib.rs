@@ -16,6 +16,26 @@
 //! This crate has no I/O beyond reading the file it is given, so the
 //! resolver and the agent can both depend on it.
 
+/// Serializes a type as its `Display` text and deserializes it with its
+/// `FromStr`, so the JSON and TOML forms are what users type on the
+/// command line.
+macro_rules! serde_as_text {
+    ($type:ty) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod daemon;
 pub mod error;
 pub mod names;

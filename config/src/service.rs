@@ -8,7 +8,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// Transport protocol of an exposed port: the `_PROTO` label of an SRV name.
@@ -114,18 +113,7 @@ impl fmt::Display for ServicePort {
     }
 }
 
-impl Serialize for ServicePort {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ServicePort {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(ServicePort);
 
 #[cfg(test)]
 mod tests {

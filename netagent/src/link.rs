@@ -83,8 +83,8 @@ impl Links {
         Links { handle }
     }
 
-    /// The index of the link `name`, if it exists.
-    pub async fn index_of(&self, name: &str) -> Result<Option<u32>, LinkError> {
+    /// The link called `name`, if it exists.
+    async fn link(&self, name: &str) -> Result<Option<LinkMessage>, LinkError> {
         let mut links = self
             .handle
             .link()
@@ -92,8 +92,7 @@ impl Links {
             .match_name(name.to_owned())
             .execute();
         match links.try_next().await {
-            Ok(Some(link)) => Ok(Some(link.header.index)),
-            Ok(None) => Ok(None),
+            Ok(link) => Ok(link),
             Err(rtnetlink::Error::NetlinkError(msg))
                 if msg.code.map(|c| -c.get()) == Some(libc::ENODEV) =>
             {
@@ -101,6 +100,11 @@ impl Links {
             }
             Err(err) => Err(kernel("find", name)(err)),
         }
+    }
+
+    /// The index of the link `name`, if it exists.
+    pub async fn index_of(&self, name: &str) -> Result<Option<u32>, LinkError> {
+        Ok(self.link(name).await?.map(|link| link.header.index))
     }
 
     /// Creates a bridge with `addresses` (gateways with their prefixes) and
@@ -269,13 +273,7 @@ impl Links {
 
     /// The MAC address of a link, as `aa:bb:cc:dd:ee:ff`.
     pub async fn mac_of(&self, name: &str) -> Result<Option<String>, LinkError> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_owned())
-            .execute();
-        let Ok(Some(link)) = links.try_next().await else {
+        let Some(link) = self.link(name).await? else {
             return Ok(None);
         };
         Ok(link.attributes.iter().find_map(|a| match a {
