@@ -5,7 +5,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -13,7 +12,8 @@ use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::oneshot;
+
+use super::background::Background;
 
 /// What a fake does with each question.
 #[derive(Debug, Clone, Copy)]
@@ -46,8 +46,7 @@ pub struct FakeUpstream {
     udp_packets: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
     last_query: Arc<Mutex<Option<Vec<u8>>>>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _running: Background,
 }
 
 impl FakeUpstream {
@@ -66,34 +65,26 @@ impl FakeUpstream {
         let udp_packets = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
         let last_query = Arc::new(Mutex::new(None));
-        let (stop, stopped) = oneshot::channel::<()>();
         let counters = (
             Arc::clone(&udp_packets),
             Arc::clone(&tcp_queries),
             Arc::clone(&last_query),
         );
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let udp = UdpSocket::from_std(udp).unwrap();
-                let tcp = TcpListener::from_std(tcp).unwrap();
-                tokio::select! {
-                    _ = serve_udp(udp, behaviour, counters.0, counters.2) => {}
-                    _ = serve_tcp(tcp, behaviour, counters.1) => {}
-                    _ = stopped => {}
-                }
-            });
+        let running = Background::spawn(move |stopped| async move {
+            let udp = UdpSocket::from_std(udp).unwrap();
+            let tcp = TcpListener::from_std(tcp).unwrap();
+            tokio::select! {
+                _ = serve_udp(udp, behaviour, counters.0, counters.2) => {}
+                _ = serve_tcp(tcp, behaviour, counters.1) => {}
+                _ = stopped => {}
+            }
         });
         FakeUpstream {
             addr,
             udp_packets,
             tcp_queries,
             last_query,
-            stop: Some(stop),
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -110,17 +101,6 @@ impl FakeUpstream {
     /// The last datagram received, as it came.
     pub fn last_query(&self) -> Option<Vec<u8>> {
         self.last_query.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeUpstream {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -4,21 +4,19 @@
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use config::DaemonConfig;
 use resolver::upstream::{ForwardRequest, Upstream, UpstreamFuture};
 use resolver::{EndpointTable, ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
-use tokio::sync::oneshot;
 
+use super::background::Background;
 use super::fixture_table;
 
 /// A running in-process server.
 pub struct InProcessServer {
     /// Where it listens, UDP and TCP.
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _running: Background,
 }
 
 impl InProcessServer {
@@ -52,30 +50,22 @@ impl InProcessServer {
         let sandbox_id = sandbox_id.to_owned();
         let (udp, tcp) = bind_pair();
         let addr = udp.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel();
         let (ready, is_ready) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let upstream = make_upstream();
-                let shared: Arc<dyn Upstream> = Arc::new(Shared(Arc::clone(&upstream)));
-                let core = Arc::new(ResolverCore::new(table, &config, shared));
-                let server =
-                    SandboxServer::start(core, &sandbox_id, SandboxSockets { udp, tcp }).unwrap();
-                ready.send(upstream).unwrap_or_else(|_| panic!("test gone"));
-                let _ = stopped.await;
-                drop(server);
-            });
+        let running = Background::spawn(move |stopped| async move {
+            let upstream = make_upstream();
+            let shared: Arc<dyn Upstream> = Arc::new(Shared(Arc::clone(&upstream)));
+            let core = Arc::new(ResolverCore::new(table, &config, shared));
+            let server =
+                SandboxServer::start(core, &sandbox_id, SandboxSockets { udp, tcp }).unwrap();
+            ready.send(upstream).unwrap_or_else(|_| panic!("test gone"));
+            let _ = stopped.await;
+            drop(server);
         });
         let upstream = is_ready.recv().expect("server started");
         (
             InProcessServer {
                 addr,
-                stop: Some(stop),
-                thread: Some(thread),
+                _running: running,
             },
             upstream,
         )
@@ -84,17 +74,6 @@ impl InProcessServer {
     /// The port, as dig's `-p` wants it.
     pub fn port(&self) -> String {
         self.addr.port().to_string()
-    }
-}
-
-impl Drop for InProcessServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

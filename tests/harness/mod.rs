@@ -1,6 +1,7 @@
 //! What the integration tests share: the real `netagent` binary serving a
 //! table on loopback, and the real DNS clients (dig, kdig) run against it.
 
+pub mod background;
 pub mod clients;
 pub mod fake_upstream;
 pub mod host;
