@@ -357,6 +357,9 @@ class Bench:
             if n <= total:
                 subset = times[:n]
                 print(f"  attach first {n:5}: p50={percentile(subset, .5):.2f}ms p99={percentile(subset, .99):.2f}ms", flush=True)
+        # How the cost grows with the number of sandboxes already there.
+        by_hundred = [f"{percentile(times[i:i + 100], .5):.2f}" for i in range(0, total - 99, 100)]
+        print(f"  attach p50 per hundred (ms): {' '.join(by_hundred)}", flush=True)
         print(f"  {sandboxes} sandboxes: RSS {rss / 1024:.1f} MiB, {fds} fds; newcomer answered on the first query: "
               f"{bool(first_try)} ({resolved_after:.1f} ms including dig's start)", flush=True)
         return result
@@ -390,22 +393,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: one short round of each step")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
+    parser.add_argument("--only", choices=["load", "failover", "attach"],
+                        help="run one step (the report then shows only that step)")
     options = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
     bench = Bench(options.quick, options.out)
     try:
         bench.setup()
-        files = bench.query_files()
-        print("load", flush=True)
-        bench.load_rounds(files)
-        if not options.quick:
-            # Kept in case a later step fails: the load is the long part.
-            with open(options.out + ".load.json", "w") as saved:
-                json.dump(bench.results, saved)
-        print("failover", flush=True)
-        failover = bench.failover()
-        print("attach", flush=True)
-        attach = bench.attach()
+        failover = attach = None
+        if options.only in (None, "load"):
+            files = bench.query_files()
+            print("load", flush=True)
+            bench.load_rounds(files)
+            if not options.quick:
+                # Kept in case a later step fails: the load is the long part.
+                with open(options.out + ".load.json", "w") as saved:
+                    json.dump(bench.results, saved)
+        if options.only in (None, "failover"):
+            print("failover", flush=True)
+            failover = bench.failover()
+        if options.only in (None, "attach"):
+            print("attach", flush=True)
+            attach = bench.attach()
         bench.report(failover, attach)
     finally:
         bench.stop_daemon()

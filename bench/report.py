@@ -51,12 +51,26 @@ def render(results, failover, attach, rounds, seconds, versions):
         if ours and aard and dmq:
             lines.append(f"| {workload} | {clients} | {ratio(ours['qps'], aard['qps']):.2f} | {ratio(ours['cpu_us'], aard['cpu_us']):.2f} | "
                          f"{ratio(ours['qps'], dmq['qps']):.2f} | {ratio(ours['cpu_us'], dmq['cpu_us']):.2f} |")
-    lines += ["", "## Dead first upstream (a blackhole), live second", ""]
+    if failover:
+        lines += failover_lines(failover)
+    if attach:
+        lines += attach_lines(attach)
+    lines += ["", "## Targets (issue #6)", ""] + check_targets(g, failover, attach)
+    lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in versions.items()] + [""]
+    return "\n".join(lines)
+
+
+def failover_lines(failover):
+    lines = ["", "## Dead first upstream (a blackhole), live second", ""]
     for label, times in failover.items():
         lines.append(f"- {label}: median {statistics.median(times):.0f} ms, worst {max(times)} ms over {len(times)} unique names "
                      "(dig's own query time)")
+    return lines
+
+
+def attach_lines(attach):
     times = attach["times"]
-    lines += ["", "## Attach", "",
+    lines = ["", "## Attach", "",
               f"Sandboxes created and attached one after another through the control API (`curl` time per request):", ""]
     for n in (1, 100, attach["total"]):
         if n <= attach["total"]:
@@ -68,9 +82,7 @@ def render(results, failover, attach, rounds, seconds, versions):
               f"RSS {attach['rss_mib']:.1f} MiB and {attach['fds']} file descriptors",
               f"- a new sandbox's name answered on the first query from a peer right after the API returned: "
               f"{'yes' if attach['newcomer_first_try'] else 'no'} ({attach['newcomer_ms']:.1f} ms including dig's start)"]
-    lines += ["", "## Targets (issue #6)", ""] + check_targets(g, failover, attach)
-    lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in versions.items()] + [""]
-    return "\n".join(lines)
+    return lines
 
 
 def check_targets(g, failover, attach):
@@ -94,9 +106,11 @@ def check_targets(g, failover, attach):
         if ours and aard and dmq:
             line(ratio(ours["qps"], aard["qps"]) >= 3, f"forwarded cold c{clients}: qps ≥ 3× aardvark ({ratio(ours['qps'], aard['qps']):.2f}×)")
             line(ratio(ours["qps"], dmq["qps"]) > 1, f"forwarded cold c{clients}: qps > dnsmasq ({ratio(ours['qps'], dmq['qps']):.2f}×)")
-    if "netagent" in failover:
+    if failover and "netagent" in failover:
         median = statistics.median(failover["netagent"])
         line(median < 200, f"dead first upstream: median < 200 ms ({median:.0f} ms)")
+    if not attach:
+        return out
     times = sorted(attach["times"])
     p50 = times[len(times) // 2]
     line(p50 < 5, f"attach p50 < 5 ms ({p50:.2f} ms over {attach['total']})")

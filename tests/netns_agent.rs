@@ -348,3 +348,46 @@ fn direct_mode_binds_127_0_0_11_port_53() {
     );
     host.assert_clean_after_removal();
 }
+
+#[test]
+fn ipv6_networks_answer_aaaa_and_ipv4_only_interfaces_get_no_ipv6_address() {
+    let host = TestHost::new();
+    host.cli(&[
+        "network",
+        "create",
+        "dual",
+        "--subnet",
+        "10.77.0.0/24",
+        "--subnet",
+        "fd00:77::/64",
+    ])
+    .assert_ok("network create dual");
+    host.cli(&["network", "create", "v4", "--subnet", "10.78.0.0/24"])
+        .assert_ok("network create v4");
+    run(&host, &["--name", "six", "--network", "dual"]);
+    run(&host, &["--name", "peer", "--network", "dual"]);
+    run(&host, &["--name", "four", "--network", "v4"]);
+    assert_eq!(host.dig_short("peer", &["six", "AAAA"]), ["fd00:77::2"]);
+    let six = host
+        .exec("six", &["ip", "-6", "-o", "addr", "show", "dev", "eth0"])
+        .stdout_text();
+    assert!(
+        six.contains("fd00:77::2/64") && six.contains("fe80::"),
+        "an IPv6 endpoint keeps its link-local address: {six}"
+    );
+    let four = host
+        .exec("four", &["ip", "-6", "-o", "addr", "show", "dev", "eth0"])
+        .stdout_text();
+    assert!(
+        four.trim().is_empty(),
+        "no IPv6 address on an IPv4-only interface: {four}"
+    );
+    let host_side = host
+        .in_host(&["ip", "-6", "-o", "addr", "show"])
+        .stdout_text();
+    assert!(
+        !host_side.contains(": veth"),
+        "bridge ports have no IPv6 address of their own: {host_side}"
+    );
+    host.assert_clean_after_removal();
+}

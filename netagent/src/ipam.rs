@@ -66,6 +66,10 @@ pub struct SubnetAddresses {
     /// The bridge's address on it.
     pub gateway: IpAddr,
     used: BTreeSet<IpAddr>,
+    /// Every host address below this one is used or reserved, so the
+    /// search for the lowest free one starts here: one sandbox after
+    /// another costs the same however many there are.
+    scan_from: IpAddr,
 }
 
 impl SubnetAddresses {
@@ -76,6 +80,7 @@ impl SubnetAddresses {
             subnet,
             gateway,
             used: BTreeSet::new(),
+            scan_from: subnet.network(),
         }
     }
 
@@ -97,12 +102,14 @@ impl SubnetAddresses {
         let free = self
             .subnet
             .hosts()
+            .skip_while(|a| *a < self.scan_from)
             .find(|a| !self.is_reserved(*a) && !self.used.contains(a));
         let address = free.ok_or_else(|| IpamError::Exhausted {
             subnet: self.subnet,
             network: network.to_owned(),
         })?;
         self.used.insert(address);
+        self.scan_from = address;
         Ok(address)
     }
 
@@ -128,6 +135,7 @@ impl SubnetAddresses {
     /// Gives an address back.
     pub fn release(&mut self, address: IpAddr) {
         self.used.remove(&address);
+        self.scan_from = self.scan_from.min(address);
     }
 
     /// Whether the subnet holds `address`.
@@ -216,6 +224,24 @@ mod tests {
         assert_eq!(
             subnet.allocate("app").unwrap(),
             "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn an_address_released_below_the_last_one_is_handed_out_first() {
+        let mut subnet = SubnetAddresses::new(net("10.0.0.0/24"), None);
+        let first: Vec<IpAddr> = (0..5).map(|_| subnet.allocate("app").unwrap()).collect();
+        assert_eq!(first[4], "10.0.0.6".parse::<IpAddr>().unwrap());
+        subnet.release(first[1]);
+        assert_eq!(subnet.allocate("app").unwrap(), first[1]);
+        assert_eq!(
+            subnet.allocate("app").unwrap(),
+            "10.0.0.7".parse::<IpAddr>().unwrap()
+        );
+        subnet.reserve("10.0.0.8".parse().unwrap(), "app").unwrap();
+        assert_eq!(
+            subnet.allocate("app").unwrap(),
+            "10.0.0.9".parse::<IpAddr>().unwrap()
         );
     }
 

@@ -11,7 +11,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use futures_util::TryStreamExt;
 use ipnet::IpNet;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoVeth, LinkAttribute, LinkMessage,
+};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -148,10 +150,8 @@ impl Links {
             .await
             .map_err(kernel("create veth", host_end))?;
         let index = self.existing_index(host_end, "create veth").await?;
-        // A bridge port needs no IPv6 of its own; without it the kernel
-        // skips duplicate address detection and multicast listener reports
-        // on every port, work that grows with the number of sandboxes.
-        let _ = set_ipv6(host_end, false);
+        // A bridge port needs no IPv6 address of its own.
+        self.without_ipv6_addresses(index, host_end).await?;
         let attach = LinkUnspec::new_with_index(index)
             .controller(bridge)
             .up()
@@ -165,7 +165,7 @@ impl Links {
     }
 
     /// The index of a link that must exist for `step` to go on.
-    async fn existing_index(&self, name: &str, step: &'static str) -> Result<u32, LinkError> {
+    pub async fn existing_index(&self, name: &str, step: &'static str) -> Result<u32, LinkError> {
         self.index_of(name).await?.ok_or_else(|| LinkError::Kernel {
             step,
             name: name.to_owned(),
@@ -196,6 +196,32 @@ impl Links {
             .execute()
             .await
             .map_err(kernel("bring up", name))
+    }
+
+    /// Tells the kernel to give the link no IPv6 address of its own (no
+    /// link-local address, so no duplicate address detection and no
+    /// multicast listener reports when it comes up: work that otherwise
+    /// grows with the number of sandboxes). Must come before the link is
+    /// up. Said over netlink (`ip link set X addrgenmode none`) rather than
+    /// through `net.ipv6.conf.X.disable_ipv6`: every namespace adds its own
+    /// dentries under /proc/sys/net, so a path walk there costs time in
+    /// proportion to the number of sandboxes on the host. A kernel without
+    /// IPv6 has nothing to turn off.
+    pub async fn without_ipv6_addresses(&self, index: u32, name: &str) -> Result<(), LinkError> {
+        let mode = AfSpecInet6::AddrGenMode(In6AddrGenMode::None);
+        let message = LinkUnspec::new_with_index(index)
+            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![mode],
+            )]))
+            .build();
+        match self.handle.link().change(message).execute().await {
+            Err(rtnetlink::Error::NetlinkError(err))
+                if err.code.map(|c| -c.get()) == Some(libc::EAFNOSUPPORT) =>
+            {
+                Ok(())
+            }
+            result => result.map_err(kernel("turn off IPv6 addresses of", name)),
+        }
     }
 
     /// Brings up the link called `name`.
@@ -286,14 +312,6 @@ impl Links {
             _ => None,
         }))
     }
-}
-
-/// Turns IPv6 on or off for one interface of the calling thread's
-/// namespace (`net.ipv6.conf.IF.disable_ipv6`). Callers treat it as best
-/// effort: a kernel without IPv6 has no such file, and nothing to do.
-pub fn set_ipv6(interface: &str, enabled: bool) -> std::io::Result<()> {
-    let path = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
-    std::fs::write(path, if enabled { "0" } else { "1" })
 }
 
 fn is_link_local(net: &IpNet) -> bool {

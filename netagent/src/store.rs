@@ -193,31 +193,64 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Makes the files of the sandboxes `names` match `state` (written,
+    /// or removed when `state` has no such sandbox): what an attach or a
+    /// removal changed, in time that does not grow with the other
+    /// sandboxes.
+    pub fn save_sandboxes(&self, state: &State, names: &[&str]) -> std::io::Result<()> {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.dir.join("sandboxes");
+        for name in names {
+            sync_record(
+                &dir,
+                name,
+                state.sandboxes.get(*name),
+                &mut written.sandboxes,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn sync_kind<T: Serialize + Clone + PartialEq>(
     dir: &Path,
     wanted: &BTreeMap<String, T>,
     written: &mut BTreeMap<String, T>,
 ) -> std::io::Result<()> {
-    for (name, record) in wanted {
-        if written.get(name) != Some(record) {
-            write_atomically(
-                &dir.join(format!("{name}.json")),
-                &serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
-            )?;
-            written.insert(name.clone(), record.clone());
-        }
+    let names: std::collections::BTreeSet<&String> = wanted.keys().chain(written.keys()).collect();
+    let names: Vec<String> = names.into_iter().cloned().collect();
+    for name in names {
+        sync_record(dir, &name, wanted.get(&name), written)?;
     }
-    let gone: Vec<String> = written
-        .keys()
-        .filter(|name| !wanted.contains_key(*name))
-        .cloned()
-        .collect();
-    for name in gone {
-        match std::fs::remove_file(dir.join(format!("{name}.json"))) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-            _ => {}
+    Ok(())
+}
+
+/// Makes one record's file hold `wanted` (or removes it), unless it does
+/// already.
+fn sync_record<T: Serialize + Clone + PartialEq>(
+    dir: &Path,
+    name: &str,
+    wanted: Option<&T>,
+    written: &mut BTreeMap<String, T>,
+) -> std::io::Result<()> {
+    if written.get(name) == wanted {
+        return Ok(());
+    }
+    let path = dir.join(format!("{name}.json"));
+    match wanted {
+        Some(record) => {
+            let bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+            write_atomically(&path, &bytes)?;
+            written.insert(name.to_owned(), record.clone());
         }
-        written.remove(&name);
+        None => {
+            match std::fs::remove_file(&path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+            written.remove(name);
+        }
     }
     Ok(())
 }

@@ -42,7 +42,7 @@ impl Agent {
     ) -> Result<EndpointRecord, AgentError> {
         let mut inner = self.inner.lock().await;
         let endpoint = self.attach(&mut inner, sandbox, network, options).await?;
-        self.persist(&inner)?;
+        self.persist_sandboxes(&inner, &[sandbox])?;
         Ok(endpoint)
     }
 
@@ -50,7 +50,7 @@ impl Agent {
     pub async fn disconnect(&self, network: &str, sandbox: &str) -> Result<(), AgentError> {
         let mut inner = self.inner.lock().await;
         self.detach(&mut inner, sandbox, network).await?;
-        self.persist(&inner)
+        self.persist_sandboxes(&inner, &[sandbox])
     }
 
     /// Attaches `sandbox` to `network`: address, veth into the sandbox,
@@ -139,15 +139,12 @@ impl Agent {
                 .await?;
         }
         undo.veth = Some(host_veth.clone());
-        if ipv6.is_some() {
-            let name = ifname.clone();
-            let _ = self
-                .worker
-                .run_in(&ns, move || crate::link::set_ipv6(&name, true))
-                .await;
-        }
         let inside = self.links_in(&ns).await?;
-        let index = inside.set_up_by_name(&ifname).await?;
+        let index = inside.existing_index(&ifname, "bring up").await?;
+        if ipv6.is_none() {
+            inside.without_ipv6_addresses(index, &ifname).await?;
+        }
+        inside.set_up(index, &ifname).await?;
         for subnet in addresses_with_prefix(net, ipv4, ipv6) {
             inside.add_address(index, subnet, &ifname).await?;
         }

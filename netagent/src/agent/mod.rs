@@ -227,10 +227,19 @@ impl Agent {
         self.inner.lock().await.state.clone()
     }
 
-    /// Writes the state file.
+    /// Writes every record that changed.
     fn persist(&self, inner: &Inner) -> Result<(), AgentError> {
         self.store
             .save(&inner.state)
+            .map_err(AgentError::io("save the state"))
+    }
+
+    /// Writes the records of the sandboxes `names` only: what changes on
+    /// the attach path, where comparing every record would cost time in
+    /// proportion to the number of sandboxes.
+    fn persist_sandboxes(&self, inner: &Inner, names: &[&str]) -> Result<(), AgentError> {
+        self.store
+            .save_sandboxes(&inner.state, names)
             .map_err(AgentError::io("save the state"))
     }
 

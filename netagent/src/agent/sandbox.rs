@@ -81,7 +81,7 @@ impl Agent {
             Some(owner) => self.copy_resolv_conf(owner, &record.name)?,
             None => self.write_resolv_conf(inner, &record)?,
         }
-        self.persist(inner)?;
+        self.persist_sandboxes(inner, &[&record.name])?;
         tracing::info!(sandbox = %record.name, "sandbox created");
         Ok(record)
     }
@@ -163,15 +163,6 @@ impl Agent {
             }
         };
         let record = self.base_record(spec, path.clone(), inode, owns);
-        if owns {
-            // Interfaces made in this namespace start without IPv6 (no
-            // duplicate address detection, no multicast reports); an
-            // endpoint with an IPv6 address turns it on for its interface.
-            let _ = self
-                .worker
-                .run_in(&ns, || crate::link::set_ipv6("default", false))
-                .await;
-        }
         let lo_up = async {
             self.links_in(&ns)
                 .await?
@@ -216,11 +207,13 @@ impl Agent {
             )));
         }
         let mut errors = Vec::new();
-        for other in sharing {
-            errors.extend(self.dismantle(&mut inner, &other).await);
+        for other in &sharing {
+            errors.extend(self.dismantle(&mut inner, other).await);
         }
         errors.extend(self.dismantle(&mut inner, name).await);
-        self.persist(&inner)?;
+        let mut removed: Vec<&str> = sharing.iter().map(String::as_str).collect();
+        removed.push(name);
+        self.persist_sandboxes(&inner, &removed)?;
         match errors.into_iter().next() {
             Some(first) => Err(first),
             None => Ok(()),

@@ -205,7 +205,7 @@ impl EndpointTable {
             return Err(TableError::DuplicateNetwork(network.name));
         }
         state.add_network(key.clone(), network);
-        self.publish(&mut state, &[key], &[]);
+        self.publish(&mut state, &[(&key, ZoneEdit::Rebuild)], &[]);
         Ok(())
     }
 
@@ -227,7 +227,7 @@ impl EndpointTable {
             });
         }
         let network = state.remove_network(&key).expect("checked above");
-        self.publish(&mut state, &[key], &[]);
+        self.publish(&mut state, &[(&key, ZoneEdit::Rebuild)], &[]);
         Ok(network)
     }
 
@@ -238,8 +238,8 @@ impl EndpointTable {
         let key = endpoint.network.to_ascii_lowercase();
         state.check_connect(&key, &endpoint)?;
         let id = endpoint.id.clone();
-        state.insert_endpoint(&key, endpoint);
-        self.publish(&mut state, &[key], &[id]);
+        state.insert_endpoint(&key, endpoint.clone());
+        self.publish(&mut state, &[(&key, ZoneEdit::Add(endpoint))], &[&id]);
         Ok(())
     }
 
@@ -253,7 +253,11 @@ impl EndpointTable {
         let endpoint = state
             .remove_endpoint(&key, sandbox_id)
             .ok_or_else(|| TableError::UnknownSandbox(sandbox_id.to_owned()))?;
-        self.publish(&mut state, &[key], &[sandbox_id.to_owned()]);
+        self.publish(
+            &mut state,
+            &[(&key, ZoneEdit::Remove(sandbox_id))],
+            &[sandbox_id],
+        );
         Ok(endpoint)
     }
 
@@ -265,7 +269,11 @@ impl EndpointTable {
             .iter()
             .filter_map(|key| state.remove_endpoint(key, sandbox_id))
             .collect();
-        self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
+        let edits: Vec<(&str, ZoneEdit)> = keys
+            .iter()
+            .map(|key| (key.as_str(), ZoneEdit::Remove(sandbox_id)))
+            .collect();
+        self.publish(&mut state, &edits, &[sandbox_id]);
         removed
     }
 
@@ -276,7 +284,11 @@ impl EndpointTable {
         let keys = state
             .rename(sandbox_id, new_name)
             .ok_or_else(|| TableError::UnknownSandbox(sandbox_id.to_owned()))?;
-        self.publish(&mut state, &keys, &[sandbox_id.to_owned()]);
+        let edits: Vec<(&str, ZoneEdit)> = keys
+            .iter()
+            .map(|key| (key.as_str(), ZoneEdit::Rebuild))
+            .collect();
+        self.publish(&mut state, &edits, &[sandbox_id]);
         Ok(())
     }
 
@@ -301,47 +313,100 @@ impl EndpointTable {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Rebuilds the zones of `networks` and the views of every sandbox
-    /// that sees one of them (of every sandbox when the set of networks
-    /// changed), plus the views of `sandboxes` themselves.
-    fn publish(&self, state: &mut TableState, networks: &[String], sandboxes: &[String]) {
+    /// Publishes new zones for the networks `edits` touch (each the
+    /// current zone with the edit applied, or rebuilt from the state), then
+    /// new views for every sandbox that sees one of them (every sandbox
+    /// when the set of networks changed) and for `sandboxes` themselves.
+    fn publish(&self, state: &mut TableState, edits: &[(&str, ZoneEdit)], sandboxes: &[&str]) {
         state.serial = state.serial.wrapping_add(1);
-        let names_changed = networks
+        let names_changed = edits
             .iter()
-            .any(|key| self.zones.contains_key(key.as_str()) != state.network(key).is_some());
-        for key in networks {
-            match state.network(key) {
-                Some(network) => {
-                    let endpoints = state.endpoints_of(key).cloned().collect();
-                    let zone = NetworkZone::build(network.clone(), endpoints);
-                    self.zones.insert(key.as_str().into(), Arc::new(zone));
-                }
-                None => {
-                    self.zones.remove(key.as_str());
-                }
-            }
-        }
-        let mut affected: Vec<&str> = sandboxes.iter().map(String::as_str).collect();
+            .any(|(key, _)| self.zones.contains_key(*key) != state.network(key).is_some());
         if names_changed {
-            affected.extend(state.sandbox_ids());
-        } else {
-            for key in networks {
-                affected.extend(state.endpoints_of(key).map(|e| e.id.as_str()));
-            }
+            state.refresh_network_names();
         }
-        affected.sort_unstable();
-        affected.dedup();
-        let all_networks: NetworkNames = state
-            .networks()
-            .map(|(key, _)| key.as_str().into())
+        let zones: Vec<(&str, Option<Arc<NetworkZone>>)> = edits
+            .iter()
+            .map(|(key, edit)| (*key, self.publish_zone(state, key, edit)))
             .collect();
-        let all_networks = Arc::new(all_networks);
-        for id in affected {
-            self.publish_view(state, id, &all_networks);
+        for id in sandboxes {
+            self.publish_view(state, id);
+        }
+        let written = |id: &str| sandboxes.contains(&id);
+        if names_changed {
+            let others: Vec<&str> = state.sandbox_ids().filter(|id| !written(id)).collect();
+            for id in others {
+                self.publish_view(state, id);
+            }
+            return;
+        }
+        // The other sandboxes on the touched networks keep their networks;
+        // only those zones change in their views. A sandbox on two touched
+        // networks is refreshed twice, to the same result.
+        for (key, _) in edits {
+            for peer in state.endpoints_of(key).filter(|e| !written(&e.id)) {
+                self.refresh_view(state, &peer.id, &zones);
+            }
         }
     }
 
-    fn publish_view(&self, state: &TableState, sandbox_id: &str, networks: &Arc<NetworkNames>) {
+    /// Publishes the network's new zone and returns it (`None` when the
+    /// network is gone).
+    fn publish_zone(
+        &self,
+        state: &TableState,
+        key: &str,
+        edit: &ZoneEdit,
+    ) -> Option<Arc<NetworkZone>> {
+        let Some(network) = state.network(key) else {
+            self.zones.remove(key);
+            return None;
+        };
+        let current = self.zones.get(key).map(|z| Arc::clone(z.value()));
+        let zone = match (edit, current) {
+            (ZoneEdit::Add(endpoint), Some(zone)) => zone.with_endpoint(endpoint.clone()),
+            (ZoneEdit::Remove(sandbox_id), Some(zone)) => zone.without_endpoint(sandbox_id),
+            _ => NetworkZone::build(network.clone(), state.endpoints_of(key).cloned().collect()),
+        };
+        let zone = Arc::new(zone);
+        match self.zones.get_mut(key) {
+            Some(mut slot) => *slot = Arc::clone(&zone),
+            None => {
+                self.zones.insert(key.into(), Arc::clone(&zone));
+            }
+        }
+        Some(zone)
+    }
+
+    /// Republishes a sandbox's view with the new versions of `zones`,
+    /// everything else as it was.
+    fn refresh_view(
+        &self,
+        state: &TableState,
+        sandbox_id: &str,
+        zones: &[(&str, Option<Arc<NetworkZone>>)],
+    ) {
+        let Some(mut slot) = self.views.get_mut(sandbox_id) else {
+            return;
+        };
+        let newer = |zone: &Arc<NetworkZone>| {
+            let fresh = zones.iter().find(|(key, _)| **key == *zone.key);
+            match fresh {
+                Some((_, Some(fresh))) => Arc::clone(fresh),
+                _ => Arc::clone(zone),
+            }
+        };
+        let view = SandboxView {
+            sandbox_id: Arc::clone(&slot.sandbox_id),
+            sandbox_name: Arc::clone(&slot.sandbox_name),
+            zones: slot.zones.iter().map(newer).collect(),
+            networks: Arc::clone(&slot.networks),
+            serial: state.serial,
+        };
+        *slot = Arc::new(view);
+    }
+
+    fn publish_view(&self, state: &TableState, sandbox_id: &str) {
         let Some(name) = state.sandbox_name(sandbox_id) else {
             self.views.remove(sandbox_id);
             return;
@@ -350,15 +415,40 @@ impl EndpointTable {
             .networks_of(sandbox_id)
             .filter_map(|key| self.zones.get(key).map(|z| Arc::clone(z.value())))
             .collect();
-        let view = SandboxView {
-            sandbox_id: sandbox_id.into(),
-            sandbox_name: name.into(),
+        let view = |sandbox_id: Arc<str>, sandbox_name: Arc<str>| SandboxView {
+            sandbox_id,
+            sandbox_name,
             zones,
-            networks: Arc::clone(networks),
+            networks: Arc::clone(&state.network_names),
             serial: state.serial,
         };
-        self.views.insert(sandbox_id.into(), Arc::new(view));
+        // In place when the sandbox has a view already: its id and name
+        // are shared, not copied, and the map's key is kept.
+        match self.views.get_mut(sandbox_id) {
+            Some(mut slot) => {
+                let name = match &*slot.sandbox_name == name {
+                    true => Arc::clone(&slot.sandbox_name),
+                    false => name.into(),
+                };
+                *slot = Arc::new(view(Arc::clone(&slot.sandbox_id), name));
+            }
+            None => {
+                let fresh = view(sandbox_id.into(), name.into());
+                self.views.insert(sandbox_id.into(), Arc::new(fresh));
+            }
+        }
     }
+}
+
+/// How a write changes one network's zone.
+enum ZoneEdit<'a> {
+    /// Rebuilt from the state: the network was added or removed, or a
+    /// sandbox on it renamed.
+    Rebuild,
+    /// One endpoint attached.
+    Add(Endpoint),
+    /// The endpoint of this sandbox detached.
+    Remove(&'a str),
 }
 
 #[cfg(test)]

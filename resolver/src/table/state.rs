@@ -4,8 +4,9 @@
 //! not to the whole table.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use super::{Endpoint, Network, TableError};
+use super::{Endpoint, Network, NetworkNames, TableError};
 
 #[derive(Debug)]
 struct NetworkEntry {
@@ -31,6 +32,8 @@ pub(super) struct TableState {
     names: HashMap<String, String>,
     /// Bumped by every write; the SOA serial of negative answers.
     pub serial: u32,
+    /// The lower-case names of every network, shared by every view.
+    pub network_names: Arc<NetworkNames>,
 }
 
 impl TableState {
@@ -42,6 +45,12 @@ impl TableState {
         self.networks
             .iter()
             .map(|(key, entry)| (key, &entry.network))
+    }
+
+    /// Makes [`TableState::network_names`] match the networks.
+    pub fn refresh_network_names(&mut self) {
+        let names = self.networks.keys().map(|key| key.as_str().into());
+        self.network_names = Arc::new(names.collect());
     }
 
     pub fn add_network(&mut self, key: String, network: Network) {

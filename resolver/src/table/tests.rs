@@ -124,3 +124,31 @@ fn a_new_network_reaches_existing_views() {
     let view = table.view(&web.id).unwrap();
     assert!(view.is_network("secret") && !view.is_attached_to("secret"));
 }
+
+#[test]
+fn a_peer_on_two_networks_sees_each_change_on_the_right_one() {
+    let table = EndpointTable::new();
+    table.add_network(network("a")).unwrap();
+    table.add_network(network("b")).unwrap();
+    let mut web = endpoint("web", "a", "10.0.0.2");
+    table.connect(web.clone()).unwrap();
+    web.network = "b".into();
+    web.ipv4 = "10.1.0.2".parse().ok();
+    table.connect(web.clone()).unwrap();
+    let db = endpoint("db", "b", "10.1.0.3");
+    table.connect(db.clone()).unwrap();
+    let view = table.view(&web.id).unwrap();
+    let zone = |key: &str| view.zones.iter().find(|z| &*z.key == key).unwrap();
+    assert!(zone("b").contains("db.b") && !zone("a").contains("db"));
+    let cache = endpoint("cache", "a", "10.0.0.9");
+    table.connect(cache.clone()).unwrap();
+    let later = table.view(&web.id).unwrap();
+    assert!(later.zones[0].contains("cache.a") && later.zones[1].contains("db.b"));
+    assert!(later.serial != view.serial);
+    table.remove_sandbox(&db.id);
+    table.disconnect(&cache.id, "a").unwrap();
+    let last = table.view(&web.id).unwrap();
+    assert!(!last.zones[0].contains("cache") && !last.zones[1].contains("db"));
+    assert!(last.zones[1].contains("web.b"));
+    assert!(table.view(&cache.id).is_none());
+}

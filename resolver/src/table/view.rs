@@ -18,9 +18,9 @@ pub type NetworkNames = HashSet<Box<str>, RandomState>;
 #[derive(Debug)]
 pub struct SandboxView {
     /// The sandbox's 64-hex id.
-    pub sandbox_id: Box<str>,
+    pub sandbox_id: Arc<str>,
     /// The sandbox's name.
-    pub sandbox_name: Box<str>,
+    pub sandbox_name: Arc<str>,
     /// Zones of the networks the sandbox is on, ordered by network name so
     /// that merged answers come out in a deterministic order before the
     /// per-query shuffle.

@@ -1,17 +1,21 @@
 //! One network's immutable lookup snapshot: the names index, the reverse
 //! index and the endpoints they point into, built together so that a reader
 //! never sees a name without its reverse entry (DESIGN.md, seam 1).
+//!
+//! A write does not rebuild the zone from the table: it copies the current
+//! zone and adds or removes one endpoint. The copy shares every entry with
+//! the old zone (`Arc`s), so it costs a reference count per name rather
+//! than the strings, formatting and allocations of a rebuild, and an
+//! attach stays cheap on a network with a thousand sandboxes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 use hickory_proto::rr::Name;
 
 use super::{Endpoint, Network};
-
-/// Index of an endpoint within [`NetworkZone::endpoints`].
-type EndpointIndex = u32;
 
 /// An endpoint as the resolver needs it: the table's record plus its
 /// pre-built reverse-lookup target.
@@ -25,19 +29,23 @@ pub struct ZoneEndpoint {
     pub ptr_target: Option<Name>,
 }
 
-/// An immutable snapshot of one network's names. Replaced whole on every
-/// change; readers hold it through an `Arc`.
-#[derive(Debug)]
+/// The endpoints one name points to, shared between zone versions.
+type Holders = Arc<[Arc<ZoneEndpoint>]>;
+
+/// An immutable snapshot of one network's names. Replaced on every change;
+/// readers hold it through an `Arc`.
+#[derive(Debug, Clone)]
 pub struct NetworkZone {
     /// The network this zone is for.
     pub network: Network,
     /// The network name in lower case, as names are matched.
     pub key: Box<str>,
-    endpoints: Vec<ZoneEndpoint>,
+    /// Every endpoint, in attach order.
+    endpoints: Vec<Arc<ZoneEndpoint>>,
     /// Lower-case name (no trailing dot) -> the endpoints it names.
-    names: HashMap<Box<str>, Vec<EndpointIndex>, RandomState>,
+    names: HashMap<Arc<str>, Holders, RandomState>,
     /// Address -> the endpoint that holds it.
-    reverse: HashMap<IpAddr, EndpointIndex, RandomState>,
+    reverse: HashMap<IpAddr, Arc<ZoneEndpoint>, RandomState>,
 }
 
 impl NetworkZone {
@@ -57,34 +65,97 @@ impl NetworkZone {
         zone
     }
 
-    fn insert(&mut self, endpoint: Endpoint) {
-        let index = self.endpoints.len() as EndpointIndex;
+    /// This zone plus `endpoint`.
+    pub fn with_endpoint(&self, endpoint: Endpoint) -> NetworkZone {
+        let mut zone = self.clone();
+        zone.insert(endpoint);
+        zone
+    }
+
+    /// This zone without the endpoint of the sandbox `sandbox_id`.
+    pub fn without_endpoint(&self, sandbox_id: &str) -> NetworkZone {
+        let mut zone = self.clone();
+        zone.remove(sandbox_id);
+        zone
+    }
+
+    /// The keys an endpoint is found under: each of its names, plain and
+    /// qualified with the network, in lower case.
+    fn keys_of(&self, endpoint: &Endpoint) -> Vec<String> {
+        let mut keys = Vec::new();
         for name in endpoint.names() {
             let plain = name.to_ascii_lowercase();
             let qualified = format!("{plain}.{}", self.key);
-            for key in [plain, qualified] {
-                let slot = self.names.entry(key.into_boxed_str()).or_default();
-                if !slot.contains(&index) {
-                    slot.push(index);
-                }
-            }
+            keys.push(plain);
+            keys.push(qualified);
         }
-        for addr in endpoint.addresses() {
-            self.reverse.insert(addr, index);
-        }
+        keys
+    }
+
+    fn insert(&mut self, endpoint: Endpoint) {
+        let keys = self.keys_of(&endpoint);
         let ptr_target =
             Name::from_ascii(format!("{}.{}.", endpoint.sandbox, self.network.name)).ok();
-        self.endpoints.push(ZoneEndpoint {
+        let entry = Arc::new(ZoneEndpoint {
             endpoint,
             ptr_target,
         });
+        for key in keys {
+            let holders = self.names.entry(key.into()).or_insert_with(|| Arc::new([]));
+            if !holders.iter().any(|e| Arc::ptr_eq(e, &entry)) {
+                *holders = holders
+                    .iter()
+                    .cloned()
+                    .chain([Arc::clone(&entry)])
+                    .collect();
+            }
+        }
+        for addr in entry.endpoint.addresses() {
+            self.reverse.insert(addr, Arc::clone(&entry));
+        }
+        self.endpoints.push(entry);
+    }
+
+    fn remove(&mut self, sandbox_id: &str) {
+        let Some(position) = self
+            .endpoints
+            .iter()
+            .position(|e| e.endpoint.id == sandbox_id)
+        else {
+            return;
+        };
+        let entry = self.endpoints.remove(position);
+        for key in self.keys_of(&entry.endpoint) {
+            let Some(holders) = self.names.get_mut(key.as_str()) else {
+                continue;
+            };
+            let rest: Holders = holders
+                .iter()
+                .filter(|e| !Arc::ptr_eq(e, &entry))
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                self.names.remove(key.as_str());
+            } else {
+                *holders = rest;
+            }
+        }
+        for addr in entry.endpoint.addresses() {
+            if self
+                .reverse
+                .get(&addr)
+                .is_some_and(|holder| Arc::ptr_eq(holder, &entry))
+            {
+                self.reverse.remove(&addr);
+            }
+        }
     }
 
     /// The endpoints a lower-case name (without trailing dot) names here;
     /// empty when the name is not in this zone.
     pub fn lookup(&self, key: &str) -> impl Iterator<Item = &ZoneEndpoint> {
-        let indices = self.names.get(key).map(Vec::as_slice).unwrap_or_default();
-        indices.iter().map(|&i| &self.endpoints[i as usize])
+        let holders = self.names.get(key).map(|h| &h[..]).unwrap_or_default();
+        holders.iter().map(|e| &**e)
     }
 
     /// Whether a lower-case name is in this zone.
@@ -94,7 +165,7 @@ impl NetworkZone {
 
     /// The endpoint holding `addr`, if it is on this network.
     pub fn reverse(&self, addr: &IpAddr) -> Option<&ZoneEndpoint> {
-        self.reverse.get(addr).map(|&i| &self.endpoints[i as usize])
+        self.reverse.get(addr).map(|e| &**e)
     }
 
     /// Every endpoint of the network, in attach order.
@@ -138,6 +209,34 @@ mod tests {
         b.aliases = vec!["db".into()];
         let zone = NetworkZone::build(network("app"), vec![a, b]);
         assert_eq!(zone.lookup("db").count(), 2);
+    }
+
+    #[test]
+    fn edits_match_a_rebuild_and_leave_the_old_zone_as_it_was() {
+        let mut a = endpoint("a", "app", "10.0.0.2");
+        let mut b = endpoint("b", "app", "10.0.0.3");
+        a.aliases = vec!["db".into()];
+        b.aliases = vec!["db".into()];
+        let empty = NetworkZone::build(network("app"), vec![]);
+        let one = empty.with_endpoint(a.clone());
+        let two = one.with_endpoint(b.clone());
+        assert_eq!(one.lookup("db").count(), 1);
+        assert_eq!(two.lookup("db.app").count(), 2);
+        assert!(two.contains("b") && !one.contains("b"));
+        let back_to_b = two.without_endpoint(&a.id);
+        let rebuilt = NetworkZone::build(network("app"), vec![b.clone()]);
+        for key in ["a", "a.app", "b", "b.app", "db", "db.app", &b.short_id()] {
+            assert_eq!(
+                back_to_b.lookup(key).count(),
+                rebuilt.lookup(key).count(),
+                "{key}"
+            );
+        }
+        assert!(back_to_b.reverse(&"10.0.0.2".parse().unwrap()).is_none());
+        assert!(back_to_b.reverse(&"10.0.0.3".parse().unwrap()).is_some());
+        assert_eq!(back_to_b.endpoints().count(), 1);
+        assert_eq!(two.lookup("db").count(), 2, "an old zone stays as it was");
+        assert_eq!(back_to_b.without_endpoint("nobody").endpoints().count(), 1);
     }
 
     #[test]
