@@ -65,13 +65,14 @@ def percentile(values, fraction):
 
 
 class Bench:
-    def __init__(self, quick, out):
+    def __init__(self, quick, out, rounds=None, workloads=None):
         self.quick = quick
         self.out = out
         self.work = tempfile.mkdtemp(prefix="bench-", dir=os.environ.get("NETAGENT_BENCH_WORK"))
         self.procs = []
         self.daemon = None
-        self.rounds = 1 if quick else 3
+        self.rounds = rounds or (1 if quick else 3)
+        self.workloads = workloads
         self.seconds = 1 if quick else 5
         self.results = []  # dicts: target, workload, clients, qps, cpu_us, avg_ms, max_ms, lost
         self.notes = []
@@ -279,7 +280,7 @@ class Bench:
               f"[{stats.get('rcodes', '?')}]", flush=True)
 
     def load_rounds(self, files):
-        workloads = list(files) if not self.quick else ["local", "forwarded-cold"]
+        workloads = self.workloads or (list(files) if not self.quick else ["local", "forwarded-cold"])
         for round_number in range(self.rounds):
             print(f"round {round_number + 1} of {self.rounds}", flush=True)
             for mode in ("redirect", "direct"):
@@ -295,7 +296,8 @@ class Bench:
                         for clients in (1, 8):
                             self.measure(label, server, pid(), workload, files[workload], clients)
                     for workload in ("local", "forwarded-cold"):
-                        self.measure(label, server, pid(), workload, files[workload], 1, rate=5000)
+                        if workload in workloads:
+                            self.measure(label, server, pid(), workload, files[workload], 1, rate=5000)
         self.start_daemon("redirect")
 
     # ----- failover ---------------------------------------------------------
@@ -395,9 +397,13 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
     parser.add_argument("--only", choices=["load", "failover", "attach"],
                         help="run one step (the report then shows only that step)")
+    parser.add_argument("--rounds", type=int, help="rounds of the load (3 by default, 1 with --quick)")
+    parser.add_argument("--workloads", type=lambda text: text.split(","),
+                        help="comma-separated workloads of the load step: local, forwarded-warm, "
+                             "forwarded-cold, nxdomain, mixed-80-20 (all by default)")
     options = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
-    bench = Bench(options.quick, options.out)
+    bench = Bench(options.quick, options.out, options.rounds, options.workloads)
     try:
         bench.setup()
         failover = attach = None

@@ -123,6 +123,40 @@ fn garbage_datagrams_never_stop_the_server() {
 }
 
 #[test]
+fn a_burst_from_one_client_gets_one_whole_datagram_per_question() {
+    // Equal-sized replies to one client leave in one GSO message (the
+    // server's send path); the client must still see one datagram each.
+    let server = ServeProcess::start(&fixture_table(), "client", None);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    // Below the receive buffer, so none is dropped; the names alternate so
+    // the burst holds two reply sizes.
+    let ids: Vec<u16> = (1..=24).collect();
+    for &id in &ids {
+        let name = if id % 3 == 0 { "web2." } else { "web." };
+        socket.send_to(&query(id, name), server.addr).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    for _ in &ids {
+        let len = socket
+            .recv(&mut buffer)
+            .expect("a reply for every question");
+        let reply = Message::from_vec(&buffer[..len]).expect("each datagram one whole reply");
+        assert_eq!(reply.answers.len(), 1, "{reply:?}");
+        let expected = if reply.metadata.id % 3 == 0 {
+            "web2."
+        } else {
+            "web."
+        };
+        assert_eq!(reply.queries[0].name().to_ascii(), expected);
+        seen.push(reply.metadata.id);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ids);
+}
+
+#[test]
 fn a_message_with_qr_set_gets_no_reply() {
     let server = ServeProcess::start(&fixture_table(), "client", None);
     let mut response = query(5, "web.");

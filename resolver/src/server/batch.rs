@@ -1,6 +1,6 @@
-//! Receiving and sending datagrams in batches: one `recvmmsg(2)` takes up
-//! to [`BATCH`] queries and one `sendmmsg(2)` sends their replies, instead
-//! of a system call for each. Under load the kernel's per-call cost is most
+//! Receiving datagrams in batches: one `recvmmsg(2)` takes up to [`BATCH`]
+//! queries, and one `sendmmsg(2)` sends their replies
+//! ([`super::send`]), instead of a system call for each. Under load the kernel's per-call cost is most
 //! of a local answer's CPU (profiled: about 85% kernel time with a call per
 //! datagram), so this is where the answer path gets cheaper.
 //!
@@ -13,8 +13,6 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-
-use socket2::SockAddr;
 
 /// Datagrams per system call.
 pub const BATCH: usize = 32;
@@ -117,50 +115,6 @@ fn socket_addr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option
         }
         _ => None,
     }
-}
-
-/// Sends `replies` with as few system calls as possible; returns how many
-/// went out before the socket's buffer filled (`WouldBlock`).
-pub fn send_all(fd: RawFd, replies: &[(Vec<u8>, SocketAddr)]) -> usize {
-    let mut sent = 0;
-    while sent < replies.len() {
-        let chunk = &replies[sent..replies.len().min(sent + BATCH)];
-        let names: Vec<SockAddr> = chunk
-            .iter()
-            .map(|(_, peer)| SockAddr::from(*peer))
-            .collect();
-        let mut iovecs: Vec<libc::iovec> = chunk
-            .iter()
-            .map(|(bytes, _)| libc::iovec {
-                iov_base: bytes.as_ptr() as *mut _,
-                iov_len: bytes.len(),
-            })
-            .collect();
-        // SAFETY: as in `Received::receive`; sendmmsg only reads them.
-        let mut headers: Vec<libc::mmsghdr> = (0..chunk.len())
-            .map(|_| unsafe { MaybeUninit::zeroed().assume_init() })
-            .collect();
-        for (i, header) in headers.iter_mut().enumerate() {
-            header.msg_hdr.msg_name = names[i].as_ptr() as *mut _;
-            header.msg_hdr.msg_namelen = names[i].len();
-            header.msg_hdr.msg_iov = &mut iovecs[i];
-            header.msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: every header points at live buffers of the sizes given.
-        let count = unsafe {
-            libc::sendmmsg(
-                fd,
-                headers.as_mut_ptr(),
-                headers.len() as u32,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if count <= 0 {
-            break;
-        }
-        sent += count as usize;
-    }
-    sent
 }
 
 thread_local! {

@@ -7,7 +7,9 @@
 //! view on every query.
 //!
 //! - [`udp`]: one task per socket; forwarded questions get a task each,
-//!   bounded per sandbox and overall, REFUSED at once past the bound.
+//!   bounded per sandbox and overall, REFUSED at once past the bound;
+//!   [`batch`] receives queries by the batch and [`send`] sends the
+//!   replies, equal-sized ones to the same client in one GSO message.
 //! - [`tcp`]: an accept task owning one task per connection (so dropping
 //!   the server ends them all), several queries per connection, an idle
 //!   timeout, a bound on connections, and a malformed frame closing only
@@ -17,6 +19,7 @@
 //! [`SandboxServer::start`] binds the sockets where they belong.
 
 mod batch;
+mod send;
 mod tcp;
 mod udp;
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::batch::{send_all, with_received};
+use super::batch::{with_received, BATCH};
+use super::send::send_all;
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
@@ -27,6 +28,13 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
         let handled = socket.try_io(Interest::READABLE, || {
             with_received(|received| {
                 let count = received.receive(socket.as_raw_fd())?;
+                // Fewer than a full batch: the queue is empty. Saying so
+                // (WouldBlock, after handling what came) makes the runtime
+                // wait for the next datagram instead of asking the socket
+                // again only to hear EAGAIN: one system call less per
+                // wake-up. A datagram that came in the meantime is not
+                // lost: it raised a new readiness event of its own.
+                let drained = count < BATCH;
                 for i in 0..count {
                     let (bytes, peer) = received.datagram(i);
                     let Some(peer) = peer else { continue };
@@ -46,11 +54,15 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                         Outcome::Drop => {}
                     }
                 }
-                Ok(())
+                match drained {
+                    true => Err(io::ErrorKind::WouldBlock.into()),
+                    false => Ok(()),
+                }
             })
         });
+        flush(&socket, &mut replies);
         match handled {
-            Ok(()) => flush(&socket, &mut replies),
+            Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             // Nothing a client sends can break an unconnected socket; log
             // and carry on rather than lose the sandbox's DNS.
@@ -62,9 +74,12 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
 /// Sends the batch's replies; any the socket's buffer could not take at
 /// once go out from a task that waits for room.
 fn flush(socket: &Arc<UdpSocket>, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
-    let sent = send_all(socket.as_raw_fd(), replies);
-    if sent < replies.len() {
-        let rest: Vec<(Vec<u8>, SocketAddr)> = replies.drain(sent..).collect();
+    if replies.is_empty() {
+        return;
+    }
+    send_all(socket.as_raw_fd(), replies);
+    if !replies.is_empty() {
+        let rest: Vec<(Vec<u8>, SocketAddr)> = std::mem::take(replies);
         let socket = Arc::clone(socket);
         tokio::spawn(async move {
             for (reply, peer) in rest {
