@@ -133,7 +133,11 @@ fn a_burst_from_one_client_gets_one_whole_datagram_per_question() {
     // the burst holds two reply sizes.
     let ids: Vec<u16> = (1..=24).collect();
     for &id in &ids {
-        let name = if id % 3 == 0 { "web2." } else { "web." };
+        let name = if id.is_multiple_of(3) {
+            "web2."
+        } else {
+            "web."
+        };
         socket.send_to(&query(id, name), server.addr).unwrap();
     }
     let mut seen = Vec::new();
@@ -144,7 +148,7 @@ fn a_burst_from_one_client_gets_one_whole_datagram_per_question() {
             .expect("a reply for every question");
         let reply = Message::from_vec(&buffer[..len]).expect("each datagram one whole reply");
         assert_eq!(reply.answers.len(), 1, "{reply:?}");
-        let expected = if reply.metadata.id % 3 == 0 {
+        let expected = if reply.metadata.id.is_multiple_of(3) {
             "web2."
         } else {
             "web."
