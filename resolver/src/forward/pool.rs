@@ -13,7 +13,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use std::os::fd::AsRawFd;
+
 use foldhash::fast::RandomState;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,13 +25,11 @@ use super::sockets::{Family, SocketFactory};
 use super::stats::ForwardStats;
 use super::wire;
 use super::AttemptError;
+use crate::server::batch::with_answers_received;
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
 /// leave a spoofer about one chance in a million per forged datagram.
 pub const SOCKETS_PER_FAMILY: usize = 16;
-
-/// Largest upstream answer read (a UDP datagram's limit).
-const RECV_BUFFER: usize = 65_535;
 
 type PendingKey = (u16, SocketAddr);
 
@@ -162,15 +163,32 @@ impl Drop for Unregister<'_> {
     }
 }
 
+/// Reads answers by the batch (one `recvmmsg` for all that wait) and
+/// hands each to its question.
 async fn read_replies(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, stats: Arc<ForwardStats>) {
-    let mut buffer = vec![0u8; RECV_BUFFER];
     loop {
-        let Ok((len, from)) = socket.recv_from(&mut buffer).await else {
+        if socket.readable().await.is_err() {
             continue;
-        };
-        if !deliver(&pending, &buffer[..len], from) {
-            ForwardStats::bump(&stats.mismatched);
         }
+        let _ = socket.try_io(Interest::READABLE, || {
+            with_answers_received(|received| {
+                let count = received.receive(socket.as_raw_fd())?;
+                for i in 0..count {
+                    let (datagram, from) = received.datagram(i);
+                    let delivered = from.is_some_and(|from| deliver(&pending, datagram, from));
+                    if !delivered {
+                        ForwardStats::bump(&stats.mismatched);
+                    }
+                }
+                // A short batch emptied the queue: wait for the next
+                // datagram rather than ask again for EAGAIN (as the
+                // serving loop does, crate::server::udp).
+                match count < received.slots() {
+                    true => Err(io::ErrorKind::WouldBlock.into()),
+                    false => Ok(()),
+                }
+            })
+        });
     }
 }
 

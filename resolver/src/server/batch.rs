@@ -1,10 +1,12 @@
 //! Receiving datagrams in batches: one `recvmmsg(2)` takes up to [`BATCH`]
-//! queries, and one `sendmmsg(2)` sends their replies
-//! ([`super::send`]), instead of a system call for each. Under load the kernel's per-call cost is most
-//! of a local answer's CPU (profiled: about 85% kernel time with a call per
-//! datagram), so this is where the answer path gets cheaper.
+//! datagrams instead of a system call for each. The serving loop reads
+//! queries this way (and sends the replies with one `sendmmsg(2)`,
+//! [`super::send`]); the forwarder's upstream sockets read answers this
+//! way too ([`with_answers_received`]). Under load the kernel's per-call
+//! cost is most of a local answer's CPU, so this is where the answer path
+//! gets cheaper.
 //!
-//! The buffers are per thread, not per sandbox: the runtime's thread
+//! The buffers are per thread, not per socket: the runtime's thread
 //! handles one socket's batch at a time and never awaits in the middle of
 //! one, so 1,000 sandboxes share one set of buffers.
 
@@ -14,15 +16,23 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-/// Datagrams per system call.
+/// Most datagrams per system call.
 pub const BATCH: usize = 32;
 /// Largest query read; a longer datagram is cut and then fails to decode
 /// (FORMERR). Queries are small.
 pub const DATAGRAM: usize = 4096;
+/// Largest upstream answer read: any UDP datagram.
+pub const ANSWER: usize = 65_535;
+/// Answers per system call: fewer than queries, as each takes 64 KiB of
+/// room (address space; only the pages written become memory).
+pub const ANSWER_BATCH: usize = 16;
 
 /// Received datagrams and the room for them.
 pub struct Received {
-    buffers: Vec<[u8; DATAGRAM]>,
+    /// `slots` buffers of `size` bytes, end to end.
+    buffers: Vec<u8>,
+    size: usize,
+    slots: usize,
     names: Vec<libc::sockaddr_storage>,
     lens: [usize; BATCH],
     name_lens: [libc::socklen_t; BATCH],
@@ -30,9 +40,13 @@ pub struct Received {
 }
 
 impl Received {
-    fn new() -> Received {
+    /// Room for `slots` (at most [`BATCH`]) datagrams of `size` bytes.
+    fn new(slots: usize, size: usize) -> Received {
+        let slots = slots.min(BATCH);
         Received {
-            buffers: vec![[0; DATAGRAM]; BATCH],
+            buffers: vec![0; slots * size],
+            size,
+            slots,
             // SAFETY: sockaddr_storage is plain data; all zeroes is valid.
             names: vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH],
             lens: [0; BATCH],
@@ -41,12 +55,22 @@ impl Received {
         }
     }
 
+    /// How many datagrams one [`Received::receive`] takes at most: fewer
+    /// came means the socket's queue is empty.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
     /// Reads as many waiting datagrams as fit, without blocking
     /// (`WouldBlock` when there are none).
     pub fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
-        let mut iovecs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
-            iov_base: self.buffers[i].as_mut_ptr().cast(),
-            iov_len: DATAGRAM,
+        let size = self.size;
+        let mut chunks = self.buffers.chunks_exact_mut(size);
+        let mut iovecs: [libc::iovec; BATCH] = std::array::from_fn(|_| libc::iovec {
+            iov_base: chunks
+                .next()
+                .map_or(std::ptr::null_mut(), |c| c.as_mut_ptr().cast()),
+            iov_len: size,
         });
         // SAFETY: mmsghdr is plain data; the pointers set below stay valid
         // for the call, which writes only within the given lengths.
@@ -63,7 +87,7 @@ impl Received {
             libc::recvmmsg(
                 fd,
                 headers.as_mut_ptr(),
-                BATCH as u32,
+                self.slots as u32,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )
@@ -82,8 +106,9 @@ impl Received {
     /// Datagram `i` of the last batch and who sent it (`None` for an
     /// address family other than IPv4 and IPv6).
     pub fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        let start = i * self.size;
         (
-            &self.buffers[i][..self.lens[i].min(DATAGRAM)],
+            &self.buffers[start..start + self.lens[i].min(self.size)],
             socket_addr(&self.names[i], self.name_lens[i]),
         )
     }
@@ -118,10 +143,16 @@ fn socket_addr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option
 }
 
 thread_local! {
-    static RECEIVED: RefCell<Received> = RefCell::new(Received::new());
+    static QUERIES: RefCell<Received> = RefCell::new(Received::new(BATCH, DATAGRAM));
+    static ANSWERS: RefCell<Received> = RefCell::new(Received::new(ANSWER_BATCH, ANSWER));
 }
 
-/// Runs `work` with this thread's receive buffers.
+/// Runs `work` with this thread's buffers for queries.
 pub fn with_received<T>(work: impl FnOnce(&mut Received) -> T) -> T {
-    RECEIVED.with(|received| work(&mut received.borrow_mut()))
+    QUERIES.with(|received| work(&mut received.borrow_mut()))
+}
+
+/// Runs `work` with this thread's buffers for upstream answers.
+pub fn with_answers_received<T>(work: impl FnOnce(&mut Received) -> T) -> T {
+    ANSWERS.with(|received| work(&mut received.borrow_mut()))
 }

@@ -18,7 +18,7 @@
 //! The server never binds or enters a namespace: whoever calls
 //! [`SandboxServer::start`] binds the sockets where they belong.
 
-mod batch;
+pub(crate) mod batch;
 mod send;
 mod tcp;
 mod udp;

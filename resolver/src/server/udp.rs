@@ -1,14 +1,18 @@
 //! The UDP side of a sandbox's resolver: a batch of queries per wake-up
 //! ([`super::batch`]), their local replies sent together, forwarded ones
-//! handed to a task each within the forwarding bounds.
+//! handed to a task each within the forwarding bounds. A forwarded
+//! question's reply goes back through the serving task too (an
+//! [`Outbox`]): replies that come back together leave in one `sendmmsg`
+//! ([`super::send`]) rather than a system call each.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use tokio::sync::Notify;
 
 use super::batch::{with_received, BATCH};
 use super::send::send_all;
@@ -16,15 +20,47 @@ use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
 
+type Replies = Vec<(Vec<u8>, SocketAddr)>;
+
+/// Replies to forwarded questions, waiting for the serving task to send
+/// them.
+#[derive(Default)]
+struct Outbox {
+    replies: Mutex<Replies>,
+    ready: Notify,
+}
+
+impl Outbox {
+    fn push(&self, reply: Vec<u8>, peer: SocketAddr) {
+        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+        replies.push((reply, peer));
+        if replies.len() == 1 {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Moves every waiting reply to `into`.
+    fn drain_into(&self, into: &mut Replies) {
+        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+        into.append(&mut replies);
+    }
+}
+
 /// Serves queries on `socket` until the task is aborted.
 pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) {
     let mut rng = fastrand::Rng::new();
-    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
+    let mut replies: Replies = Vec::new();
+    let outbox = Arc::new(Outbox::default());
     loop {
-        if let Err(err) = socket.readable().await {
-            tracing::debug!(%err, "udp socket failed");
-            return;
+        tokio::select! {
+            biased;
+            ready = socket.readable() => if let Err(err) = ready {
+                tracing::debug!(%err, "udp socket failed");
+                return;
+            },
+            () = outbox.ready.notified() => {}
         }
+        outbox.drain_into(&mut replies);
         let handled = socket.try_io(Interest::READABLE, || {
             with_received(|received| {
                 let count = received.receive(socket.as_raw_fd())?;
@@ -42,10 +78,10 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                         Outcome::Reply(reply) => replies.push((reply, peer)),
                         Outcome::Forward(request) => match context.try_forward_slot() {
                             Some(permits) => {
-                                let (context, socket) = (Arc::clone(&context), Arc::clone(&socket));
+                                let (context, outbox) = (Arc::clone(&context), Arc::clone(&outbox));
                                 tokio::spawn(async move {
                                     let reply = context.forward(&request).await;
-                                    send(&socket, &reply, peer).await;
+                                    outbox.push(reply, peer);
                                     drop(permits);
                                 });
                             }
@@ -73,13 +109,13 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
 
 /// Sends the batch's replies; any the socket's buffer could not take at
 /// once go out from a task that waits for room.
-fn flush(socket: &Arc<UdpSocket>, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
+fn flush(socket: &Arc<UdpSocket>, replies: &mut Replies) {
     if replies.is_empty() {
         return;
     }
     send_all(socket.as_raw_fd(), replies);
     if !replies.is_empty() {
-        let rest: Vec<(Vec<u8>, SocketAddr)> = std::mem::take(replies);
+        let rest = std::mem::take(replies);
         let socket = Arc::clone(socket);
         tokio::spawn(async move {
             for (reply, peer) in rest {
