@@ -188,6 +188,24 @@ fn an_answer_too_big_for_the_client_comes_back_truncated_not_lost() {
 }
 
 #[test]
+fn an_answer_over_4_kib_reaches_a_client_that_takes_it_whole() {
+    // About 9.6 KB of answers: the forwarder reads upstream datagrams of
+    // any size, not only what a query buffer holds.
+    let upstream = FakeUpstream::start(Behaviour::Oversized(600));
+    let mut config = DaemonConfig::default();
+    config.resolver.edns_udp_size = 16_384;
+    let (resolver, _) = resolver_with_host(&[&upstream], config);
+    let mut message = question(16, "many.example.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(16_384);
+    message.edns = Some(edns);
+    let (reply, _) = ask(&resolver, &message);
+    assert_eq!(reply.metadata.id, 16);
+    assert!(!reply.metadata.truncation);
+    assert_eq!(reply.answers.len(), 600);
+}
+
+#[test]
 fn spoofed_answers_with_wrong_id_or_question_are_ignored() {
     let upstream = FakeUpstream::start(Behaviour::SpoofFirst(ANSWER));
     let (resolver, forwarder) = resolver_with_host(&[&upstream], DaemonConfig::default());
