@@ -64,6 +64,65 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+def dns_query(qid, name):
+    """A recursion-desired A query for `name`, as bytes."""
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.split("."))
+    return qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x00\x01\x00\x01"
+
+
+def time_to_resolve(netns_path, name, action):
+    """Runs `action`, then asks 127.0.0.11 inside `netns_path` for `name`
+    until it answers with an address (at most 2 s, a try each 50 ms at
+    most). Returns (answered on the first try, ms from the end of `action`
+    to the answer). The asking thread enters the namespace (setns) before
+    `action`, so nothing but the resolver lies between the two."""
+    import ctypes
+    import socket
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    state = {"tries": 0, "ms": float("nan")}
+    ready, go = threading.Event(), threading.Event()
+
+    def ask():
+        fd = os.open(netns_path, os.O_RDONLY)
+        try:
+            if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET, this thread only
+                state["error"] = os.strerror(ctypes.get_errno())
+                return
+        finally:
+            os.close(fd)
+            ready.set()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.05)
+            if not go.wait(60):
+                return
+            deadline = state["returned"] + 2
+            while time.monotonic() < deadline:
+                state["tries"] += 1
+                qid = random.randrange(1 << 16)
+                sock.sendto(dns_query(qid, name), ("127.0.0.11", 53))
+                try:
+                    reply = sock.recv(512)
+                except socket.timeout:
+                    continue
+                answered = reply[:2] == qid.to_bytes(2, "big") and reply[3] & 0x0F == 0 and reply[6:8] != b"\x00\x00"
+                if answered:
+                    state["ms"] = (time.monotonic() - state["returned"]) * 1000
+                    return
+                time.sleep(0.001)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    ready.wait(10)
+    action()
+    state["returned"] = time.monotonic()
+    go.set()
+    thread.join(10)
+    if "error" in state:
+        raise RuntimeError(f"setns into {netns_path}: {state['error']}")
+    return state["tries"] == 1 and state["ms"] == state["ms"], state["ms"]
+
+
 class Bench:
     def __init__(self, quick, out, rounds=None, workloads=None):
         self.quick = quick
@@ -345,13 +404,16 @@ class Bench:
         pid = self.daemon.pid
         rss = rss_kib(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
-        # A new sandbox, then its name from a peer as soon as the API returns.
+        # A new sandbox, then its name from a peer as soon as the API returns:
+        # a thread already inside the peer's namespace asks, no process start.
         body = json.dumps({"name": "newcomer", "network": {"network": "attach"}})
-        run(["curl", "-sS", "--fail", "-o", "/dev/null", "--unix-socket", socket, "-X", "POST",
-             "-H", "content-type: application/json", "-d", body, "http://localhost/v1/sandboxes"], timeout=30)
-        returned = time.monotonic()
-        first_try = self.agent("exec", "a0000", "--", "dig", "+short", "+time=2", "+tries=1", "newcomer").strip()
-        resolved_after = (time.monotonic() - returned) * 1000
+        peer_netns = json.loads(self.agent("inspect", "a0000"))["netns"]
+
+        def create_newcomer():
+            run(["curl", "-sS", "--fail", "-o", "/dev/null", "--unix-socket", socket, "-X", "POST",
+                 "-H", "content-type: application/json", "-d", body, "http://localhost/v1/sandboxes"], timeout=30)
+
+        first_try, resolved_after = time_to_resolve(peer_netns, "newcomer", create_newcomer)
         sandboxes = total + CONTAINERS + 2
         result = {"total": total, "times": times, "wall_s": wall, "rss_mib": rss / 1024, "fds": fds,
                   "sandboxes": sandboxes, "newcomer_first_try": bool(first_try), "newcomer_ms": resolved_after}
@@ -363,7 +425,7 @@ class Bench:
         by_hundred = [f"{percentile(times[i:i + 100], .5):.2f}" for i in range(0, total - 99, 100)]
         print(f"  attach p50 per hundred (ms): {' '.join(by_hundred)}", flush=True)
         print(f"  {sandboxes} sandboxes: RSS {rss / 1024:.1f} MiB, {fds} fds; newcomer answered on the first query: "
-              f"{bool(first_try)} ({resolved_after:.1f} ms including dig's start)", flush=True)
+              f"{first_try}, {resolved_after:.2f} ms after the API returned", flush=True)
         return result
 
     # ----- report -------------------------------------------------------------
