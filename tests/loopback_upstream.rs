@@ -105,6 +105,27 @@ fn dead_first_server_costs_well_under_a_second_and_is_skipped_next_time() {
 }
 
 #[test]
+fn a_server_the_kernel_refuses_to_send_to_fails_over_without_waiting() {
+    // A datagram to the broadcast address from a socket without
+    // SO_BROADCAST is refused (EACCES) by the kernel: that try fails at
+    // once, and the next server is asked without the fallback delay.
+    let live = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let refused = NameServer("255.255.255.255:53".parse().unwrap());
+    let mut config = DaemonConfig::default();
+    config.forwarding.fallback_delay_ms = 3_000;
+    config.forwarding.total_timeout_ms = 4_500;
+    let (resolver, forwarder) = resolver(
+        client_on(vec![network("app", false, &[])]),
+        HostServers::fixed(&[refused, server(&[&live])]),
+        config,
+    );
+    let (reply, took) = ask(&resolver, &question(17, "sent.example."));
+    assert_eq!((reply.metadata.id, address(&reply)), (17, Some(ANSWER)));
+    assert!(took < Duration::from_millis(2_000), "waited {took:?}");
+    assert_eq!(forwarder.stats().answered, 1);
+}
+
+#[test]
 fn servfail_and_refused_fail_over_to_the_next_server() {
     for failing in [Behaviour::ServFail, Behaviour::Refused] {
         let bad = FakeUpstream::start(failing);

@@ -42,6 +42,12 @@ pub struct ForwardRequest {
     pub transport: Transport,
     /// The largest reply the client takes.
     pub reply_limit: usize,
+    /// Which of the pool's sockets to ask from (modulo their number):
+    /// random, and the same for every question of one received batch, so
+    /// that their answers come back together on one socket and are read
+    /// in one `recvmmsg` after one wake-up. A spoofer's odds per forged
+    /// datagram do not change: the socket was and stays unknown to him.
+    pub socket_hint: u32,
 }
 
 /// Why an upstream gave no answer; the client gets SERVFAIL.

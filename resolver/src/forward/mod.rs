@@ -58,6 +58,9 @@ pub enum AttemptError {
     /// No socket of the server's family in that namespace.
     #[error("no socket of this address family")]
     NoSocket,
+    /// The kernel would not send the question.
+    #[error("the question could not be sent")]
+    SendFailed,
     /// The client's question could not be relayed.
     #[error("malformed question")]
     Malformed,
@@ -81,11 +84,11 @@ impl Route {
     async fn exchange(
         &self,
         server: SocketAddr,
-        query: &[u8],
-        transport: Transport,
+        request: &ForwardRequest,
     ) -> Result<Vec<u8>, AttemptError> {
-        match transport {
-            Transport::Udp => self.pool.exchange(server, query).await,
+        let query = &request.wire;
+        match request.transport {
+            Transport::Udp => self.pool.exchange(server, query, request.socket_hint).await,
             Transport::Tcp => tcp::exchange(self.factory.as_ref(), server, query).await,
         }
     }
@@ -194,7 +197,7 @@ impl Forwarder {
         ForwardStats::bump(&self.stats.forwarded);
         let started = std::time::Instant::now();
         let plan = self.health.plan(&servers, std::time::Instant::now());
-        let attempt = |server| route.exchange(server, &request.wire, request.transport);
+        let attempt = |server| route.exchange(server, request);
         match race(plan, self.timing, &self.health, attempt).await {
             Some(answer) => {
                 ForwardStats::bump(&self.stats.answered);

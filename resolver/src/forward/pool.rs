@@ -7,18 +7,23 @@
 //! whose id, source address and port, and question all match a query in
 //! flight on that socket (RFC 5452 section 9.1); anything else is dropped
 //! and counted.
+//!
+//! Each socket has a reader task (answers by the batch, one `recvmmsg`)
+//! and a sender task: questions are queued and the sender sends what has
+//! queued up in one `sendmmsg` (equal-sized ones to one server as a UDP
+//! GSO message, [`crate::server::send`]), so the questions of one received
+//! batch leave together.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
 use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
 
 use foldhash::fast::RandomState;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use super::sockets::{Family, SocketFactory};
@@ -26,6 +31,7 @@ use super::stats::ForwardStats;
 use super::wire;
 use super::AttemptError;
 use crate::server::batch::with_answers_received;
+use crate::server::send::send_all;
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
 /// leave a spoofer about one chance in a million per forged datagram.
@@ -40,15 +46,33 @@ struct Pending {
 
 type PendingMap = Mutex<HashMap<PendingKey, Pending, RandomState>>;
 
+/// Questions waiting for the socket's sender task.
+#[derive(Default)]
+struct SendQueue {
+    queries: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
+    ready: Notify,
+}
+
+impl SendQueue {
+    fn push(&self, query: Vec<u8>, server: SocketAddr) {
+        let mut queries = self.queries.lock().unwrap_or_else(|p| p.into_inner());
+        queries.push((query, server));
+        if queries.len() == 1 {
+            self.ready.notify_one();
+        }
+    }
+}
+
 struct PooledSocket {
-    socket: Arc<UdpSocket>,
     pending: Arc<PendingMap>,
-    reader: JoinHandle<()>,
+    outgoing: Arc<SendQueue>,
+    /// The reader and the sender.
+    tasks: [JoinHandle<()>; 2],
 }
 
 impl Drop for PooledSocket {
     fn drop(&mut self) {
-        self.reader.abort();
+        self.tasks.iter().for_each(JoinHandle::abort);
     }
 }
 
@@ -68,13 +92,15 @@ impl UdpPool {
         Ok(UdpPool { v4, v6 })
     }
 
-    /// Sends `query` to `server` from a random socket of the pool with a
-    /// fresh random id, and waits for the matching answer (the caller
-    /// bounds the wait). The answer carries the id we chose.
+    /// Sends `query` to `server` from the socket `socket_hint` picks (a
+    /// random number, [`crate::upstream::ForwardRequest::socket_hint`])
+    /// with a fresh random id, and waits for the matching answer (the
+    /// caller bounds the wait). The answer carries the id we chose.
     pub async fn exchange(
         &self,
         server: SocketAddr,
         query: &[u8],
+        socket_hint: u32,
     ) -> Result<Vec<u8>, AttemptError> {
         let sockets = match Family::of(&server) {
             Family::V4 => &self.v4,
@@ -83,7 +109,7 @@ impl UdpPool {
         if sockets.is_empty() {
             return Err(AttemptError::NoSocket);
         }
-        let pooled = &sockets[fastrand::usize(..sockets.len())];
+        let pooled = &sockets[socket_hint as usize % sockets.len()];
         let question = wire::question(query).ok_or(AttemptError::Malformed)?;
         let (sender, receiver) = oneshot::channel();
         let key = register(&pooled.pending, server, question, sender);
@@ -93,12 +119,9 @@ impl UdpPool {
         };
         let mut message = query.to_vec();
         wire::set_id(&mut message, key.0);
-        pooled
-            .socket
-            .send_to(&message, server)
-            .await
-            .map_err(AttemptError::Io)?;
-        receiver.await.map_err(|_| AttemptError::NoSocket)
+        pooled.outgoing.push(message, server);
+        // Closed without an answer: the sender could not send it.
+        receiver.await.map_err(|_| AttemptError::SendFailed)
     }
 }
 
@@ -113,15 +136,21 @@ fn make_sockets(
             socket.set_nonblocking(true)?;
             let socket = Arc::new(UdpSocket::from_std(socket)?);
             let pending: Arc<PendingMap> = Arc::default();
+            let outgoing: Arc<SendQueue> = Arc::default();
             let reader = tokio::spawn(read_replies(
                 Arc::clone(&socket),
                 Arc::clone(&pending),
                 Arc::clone(stats),
             ));
-            Ok(PooledSocket {
+            let sender = tokio::spawn(send_queries(
                 socket,
+                Arc::clone(&pending),
+                Arc::clone(&outgoing),
+            ));
+            Ok(PooledSocket {
                 pending,
-                reader,
+                outgoing,
+                tasks: [reader, sender],
             })
         })
         .collect()
@@ -160,6 +189,32 @@ impl Drop for Unregister<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
+    }
+}
+
+/// Sends what has queued up, all in one `sendmmsg` when the socket takes
+/// it. A question the socket's buffer could not take is sent again when
+/// there is room; one the kernel refuses (no route, say) is taken out of
+/// the pending map, which fails its exchange over at once.
+async fn send_queries(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, queue: Arc<SendQueue>) {
+    let mut batch: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
+    loop {
+        queue.ready.notified().await;
+        std::mem::swap(
+            &mut batch,
+            &mut queue.queries.lock().unwrap_or_else(|p| p.into_inner()),
+        );
+        send_all(socket.as_raw_fd(), &mut batch);
+        for (query, server) in batch.drain(..) {
+            if let Err(err) = socket.send_to(&query, server).await {
+                tracing::debug!(%err, %server, "upstream send failed");
+                let key = (wire::id(&query), server);
+                pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+            }
+        }
     }
 }
 

@@ -157,6 +157,7 @@ fn handle(
                     view,
                     transport,
                     reply_limit: limit,
+                    socket_hint: rng.u32(..),
                 })),
                 forwarded,
             );

@@ -19,7 +19,7 @@
 //! [`SandboxServer::start`] binds the sockets where they belong.
 
 pub(crate) mod batch;
-mod send;
+pub(crate) mod send;
 mod tcp;
 mod udp;
 

@@ -71,13 +71,15 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                 // wake-up. A datagram that came in the meantime is not
                 // lost: it raised a new readiness event of its own.
                 let drained = count < BATCH;
+                let socket_hint = rng.u32(..);
                 for i in 0..count {
                     let (bytes, peer) = received.datagram(i);
                     let Some(peer) = peer else { continue };
                     match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
                         Outcome::Reply(reply) => replies.push((reply, peer)),
-                        Outcome::Forward(request) => match context.try_forward_slot() {
+                        Outcome::Forward(mut request) => match context.try_forward_slot() {
                             Some(permits) => {
+                                request.socket_hint = socket_hint;
                                 let (context, outbox) = (Arc::clone(&context), Arc::clone(&outbox));
                                 tokio::spawn(async move {
                                     let reply = context.forward(&request).await;

@@ -2,11 +2,16 @@
 //! only state the agent and the resolver share (DESIGN.md, seam 1).
 //!
 //! Writers (connect, disconnect, rename, ...) take the table's writer lock,
-//! rebuild the [`NetworkZone`] of each network they touch and the
-//! [`SandboxView`] of each sandbox that sees it, and publish them by
-//! replacing `Arc`s in two `DashMap`s. Readers take no lock but a DashMap
-//! shard's read lock, clone one `Arc<SandboxView>` and allocate nothing:
-//! they see each change whole or not at all.
+//! make a new [`NetworkZone`] for each network they touch (the old one
+//! plus or minus one endpoint, sharing its entries) and a new
+//! [`SandboxView`] for each sandbox that sees it (the old one with that
+//! zone swapped), and publish them by replacing `Arc`s in two `DashMap`s.
+//! An attach therefore costs a reference count per name on its network,
+//! not a rebuild of it (bench/: 0.17 ms on a network of 1,000 instead of
+//! 1 ms). Readers take no lock but a DashMap shard's read lock, clone one
+//! `Arc<SandboxView>` and allocate nothing: they see each change to a
+//! network whole or not at all (a write touching two networks, a rename,
+//! publishes them one after the other).
 //!
 //! - [`zone`]: one network's names and reverse index.
 //! - [`view`]: what one sandbox can see.

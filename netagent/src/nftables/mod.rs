@@ -13,37 +13,27 @@
 //! Must run in the sandbox's namespace: the socket is made where it is
 //! called (the namespace worker).
 
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+mod wire;
 
-use nix::sys::socket::{
-    bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
-    SockType,
-};
+use std::io;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{recv, send, MsgFlags};
 
 use crate::redirect::{CHAIN, TABLE};
+use wire::{
+    align, attr, attr_str, attr_u32, compare, expression, load_payload, nested, open_socket, Batch,
+    NFNL_SUBSYS_NFTABLES, NFPROTO_IPV4, NFT_REG_1, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND,
+    NLM_F_CREATE, NLM_F_REQUEST,
+};
 
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_APPEND: u16 = 0x800;
-const NLMSG_ERROR: u16 = 2;
-const NLA_F_NESTED: u16 = 0x8000;
-
-const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
-const NFNL_MSG_BATCH_END: u16 = 0x11;
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
-const NFPROTO_IPV4: u8 = 2;
-
 const NF_INET_LOCAL_OUT: u32 = 3;
 const NF_IP_PRI_RAW: i32 = -300;
 const NF_ACCEPT: u32 = 1;
-const NFT_REG_1: u32 = 1;
-const NFT_CMP_EQ: u32 = 0;
 const NFT_META_L4PROTO: u32 = 16;
 const NFT_PAYLOAD_NETWORK_HEADER: u32 = 1;
 const NFT_PAYLOAD_TRANSPORT_HEADER: u32 = 2;
@@ -174,19 +164,6 @@ pub fn rule_count_here() -> io::Result<usize> {
     }
 }
 
-fn open_socket() -> io::Result<OwnedFd> {
-    let fd: OwnedFd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkNetFilter,
-    )?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-    let timeout = nix::sys::time::TimeVal::new(2, 0);
-    nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout)?;
-    Ok(fd)
-}
-
 /// One stateless rewrite: match the embedded address at `address_offset`
 /// of the IP header and port `from` at `port_offset` of the transport
 /// header, skip conntrack, and write port `to` there.
@@ -199,55 +176,8 @@ struct Rewrite {
     checksum: u32,
 }
 
-#[derive(Default)]
-struct Batch {
-    buf: Vec<u8>,
-    seq: u32,
-    acks: u32,
-}
-
+/// The messages of the redirect's ruleset.
 impl Batch {
-    fn message(
-        &mut self,
-        kind: u16,
-        flags: u16,
-        family: u8,
-        res_id: u16,
-        body: impl FnOnce(&mut Vec<u8>),
-    ) {
-        self.seq += 1;
-        let start = self.buf.len();
-        self.buf.extend_from_slice(&[0; 16]);
-        self.buf.extend_from_slice(&[family, 0]);
-        self.buf.extend_from_slice(&res_id.to_be_bytes());
-        body(&mut self.buf);
-        let len = (self.buf.len() - start) as u32;
-        self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-        self.buf[start + 4..start + 6].copy_from_slice(&kind.to_ne_bytes());
-        self.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
-        self.buf[start + 8..start + 12].copy_from_slice(&self.seq.to_ne_bytes());
-    }
-
-    fn nft(&mut self, msg: u16, flags: u16, body: impl FnOnce(&mut Vec<u8>)) {
-        if self.buf.is_empty() {
-            self.message(
-                NFNL_MSG_BATCH_BEGIN,
-                NLM_F_REQUEST,
-                0,
-                NFNL_SUBSYS_NFTABLES,
-                |_| {},
-            );
-        }
-        self.acks += 1;
-        self.message(
-            (NFNL_SUBSYS_NFTABLES << 8) | msg,
-            NLM_F_REQUEST | NLM_F_ACK | flags,
-            NFPROTO_IPV4,
-            0,
-            body,
-        );
-    }
-
     fn table(&mut self, msg: u16, flags: u16) {
         self.nft(msg, flags, |b| attr_str(b, 1, TABLE));
     }
@@ -295,117 +225,12 @@ impl Batch {
             });
         });
     }
-
-    /// Sends the batch and waits for the kernel's verdict on each message.
-    fn commit(mut self) -> io::Result<()> {
-        self.message(
-            NFNL_MSG_BATCH_END,
-            NLM_F_REQUEST,
-            0,
-            NFNL_SUBSYS_NFTABLES,
-            |_| {},
-        );
-        let fd = open_socket()?;
-        send(fd.as_raw_fd(), &self.buf, MsgFlags::empty())?;
-        let mut pending = self.acks;
-        let mut buffer = vec![0u8; 16 * 1024];
-        while pending > 0 {
-            let len = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty())?;
-            let mut at = 0;
-            while at + 20 <= len {
-                let msg_len =
-                    u32::from_ne_bytes(buffer[at..at + 4].try_into().expect("4 bytes")) as usize;
-                let kind = u16::from_ne_bytes(buffer[at + 4..at + 6].try_into().expect("2 bytes"));
-                if kind == NLMSG_ERROR {
-                    let code =
-                        i32::from_ne_bytes(buffer[at + 16..at + 20].try_into().expect("4 bytes"));
-                    if code != 0 {
-                        return Err(io::Error::from_raw_os_error(-code));
-                    }
-                    pending -= 1;
-                }
-                if msg_len == 0 {
-                    break;
-                }
-                at += align(msg_len);
-            }
-        }
-        Ok(())
-    }
-}
-
-fn align(len: usize) -> usize {
-    (len + 3) & !3
-}
-
-fn attr(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = (4 + value.len()) as u16;
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(value);
-    buf.resize(align(buf.len()), 0);
-}
-
-fn attr_str(buf: &mut Vec<u8>, kind: u16, value: &str) {
-    let mut bytes = value.as_bytes().to_vec();
-    bytes.push(0);
-    attr(buf, kind, &bytes);
-}
-
-/// nf_tables carries its 32-bit numbers in network byte order.
-fn attr_u32(buf: &mut Vec<u8>, kind: u16, value: u32) {
-    attr(buf, kind, &value.to_be_bytes());
-}
-
-fn nested(buf: &mut Vec<u8>, kind: u16, body: impl FnOnce(&mut Vec<u8>)) {
-    let start = buf.len();
-    buf.extend_from_slice(&[0; 4]);
-    body(buf);
-    let len = (buf.len() - start) as u16;
-    buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
-    buf[start + 2..start + 4].copy_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-}
-
-/// One element of a rule's expression list: NFTA_LIST_ELEM { NAME, DATA }.
-fn expression(buf: &mut Vec<u8>, name: &str, data: impl FnOnce(&mut Vec<u8>)) {
-    nested(buf, 1, |b| {
-        attr_str(b, 1, name);
-        nested(b, 2, data);
-    });
-}
-
-fn load_payload(buf: &mut Vec<u8>, base: u32, offset: u32, len: u32) {
-    expression(buf, "payload", |b| {
-        attr_u32(b, 1, NFT_REG_1);
-        attr_u32(b, 2, base);
-        attr_u32(b, 3, offset);
-        attr_u32(b, 4, len);
-    });
-}
-
-fn compare(buf: &mut Vec<u8>, value: &[u8]) {
-    expression(buf, "cmp", |b| {
-        attr_u32(b, 1, NFT_REG_1);
-        attr_u32(b, 2, NFT_CMP_EQ);
-        nested(b, 3, |b| attr(b, 1, value));
-    });
 }
 
 #[cfg(test)]
 mod tests {
+    use super::wire::{NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END};
     use super::*;
-
-    #[test]
-    fn attributes_are_padded_to_four_bytes() {
-        let mut buf = Vec::new();
-        attr_str(&mut buf, 1, "netagent");
-        assert_eq!(buf.len(), 16, "4 header + 9 bytes, padded to 16");
-        assert_eq!(u16::from_ne_bytes([buf[0], buf[1]]), 13);
-        let mut nest = Vec::new();
-        nested(&mut nest, 4, |b| attr_u32(b, 1, 3));
-        assert_eq!(u16::from_ne_bytes([nest[2], nest[3]]), 4 | NLA_F_NESTED);
-        assert_eq!(&nest[8..12], &3u32.to_be_bytes());
-    }
 
     #[test]
     fn a_batch_is_framed_by_begin_and_end() {
