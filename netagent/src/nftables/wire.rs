@@ -187,7 +187,6 @@ pub(super) fn compare(buf: &mut Vec<u8>, value: &[u8]) {
     });
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
