@@ -18,13 +18,13 @@ mod wire;
 use std::io;
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{recv, send, MsgFlags};
+use nix::sys::socket::{recv, MsgFlags};
 
 use crate::redirect::{CHAIN, TABLE};
 use wire::{
-    align, attr, attr_str, attr_u32, compare, expression, load_payload, nested, open_socket, Batch,
-    NFNL_SUBSYS_NFTABLES, NFPROTO_IPV4, NFT_REG_1, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND,
-    NLM_F_CREATE, NLM_F_REQUEST,
+    align, attr, attr_str, attr_u32, compare, expression, load_payload, nested, request, Batch,
+    NFNL_SUBSYS_NFTABLES, NFT_REG_1, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
+    NLM_F_REQUEST,
 };
 
 const NFT_MSG_NEWTABLE: u16 = 0;
@@ -82,18 +82,9 @@ pub fn program_here(port: u16) -> io::Result<()> {
 /// Whether the netagent table exists in this namespace.
 fn table_exists_here() -> io::Result<bool> {
     const NFT_MSG_GETTABLE: u16 = 1;
-    let mut request = Batch::default();
-    request.message(
-        (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
-        NLM_F_REQUEST | NLM_F_ACK,
-        NFPROTO_IPV4,
-        0,
-        |b| {
-            attr_str(b, 1, TABLE);
-        },
-    );
-    let fd = open_socket()?;
-    send(fd.as_raw_fd(), &request.buf, MsgFlags::empty())?;
+    let fd = request(NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, |b| {
+        attr_str(b, 1, TABLE);
+    })?;
     let mut buffer = vec![0u8; 16 * 1024];
     let len = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty())?;
     if len >= 20 && u16::from_ne_bytes([buffer[4], buffer[5]]) == NLMSG_ERROR {
@@ -121,19 +112,10 @@ pub fn rule_count_here() -> io::Result<usize> {
     const NLM_F_DUMP: u16 = 0x300;
     const NFT_MSG_GETRULE: u16 = 7;
     const NLMSG_DONE: u16 = 3;
-    let mut request = Batch::default();
-    request.message(
-        (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE,
-        NLM_F_REQUEST | NLM_F_DUMP,
-        NFPROTO_IPV4,
-        0,
-        |b| {
-            attr_str(b, 1, TABLE);
-            attr_str(b, 2, CHAIN);
-        },
-    );
-    let fd = open_socket()?;
-    send(fd.as_raw_fd(), &request.buf, MsgFlags::empty())?;
+    let fd = request(NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, |b| {
+        attr_str(b, 1, TABLE);
+        attr_str(b, 2, CHAIN);
+    })?;
     let mut rules = 0;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {

@@ -115,6 +115,26 @@ impl Batch {
     }
 }
 
+/// Sends one nf_tables request (no batch) and returns the socket its
+/// answer is to be read from.
+pub(super) fn request(
+    msg: u16,
+    flags: u16,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> io::Result<OwnedFd> {
+    let mut request = Batch::default();
+    request.message(
+        (NFNL_SUBSYS_NFTABLES << 8) | msg,
+        flags,
+        NFPROTO_IPV4,
+        0,
+        body,
+    );
+    let fd = open_socket()?;
+    send(fd.as_raw_fd(), &request.buf, MsgFlags::empty())?;
+    Ok(fd)
+}
+
 /// A netfilter netlink socket of the calling thread's namespace, with a
 /// receive timeout so a silent kernel cannot hang the worker.
 pub(super) fn open_socket() -> io::Result<OwnedFd> {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use foldhash::fast::RandomState;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::sockets::{Family, SocketFactory};
@@ -31,7 +31,7 @@ use super::stats::ForwardStats;
 use super::wire;
 use super::AttemptError;
 use crate::server::batch::with_answers_received;
-use crate::server::send::send_all;
+use crate::server::send::{send_all, Outbox};
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
 /// leave a spoofer about one chance in a million per forged datagram.
@@ -46,26 +46,9 @@ struct Pending {
 
 type PendingMap = Mutex<HashMap<PendingKey, Pending, RandomState>>;
 
-/// Questions waiting for the socket's sender task.
-#[derive(Default)]
-struct SendQueue {
-    queries: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
-    ready: Notify,
-}
-
-impl SendQueue {
-    fn push(&self, query: Vec<u8>, server: SocketAddr) {
-        let mut queries = self.queries.lock().unwrap_or_else(|p| p.into_inner());
-        queries.push((query, server));
-        if queries.len() == 1 {
-            self.ready.notify_one();
-        }
-    }
-}
-
 struct PooledSocket {
     pending: Arc<PendingMap>,
-    outgoing: Arc<SendQueue>,
+    outgoing: Arc<Outbox>,
     /// The reader and the sender.
     tasks: [JoinHandle<()>; 2],
 }
@@ -136,7 +119,7 @@ fn make_sockets(
             socket.set_nonblocking(true)?;
             let socket = Arc::new(UdpSocket::from_std(socket)?);
             let pending: Arc<PendingMap> = Arc::default();
-            let outgoing: Arc<SendQueue> = Arc::default();
+            let outgoing: Arc<Outbox> = Arc::default();
             let reader = tokio::spawn(read_replies(
                 Arc::clone(&socket),
                 Arc::clone(&pending),
@@ -196,14 +179,11 @@ impl Drop for Unregister<'_> {
 /// it. A question the socket's buffer could not take is sent again when
 /// there is room; one the kernel refuses (no route, say) is taken out of
 /// the pending map, which fails its exchange over at once.
-async fn send_queries(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, queue: Arc<SendQueue>) {
+async fn send_queries(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, queue: Arc<Outbox>) {
     let mut batch: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
     loop {
-        queue.ready.notified().await;
-        std::mem::swap(
-            &mut batch,
-            &mut queue.queries.lock().unwrap_or_else(|p| p.into_inner()),
-        );
+        queue.ready().await;
+        queue.drain_into(&mut batch);
         send_all(socket.as_raw_fd(), &mut batch);
         for (query, server) in batch.drain(..) {
             if let Err(err) = socket.send_to(&query, server).await {

@@ -21,8 +21,10 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use socket2::SockAddr;
+use tokio::sync::Notify;
 
 /// Most datagrams in one GSO message (the kernel's `UDP_MAX_SEGMENTS`).
 const MAX_SEGMENTS: usize = 64;
@@ -66,6 +68,38 @@ fn plan(replies: &[(Vec<u8>, SocketAddr)], gso: bool) -> Vec<Message> {
         }
     }
     messages
+}
+
+/// Datagrams waiting for the task that sends them: pushed by any task,
+/// taken all at once, so what came together leaves in one [`send_all`].
+#[derive(Default)]
+pub(crate) struct Outbox {
+    datagrams: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
+    ready: Notify,
+}
+
+impl Outbox {
+    /// Queues a datagram; the first after the queue was emptied wakes the
+    /// sending task.
+    pub(crate) fn push(&self, datagram: Vec<u8>, peer: SocketAddr) {
+        let mut datagrams = self.datagrams.lock().unwrap_or_else(|p| p.into_inner());
+        datagrams.push((datagram, peer));
+        if datagrams.len() == 1 {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Moves every queued datagram to the end of `into`.
+    pub(crate) fn drain_into(&self, into: &mut Vec<(Vec<u8>, SocketAddr)>) {
+        let mut datagrams = self.datagrams.lock().unwrap_or_else(|p| p.into_inner());
+        into.append(&mut datagrams);
+    }
+
+    /// Waits until something was pushed since the last wait (at once if
+    /// it was pushed before).
+    pub(crate) async fn ready(&self) {
+        self.ready.notified().await;
+    }
 }
 
 /// Sends `replies`, removing those that went out; what stays is what the

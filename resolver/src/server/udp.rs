@@ -8,43 +8,18 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
 
 use super::batch::{with_received, BATCH};
-use super::send::send_all;
+use super::send::{send_all, Outbox};
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
 
 type Replies = Vec<(Vec<u8>, SocketAddr)>;
-
-/// Replies to forwarded questions, waiting for the serving task to send
-/// them.
-#[derive(Default)]
-struct Outbox {
-    replies: Mutex<Replies>,
-    ready: Notify,
-}
-
-impl Outbox {
-    fn push(&self, reply: Vec<u8>, peer: SocketAddr) {
-        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
-        replies.push((reply, peer));
-        if replies.len() == 1 {
-            self.ready.notify_one();
-        }
-    }
-
-    /// Moves every waiting reply to `into`.
-    fn drain_into(&self, into: &mut Replies) {
-        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
-        into.append(&mut replies);
-    }
-}
 
 /// Serves queries on `socket` until the task is aborted.
 pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) {
@@ -58,7 +33,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                 tracing::debug!(%err, "udp socket failed");
                 return;
             },
-            () = outbox.ready.notified() => {}
+            () = outbox.ready() => {}
         }
         outbox.drain_into(&mut replies);
         let handled = socket.try_io(Interest::READABLE, || {

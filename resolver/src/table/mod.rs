@@ -13,11 +13,13 @@
 //! network whole or not at all (a write touching two networks, a rename,
 //! publishes them one after the other).
 //!
+//! - [`publish`]: how a write's new zones and views are made and published.
 //! - [`zone`]: one network's names and reverse index.
 //! - [`view`]: what one sandbox can see.
 //! - [`snapshot`]: the JSON form of the table (`dns table --format json`,
 //!   `dns serve --table FILE`).
 
+mod publish;
 pub mod snapshot;
 mod state;
 pub mod view;
@@ -37,6 +39,7 @@ pub use snapshot::TableSnapshot;
 pub use view::{NetworkNames, SandboxView};
 pub use zone::{NetworkZone, ZoneEndpoint};
 
+use publish::ZoneEdit;
 use state::TableState;
 
 /// A network as the resolver knows it.
@@ -317,143 +320,6 @@ impl EndpointTable {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Publishes new zones for the networks `edits` touch (each the
-    /// current zone with the edit applied, or rebuilt from the state), then
-    /// new views for every sandbox that sees one of them (every sandbox
-    /// when the set of networks changed) and for `sandboxes` themselves.
-    fn publish(&self, state: &mut TableState, edits: &[(&str, ZoneEdit)], sandboxes: &[&str]) {
-        state.serial = state.serial.wrapping_add(1);
-        let names_changed = edits
-            .iter()
-            .any(|(key, _)| self.zones.contains_key(*key) != state.network(key).is_some());
-        if names_changed {
-            state.refresh_network_names();
-        }
-        let zones: Vec<(&str, Option<Arc<NetworkZone>>)> = edits
-            .iter()
-            .map(|(key, edit)| (*key, self.publish_zone(state, key, edit)))
-            .collect();
-        for id in sandboxes {
-            self.publish_view(state, id);
-        }
-        let written = |id: &str| sandboxes.contains(&id);
-        if names_changed {
-            let others: Vec<&str> = state.sandbox_ids().filter(|id| !written(id)).collect();
-            for id in others {
-                self.publish_view(state, id);
-            }
-            return;
-        }
-        // The other sandboxes on the touched networks keep their networks;
-        // only those zones change in their views. A sandbox on two touched
-        // networks is refreshed twice, to the same result.
-        for (key, _) in edits {
-            for peer in state.endpoints_of(key).filter(|e| !written(&e.id)) {
-                self.refresh_view(state, &peer.id, &zones);
-            }
-        }
-    }
-
-    /// Publishes the network's new zone and returns it (`None` when the
-    /// network is gone).
-    fn publish_zone(
-        &self,
-        state: &TableState,
-        key: &str,
-        edit: &ZoneEdit,
-    ) -> Option<Arc<NetworkZone>> {
-        let Some(network) = state.network(key) else {
-            self.zones.remove(key);
-            return None;
-        };
-        let current = self.zones.get(key).map(|z| Arc::clone(z.value()));
-        let zone = match (edit, current) {
-            (ZoneEdit::Add(endpoint), Some(zone)) => zone.with_endpoint(endpoint.clone()),
-            (ZoneEdit::Remove(sandbox_id), Some(zone)) => zone.without_endpoint(sandbox_id),
-            _ => NetworkZone::build(network.clone(), state.endpoints_of(key).cloned().collect()),
-        };
-        let zone = Arc::new(zone);
-        match self.zones.get_mut(key) {
-            Some(mut slot) => *slot = Arc::clone(&zone),
-            None => {
-                self.zones.insert(key.into(), Arc::clone(&zone));
-            }
-        }
-        Some(zone)
-    }
-
-    /// Republishes a sandbox's view with the new versions of `zones`,
-    /// everything else as it was.
-    fn refresh_view(
-        &self,
-        state: &TableState,
-        sandbox_id: &str,
-        zones: &[(&str, Option<Arc<NetworkZone>>)],
-    ) {
-        let Some(mut slot) = self.views.get_mut(sandbox_id) else {
-            return;
-        };
-        let newer = |zone: &Arc<NetworkZone>| {
-            let fresh = zones.iter().find(|(key, _)| **key == *zone.key);
-            match fresh {
-                Some((_, Some(fresh))) => Arc::clone(fresh),
-                _ => Arc::clone(zone),
-            }
-        };
-        let view = SandboxView {
-            sandbox_id: Arc::clone(&slot.sandbox_id),
-            sandbox_name: Arc::clone(&slot.sandbox_name),
-            zones: slot.zones.iter().map(newer).collect(),
-            networks: Arc::clone(&slot.networks),
-            serial: state.serial,
-        };
-        *slot = Arc::new(view);
-    }
-
-    fn publish_view(&self, state: &TableState, sandbox_id: &str) {
-        let Some(name) = state.sandbox_name(sandbox_id) else {
-            self.views.remove(sandbox_id);
-            return;
-        };
-        let zones = state
-            .networks_of(sandbox_id)
-            .filter_map(|key| self.zones.get(key).map(|z| Arc::clone(z.value())))
-            .collect();
-        let view = |sandbox_id: Arc<str>, sandbox_name: Arc<str>| SandboxView {
-            sandbox_id,
-            sandbox_name,
-            zones,
-            networks: Arc::clone(&state.network_names),
-            serial: state.serial,
-        };
-        // In place when the sandbox has a view already: its id and name
-        // are shared, not copied, and the map's key is kept.
-        match self.views.get_mut(sandbox_id) {
-            Some(mut slot) => {
-                let name = match &*slot.sandbox_name == name {
-                    true => Arc::clone(&slot.sandbox_name),
-                    false => name.into(),
-                };
-                *slot = Arc::new(view(Arc::clone(&slot.sandbox_id), name));
-            }
-            None => {
-                let fresh = view(sandbox_id.into(), name.into());
-                self.views.insert(sandbox_id.into(), Arc::new(fresh));
-            }
-        }
-    }
-}
-
-/// How a write changes one network's zone.
-enum ZoneEdit<'a> {
-    /// Rebuilt from the state: the network was added or removed, or a
-    /// sandbox on it renamed.
-    Rebuild,
-    /// One endpoint attached.
-    Add(Endpoint),
-    /// The endpoint of this sandbox detached.
-    Remove(&'a str),
 }
 
 #[cfg(test)]
