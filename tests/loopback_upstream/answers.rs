@@ -1,0 +1,110 @@
+//! What comes back: rcodes, sizes, truncation, EDNS, and answers that
+//! do not match the question.
+
+use super::*;
+
+#[test]
+fn nxdomain_is_final_and_relayed_with_its_soa() {
+    let nx = FakeUpstream::start(Behaviour::NxDomain);
+    let other = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, _) = resolver_with_host(&[&nx, &other], DaemonConfig::default());
+    let (reply, _) = ask(&resolver, &question(3, "missing.example."));
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(reply.authorities.len(), 1);
+    assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
+    assert_eq!(other.udp_packets(), 0, "NXDOMAIN does not fail over");
+}
+
+#[test]
+fn truncated_answers_reach_udp_clients_and_tcp_clients_go_upstream_over_tcp() {
+    let upstream = FakeUpstream::start(Behaviour::TruncateUdp(ANSWER));
+    let (resolver, _) = resolver_with_host(&[&upstream], DaemonConfig::default());
+    let (reply, _) = ask(&resolver, &question(5, "big.example."));
+    assert!(
+        reply.metadata.truncation,
+        "TC passed through to the UDP client"
+    );
+    let out = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &resolver.port(),
+            "+time=2",
+            "+tries=1",
+            "big.example",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("127.0.0.42") && out.contains("(TCP)"),
+        "dig retried over TCP: {out}"
+    );
+    assert_eq!(
+        upstream.tcp_queries(),
+        1,
+        "the TCP retry went upstream over TCP"
+    );
+}
+
+#[test]
+fn an_answer_too_big_for_the_client_comes_back_truncated_not_lost() {
+    let upstream = FakeUpstream::start(Behaviour::Oversized(60));
+    let (resolver, _) = resolver_with_host(&[&upstream], DaemonConfig::default());
+    let (reply, _) = ask(&resolver, &question(6, "many.example."));
+    assert_eq!(reply.metadata.id, 6);
+    assert!(
+        reply.metadata.truncation && reply.answers.is_empty(),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn an_answer_over_4_kib_reaches_a_client_that_takes_it_whole() {
+    // About 9.6 KB of answers: the forwarder reads upstream datagrams of
+    // any size, not only what a query buffer holds.
+    let upstream = FakeUpstream::start(Behaviour::Oversized(600));
+    let mut config = DaemonConfig::default();
+    config.resolver.edns_udp_size = 16_384;
+    let (resolver, _) = resolver_with_host(&[&upstream], config);
+    let mut message = question(16, "many.example.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(16_384);
+    message.edns = Some(edns);
+    let (reply, _) = ask(&resolver, &message);
+    assert_eq!(reply.metadata.id, 16);
+    assert!(!reply.metadata.truncation);
+    assert_eq!(reply.answers.len(), 600);
+}
+
+#[test]
+fn spoofed_answers_with_wrong_id_or_question_are_ignored() {
+    let upstream = FakeUpstream::start(Behaviour::SpoofFirst(ANSWER));
+    let (resolver, forwarder) = resolver_with_host(&[&upstream], DaemonConfig::default());
+    let (reply, _) = ask(&resolver, &question(8, "target.example."));
+    assert_eq!(address(&reply), Some(ANSWER));
+    assert_eq!(reply.queries[0].name().to_ascii(), "target.example.");
+    assert!(forwarder.stats().mismatched >= 2, "{:?}", forwarder.stats());
+}
+
+#[test]
+fn the_clients_edns_options_and_do_cd_bits_reach_the_upstream() {
+    let upstream = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, _) = resolver_with_host(&[&upstream], DaemonConfig::default());
+    let mut message = question(13, "signed.example.");
+    message.metadata.checking_disabled = true;
+    let mut edns = Edns::new();
+    edns.set_max_payload(1400).set_dnssec_ok(true);
+    message.edns = Some(edns);
+    let (reply, _) = ask(&resolver, &message);
+    assert_eq!((reply.metadata.id, address(&reply)), (13, Some(ANSWER)));
+    let relayed = Message::from_vec(&upstream.last_query().unwrap()).unwrap();
+    assert!(relayed.metadata.checking_disabled);
+    let opt = relayed.edns.expect("OPT relayed");
+    assert!(opt.flags().dnssec_ok);
+    assert_eq!(opt.max_payload(), 1400);
+    assert_ne!(
+        relayed.metadata.id, 13,
+        "the upstream sees our random id, not the client's"
+    );
+}
