@@ -106,9 +106,15 @@ impl Outbox {
 /// socket's buffer could not take at once (`WouldBlock`) or the kernel
 /// refused.
 pub fn send_all(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
-    let gso = GSO_WORKS.load(Ordering::Relaxed);
+    send_with(fd, replies, &GSO_WORKS);
+}
+
+/// [`send_all`], remembering in `gso_works` whether the kernel takes GSO.
+fn send_with(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>, gso_works: &AtomicBool) {
+    let gso = gso_works.load(Ordering::Relaxed);
     let messages = plan(replies, gso);
     let mut sent = vec![false; replies.len()];
+    let mut retry_without_gso = false;
     for chunk in messages.chunks(MESSAGES) {
         match send_messages(fd, replies, chunk) {
             Ok(count) => {
@@ -119,10 +125,12 @@ pub fn send_all(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
                     break;
                 }
             }
-            Err(err) if gso && refuses_gso(&err) => {
-                GSO_WORKS.store(false, Ordering::Relaxed);
-                tracing::info!(%err, "the kernel refuses UDP GSO; replies go one datagram each");
-                return send_all(fd, replies);
+            // sendmmsg fails only when its first message does.
+            Err(err) if chunk[0].replies.len() > 1 && refuses_gso(&err) => {
+                gso_works.store(false, Ordering::Relaxed);
+                tracing::info!(%err, "the kernel refuses UDP GSO; datagrams go one by one");
+                retry_without_gso = true;
+                break;
             }
             Err(_) => break,
         }
@@ -132,6 +140,9 @@ pub fn send_all(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
         index += 1;
         !sent[index - 1]
     });
+    if retry_without_gso {
+        send_with(fd, replies, gso_works);
+    }
 }
 
 fn refuses_gso(err: &io::Error) -> bool {
@@ -255,6 +266,48 @@ mod tests {
         let big: Vec<_> = (0..3).map(|_| reply(30_000, 1000)).collect();
         let sizes: Vec<usize> = plan(&big, true).iter().map(|m| m.replies.len()).collect();
         assert_eq!(sizes, [2, 1]);
+    }
+
+    #[test]
+    fn a_refused_gso_message_is_sent_again_one_datagram_at_a_time() {
+        // A socket without UDP checksums (SO_NO_CHECK) is one the kernel
+        // refuses GSO for (EINVAL).
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt with a pointer to a live c_int and its size.
+        let set = unsafe {
+            libc::setsockopt(
+                server.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NO_CHECK,
+                std::ptr::from_ref(&on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        let to = client.local_addr().unwrap();
+        let mut replies: Vec<(Vec<u8>, SocketAddr)> = (0..4u8).map(|i| (vec![i; 20], to)).collect();
+        let gso_works = AtomicBool::new(true);
+        send_with(server.as_raw_fd(), &mut replies, &gso_works);
+        assert!(replies.is_empty(), "all sent");
+        assert!(
+            !gso_works.load(Ordering::Relaxed),
+            "the refusal is remembered"
+        );
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let mut buffer = [0u8; 64];
+        for i in 0..4u8 {
+            let len = client.recv(&mut buffer).unwrap();
+            assert_eq!(&buffer[..len], &[i; 20][..], "each once, in order");
+        }
+        client
+            .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        assert!(client.recv(&mut buffer).is_err(), "nothing sent twice");
     }
 
     #[test]
