@@ -386,32 +386,32 @@ class Bench:
 
     # ----- attach -------------------------------------------------------------
 
+    def create_sandbox(self, name, network):
+        """Creates and attaches a sandbox through the control API (as curl
+        sees it, no CLI in between); returns the request's time in ms."""
+        body = json.dumps({"name": name, "network": {"network": network}})
+        took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket",
+                    self.path("agent.sock"), "-X", "POST", "-H", "content-type: application/json", "-d", body,
+                    "http://localhost/v1/sandboxes"], timeout=30)
+        return float(took) * 1000
+
     def attach(self):
         total = 20 if self.quick else 1000
-        times = []
-        socket = self.path("agent.sock")
         # A network of their own: a Linux bridge takes at most 1,024 ports
         # (BR_MAX_PORTS), and "bench" has the client and the 100 already.
         self.agent("network", "create", "attach", "--subnet", "10.90.0.0/20")
         started = time.monotonic()
-        for i in range(total):
-            body = json.dumps({"name": f"a{i:04d}", "network": {"network": "attach"}})
-            took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket", socket,
-                        "-X", "POST", "-H", "content-type: application/json", "-d", body,
-                        "http://localhost/v1/sandboxes"], timeout=30)
-            times.append(float(took) * 1000)
+        times = [self.create_sandbox(f"a{i:04d}", "attach") for i in range(total)]
         wall = time.monotonic() - started
         pid = self.daemon.pid
         rss = rss_kib(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         # A new sandbox, then its name from a peer as soon as the API returns:
         # a thread already inside the peer's namespace asks, no process start.
-        body = json.dumps({"name": "newcomer", "network": {"network": "attach"}})
         peer_netns = json.loads(self.agent("inspect", "a0000"))["netns"]
 
         def create_newcomer():
-            run(["curl", "-sS", "--fail", "-o", "/dev/null", "--unix-socket", socket, "-X", "POST",
-                 "-H", "content-type: application/json", "-d", body, "http://localhost/v1/sandboxes"], timeout=30)
+            self.create_sandbox("newcomer", "attach")
 
         first_try, resolved_after = time_to_resolve(peer_netns, "newcomer", create_newcomer)
         sandboxes = total + CONTAINERS + 2
@@ -423,7 +423,8 @@ class Bench:
                 print(f"  attach first {n:5}: p50={percentile(subset, .5):.2f}ms p99={percentile(subset, .99):.2f}ms", flush=True)
         # How the cost grows with the number of sandboxes already there.
         by_hundred = [f"{percentile(times[i:i + 100], .5):.2f}" for i in range(0, total - 99, 100)]
-        print(f"  attach p50 per hundred (ms): {' '.join(by_hundred)}", flush=True)
+        if by_hundred:
+            print(f"  attach p50 per hundred (ms): {' '.join(by_hundred)}", flush=True)
         print(f"  {sandboxes} sandboxes: RSS {rss / 1024:.1f} MiB, {fds} fds; newcomer answered on the first query: "
               f"{first_try}, {resolved_after:.2f} ms after the API returned", flush=True)
         return result

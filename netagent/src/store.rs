@@ -191,9 +191,7 @@ impl Store {
             &mut written.sandboxes,
         )
     }
-}
 
-impl Store {
     /// Makes the files of the sandboxes `names` match `state` (written,
     /// or removed when `state` has no such sandbox): what an attach or a
     /// removal changed, in time that does not grow with the other
@@ -218,8 +216,9 @@ fn sync_kind<T: Serialize + Clone + PartialEq>(
     wanted: &BTreeMap<String, T>,
     written: &mut BTreeMap<String, T>,
 ) -> std::io::Result<()> {
-    let names: std::collections::BTreeSet<&String> = wanted.keys().chain(written.keys()).collect();
-    let names: Vec<String> = names.into_iter().cloned().collect();
+    // Collected first: syncing changes `written`.
+    let names: std::collections::BTreeSet<String> =
+        wanted.keys().chain(written.keys()).cloned().collect();
     for name in names {
         sync_record(dir, &name, wanted.get(&name), written)?;
     }

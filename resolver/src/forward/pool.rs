@@ -202,26 +202,17 @@ async fn send_queries(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, queue: A
 /// hands each to its question.
 async fn read_replies(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, stats: Arc<ForwardStats>) {
     loop {
-        if socket.readable().await.is_err() {
-            continue;
+        if let Err(err) = socket.readable().await {
+            tracing::debug!(%err, "upstream socket failed");
+            return;
         }
         let _ = socket.try_io(Interest::READABLE, || {
             with_answers_received(|received| {
-                let count = received.receive(socket.as_raw_fd())?;
-                for i in 0..count {
-                    let (datagram, from) = received.datagram(i);
-                    let delivered = from.is_some_and(|from| deliver(&pending, datagram, from));
-                    if !delivered {
+                received.drain(socket.as_raw_fd(), |datagram, from| {
+                    if !from.is_some_and(|from| deliver(&pending, datagram, from)) {
                         ForwardStats::bump(&stats.mismatched);
                     }
-                }
-                // A short batch emptied the queue: wait for the next
-                // datagram rather than ask again for EAGAIN (as the
-                // serving loop does, crate::server::udp).
-                match count < received.slots() {
-                    true => Err(io::ErrorKind::WouldBlock.into()),
-                    false => Ok(()),
-                }
+                })
             })
         });
     }

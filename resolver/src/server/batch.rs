@@ -17,15 +17,15 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 /// Most datagrams per system call.
-pub const BATCH: usize = 32;
+const BATCH: usize = 32;
 /// Largest query read; a longer datagram is cut and then fails to decode
 /// (FORMERR). Queries are small.
-pub const DATAGRAM: usize = 4096;
+const DATAGRAM: usize = 4096;
 /// Largest upstream answer read: any UDP datagram.
-pub const ANSWER: usize = 65_535;
+const ANSWER: usize = 65_535;
 /// Answers per system call: fewer than queries, as each takes 64 KiB of
 /// room (address space; only the pages written become memory).
-pub const ANSWER_BATCH: usize = 16;
+const ANSWER_BATCH: usize = 16;
 
 /// Received datagrams and the room for them.
 pub struct Received {
@@ -55,15 +55,33 @@ impl Received {
         }
     }
 
-    /// How many datagrams one [`Received::receive`] takes at most: fewer
-    /// came means the socket's queue is empty.
-    pub fn slots(&self) -> usize {
-        self.slots
+    /// Reads what waits on `fd` (one `recvmmsg`) and hands each datagram
+    /// and its sender (`None` for an address family other than IPv4 and
+    /// IPv6) to `each`. Returns `WouldBlock` when there was nothing, and
+    /// also after handling a batch that was not full: the queue is empty,
+    /// and saying so (inside tokio's `try_io`) makes the runtime wait for
+    /// the next datagram instead of asking the socket again only to hear
+    /// EAGAIN, one system call less per wake-up. A datagram that came in
+    /// the meantime is not lost: it raised a readiness event of its own.
+    pub fn drain(
+        &mut self,
+        fd: RawFd,
+        mut each: impl FnMut(&[u8], Option<SocketAddr>),
+    ) -> io::Result<()> {
+        let count = self.receive(fd)?;
+        for i in 0..count {
+            let (datagram, from) = self.datagram(i);
+            each(datagram, from);
+        }
+        if count < self.slots {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
     }
 
     /// Reads as many waiting datagrams as fit, without blocking
     /// (`WouldBlock` when there are none).
-    pub fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
+    fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
         let size = self.size;
         let mut chunks = self.buffers.chunks_exact_mut(size);
         let mut iovecs: [libc::iovec; BATCH] = std::array::from_fn(|_| libc::iovec {
@@ -103,9 +121,8 @@ impl Received {
         Ok(self.count)
     }
 
-    /// Datagram `i` of the last batch and who sent it (`None` for an
-    /// address family other than IPv4 and IPv6).
-    pub fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+    /// Datagram `i` of the last batch and who sent it.
+    fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
         let start = i * self.size;
         (
             &self.buffers[start..start + self.lens[i].min(self.size)],

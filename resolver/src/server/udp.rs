@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::batch::{with_received, BATCH};
+use super::batch::with_received;
 use super::send::{send_all, Outbox};
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
@@ -36,20 +36,11 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
             () = outbox.ready() => {}
         }
         outbox.drain_into(&mut replies);
+        let socket_hint = rng.u32(..);
         let handled = socket.try_io(Interest::READABLE, || {
             with_received(|received| {
-                let count = received.receive(socket.as_raw_fd())?;
-                // Fewer than a full batch: the queue is empty. Saying so
-                // (WouldBlock, after handling what came) makes the runtime
-                // wait for the next datagram instead of asking the socket
-                // again only to hear EAGAIN: one system call less per
-                // wake-up. A datagram that came in the meantime is not
-                // lost: it raised a new readiness event of its own.
-                let drained = count < BATCH;
-                let socket_hint = rng.u32(..);
-                for i in 0..count {
-                    let (bytes, peer) = received.datagram(i);
-                    let Some(peer) = peer else { continue };
+                received.drain(socket.as_raw_fd(), |bytes, peer| {
+                    let Some(peer) = peer else { return };
                     match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
                         Outcome::Reply(reply) => replies.push((reply, peer)),
                         Outcome::Forward(mut request) => match context.try_forward_slot() {
@@ -66,11 +57,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                         },
                         Outcome::Drop => {}
                     }
-                }
-                match drained {
-                    true => Err(io::ErrorKind::WouldBlock.into()),
-                    false => Ok(()),
-                }
+                })
             })
         });
         flush(&socket, &mut replies);

@@ -246,8 +246,8 @@ impl EndpointTable {
         let key = endpoint.network.to_ascii_lowercase();
         state.check_connect(&key, &endpoint)?;
         let id = endpoint.id.clone();
-        state.insert_endpoint(&key, endpoint.clone());
-        self.publish(&mut state, &[(&key, ZoneEdit::Add(endpoint))], &[&id]);
+        state.insert_endpoint(&key, endpoint);
+        self.publish(&mut state, &[(&key, ZoneEdit::Add(&id))], &[&id]);
         Ok(())
     }
 

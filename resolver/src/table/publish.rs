@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use super::state::TableState;
-use super::{Endpoint, EndpointTable, NetworkZone, SandboxView};
+use super::{EndpointTable, NetworkZone, SandboxView};
 
 /// How a write changes one network's zone.
 pub(super) enum ZoneEdit<'a> {
     /// Rebuilt from the state: the network was added or removed, or a
     /// sandbox on it renamed.
     Rebuild,
-    /// One endpoint attached.
-    Add(Endpoint),
+    /// The endpoint of this sandbox attached (it is in the state).
+    Add(&'a str),
     /// The endpoint of this sandbox detached.
     Remove(&'a str),
 }
@@ -45,8 +45,7 @@ impl EndpointTable {
         }
         let written = |id: &str| sandboxes.contains(&id);
         if names_changed {
-            let others: Vec<&str> = state.sandbox_ids().filter(|id| !written(id)).collect();
-            for id in others {
+            for id in state.sandbox_ids().filter(|id| !written(id)) {
                 self.publish_view(state, id);
             }
             return;
@@ -75,7 +74,10 @@ impl EndpointTable {
         };
         let current = self.zones.get(key).map(|z| Arc::clone(z.value()));
         let zone = match (edit, current) {
-            (ZoneEdit::Add(endpoint), Some(zone)) => zone.with_endpoint(endpoint.clone()),
+            (ZoneEdit::Add(sandbox_id), Some(zone)) => match state.endpoint(key, sandbox_id) {
+                Some(endpoint) => zone.with_endpoint(endpoint.clone()),
+                None => (*zone).clone(),
+            },
             (ZoneEdit::Remove(sandbox_id), Some(zone)) => zone.without_endpoint(sandbox_id),
             _ => NetworkZone::build(network.clone(), state.endpoints_of(key).cloned().collect()),
         };
@@ -137,9 +139,10 @@ impl EndpointTable {
         // are shared, not copied, and the map's key is kept.
         match self.views.get_mut(sandbox_id) {
             Some(mut slot) => {
-                let name = match &*slot.sandbox_name == name {
-                    true => Arc::clone(&slot.sandbox_name),
-                    false => name.into(),
+                let name = if &*slot.sandbox_name == name {
+                    Arc::clone(&slot.sandbox_name)
+                } else {
+                    name.into()
                 };
                 *slot = Arc::new(view(Arc::clone(&slot.sandbox_id), name));
             }

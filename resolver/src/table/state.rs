@@ -70,6 +70,11 @@ impl TableState {
             .flat_map(|entry| entry.endpoints.values())
     }
 
+    /// The endpoint of the sandbox `sandbox_id` on the network `key`.
+    pub fn endpoint(&self, key: &str, sandbox_id: &str) -> Option<&Endpoint> {
+        self.networks.get(key)?.endpoints.get(sandbox_id)
+    }
+
     pub fn all_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
         self.networks
             .values()

@@ -28,6 +28,20 @@ pub(crate) fn endpoint(sandbox: &str, network: &str, ipv4: &str) -> Endpoint {
     }
 }
 
+/// A table with networks `a` and `b` and the sandbox `web` on both (its
+/// endpoint on `b` is returned).
+fn web_on_a_and_b() -> (EndpointTable, Endpoint) {
+    let table = EndpointTable::new();
+    table.add_network(network("a")).unwrap();
+    table.add_network(network("b")).unwrap();
+    let mut web = endpoint("web", "a", "10.0.0.2");
+    table.connect(web.clone()).unwrap();
+    web.network = "b".into();
+    web.ipv4 = "10.1.0.2".parse().ok();
+    table.connect(web.clone()).unwrap();
+    (table, web)
+}
+
 #[test]
 fn connect_publishes_views_of_every_sandbox_on_the_network() {
     let table = EndpointTable::new();
@@ -48,13 +62,7 @@ fn connect_publishes_views_of_every_sandbox_on_the_network() {
 
 #[test]
 fn disconnect_and_remove_drop_views() {
-    let table = EndpointTable::new();
-    table.add_network(network("a")).unwrap();
-    table.add_network(network("b")).unwrap();
-    let mut web = endpoint("web", "a", "10.0.0.2");
-    table.connect(web.clone()).unwrap();
-    web.network = "b".into();
-    table.connect(web.clone()).unwrap();
+    let (table, web) = web_on_a_and_b();
     assert_eq!(table.view(&web.id).unwrap().zones.len(), 2);
     table.disconnect(&web.id, "A").unwrap();
     assert_eq!(table.view(&web.id).unwrap().zones.len(), 1);
@@ -127,14 +135,7 @@ fn a_new_network_reaches_existing_views() {
 
 #[test]
 fn a_peer_on_two_networks_sees_each_change_on_the_right_one() {
-    let table = EndpointTable::new();
-    table.add_network(network("a")).unwrap();
-    table.add_network(network("b")).unwrap();
-    let mut web = endpoint("web", "a", "10.0.0.2");
-    table.connect(web.clone()).unwrap();
-    web.network = "b".into();
-    web.ipv4 = "10.1.0.2".parse().ok();
-    table.connect(web.clone()).unwrap();
+    let (table, web) = web_on_a_and_b();
     let db = endpoint("db", "b", "10.1.0.3");
     table.connect(db.clone()).unwrap();
     let view = table.view(&web.id).unwrap();
