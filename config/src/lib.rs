@@ -49,6 +49,6 @@ pub use daemon::{
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
-pub use nameserver::{NameServer, NameServerError, DNS_PORT};
+pub use nameserver::{NameServer, NameServerError, DNS_PORT, EMBEDDED_RESOLVER};
 pub use service::{Protocol, ServicePort, ServicePortError};
 pub use spec::{Adopt, NetworkMode, NetworkSpec, SandboxSpec, BUILTIN_NETWORKS};

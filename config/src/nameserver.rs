@@ -64,11 +64,14 @@ fn scope_index(scope: &str) -> Option<u32> {
     nix::net::if_::if_nametoindex(scope).ok()
 }
 
+/// The embedded resolver's address, as sandboxes see it (Docker's).
+pub const EMBEDDED_RESOLVER: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 11);
+
 impl NameServer {
     /// Whether this is the embedded resolver's own address, which as an
     /// upstream would send every query back to itself.
     pub fn is_embedded_resolver(&self) -> bool {
-        self.0.ip() == IpAddr::from([127, 0, 0, 11])
+        self.0.ip() == IpAddr::V4(EMBEDDED_RESOLVER)
     }
 }
 

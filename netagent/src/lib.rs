@@ -1,24 +1,17 @@
-//! The host side of netagent and its command line.
+//! The host side of netagent and its command line, in four layers whose
+//! imports run one way, `cli` -> `daemon` -> `agent` -> `kernel`
+//! (docs/ARCHITECTURE.md):
 //!
-//! Module map:
-//! - [`cli`]: the verbs and flags (clap).
-//! - [`serve`]: `netagent dns serve`, one sandbox's resolver over a table
-//!   file on a loopback address.
-//! - [`logging`]: tracing setup from the daemon's `[log]` settings.
+//! - [`cli`]: what runs in the user's process: the verbs and flags, the
+//!   control API's client, output, `exec`, the demo. The entry point.
+//! - [`daemon`]: the long-running process: runtimes, signals, logging, the
+//!   control API, and `dns serve`.
+//! - `agent`: the per-host logic: networks, sandboxes, endpoints, resolver
+//!   injection, IPAM, the state on disk, restore and watch.
+//! - `kernel`: namespaces, links and the sandbox's DNS redirect over
+//!   netlink; it imports nothing else of this crate.
 
-pub mod agent;
-pub mod api;
+mod agent;
 pub mod cli;
-pub mod client;
-pub mod commands;
 pub mod daemon;
-pub mod demo;
-pub mod exec;
-pub mod ipam;
-pub mod link;
-pub mod logging;
-pub mod netns;
-pub mod nftables;
-pub mod redirect;
-pub mod serve;
-pub mod store;
+mod kernel;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use netagent::cli::{Cli, Command, DnsCommand};
+use netagent::cli::Cli;
 
 // Every forwarded question allocates a handful of small buffers and a task
 // on the agent's one thread; mimalloc's thread-local free lists make that
@@ -17,18 +17,10 @@ fn main() -> ExitCode {
     // pages for it, so every touched part of it costs 2 MiB: about 18 MiB
     // more RSS at 1,000 sandboxes (bench/, attach: 55 MiB against glibc's
     // 37). Without huge pages the agent needs 28.
-    // SAFETY: prctl with integer arguments; it only sets a process flag.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Daemon(args) => {
-            netagent::daemon::run(args.config.as_deref(), args.log_json).map(|()| 0)
-        }
-        Command::Demo => netagent::demo::run(),
-        Command::Dns(DnsCommand::Serve(args)) => netagent::serve::run(args).map(|()| 0),
-        _ => client_verb(cli),
-    };
-    match result {
+    if let Err(err) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("netagent: cannot turn transparent huge pages off: {err}");
+    }
+    match netagent::cli::main(Cli::parse()) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             // One line: the chain of causes joined.
@@ -36,11 +28,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn client_verb(cli: Cli) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(netagent::commands::run(cli))
 }

@@ -16,6 +16,8 @@
 //!   implementation and a test fake.
 //! - [`forward`]: the real upstream: server choice, health memory,
 //!   parallel fallback, reused sockets, resolv.conf watching.
+//! - [`udp_io`]: batched UDP receive and send (recvmmsg, sendmmsg, GSO),
+//!   shared by the server and the forwarder.
 //! - [`resolv_conf`]: reading resolv.conf(5) and writing a sandbox's.
 //! - [`stats`]: questions counted by type and result.
 
@@ -28,6 +30,7 @@ pub mod response;
 pub mod server;
 pub mod stats;
 pub mod table;
+mod udp_io;
 pub mod upstream;
 
 pub use server::{ResolverCore, SandboxServer, SandboxSockets};

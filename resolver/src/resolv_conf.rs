@@ -93,8 +93,7 @@ pub struct SandboxResolvConf<'a> {
     pub dns_options: &'a [String],
 }
 
-/// The embedded resolver's address, as sandboxes see it.
-pub const EMBEDDED_RESOLVER: &str = "127.0.0.11";
+pub use config::EMBEDDED_RESOLVER;
 
 impl SandboxResolvConf<'_> {
     /// The file's text.

@@ -10,9 +10,9 @@ use ipnet::IpNet;
 use resolver::Endpoint;
 
 use super::{Agent, AgentError, AgentMetrics, Inner};
-use crate::link::Links;
-use crate::netns::NsRef;
-use crate::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
+use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
+use crate::kernel::link::Links;
+use crate::kernel::netns::NsRef;
 
 /// What a sandbox asks for on one network.
 #[derive(Debug, Clone, Default)]
@@ -303,7 +303,7 @@ fn allocate(
         .ok_or_else(|| AgentError::not_found("network", &net.name))?;
     if let Some(address) = wanted {
         if !subnets.iter().any(|s| s.contains(&address)) {
-            return Err(crate::ipam::IpamError::OutsideSubnet {
+            return Err(crate::agent::ipam::IpamError::OutsideSubnet {
                 address,
                 subnets: net.subnets.iter().map(|s| s.subnet).collect(),
                 network: net.name.clone(),

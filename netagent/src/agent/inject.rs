@@ -2,21 +2,18 @@
 //! namespace worker, the redirect from port 53 (or a direct bind), a
 //! server on the agent's runtime, and the sandbox's resolv.conf.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use config::DnsMode;
+use config::{DnsMode, EMBEDDED_RESOLVER};
 use resolver::resolv_conf::{ResolvConf, SandboxResolvConf};
 use resolver::{SandboxServer, SandboxSockets};
 
 use super::{Agent, AgentError, Inner, LiveResolver};
-use crate::netns::{NsRef, SandboxSockets as NetnsSocketFactory};
-use crate::redirect;
-use crate::store::SandboxRecord;
-
-/// 127.0.0.11, where every sandbox finds its resolver (as in Docker).
-const EMBEDDED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+use crate::agent::store::SandboxRecord;
+use crate::kernel::netns::{NsRef, SandboxSockets as NetnsSocketFactory};
+use crate::kernel::redirect;
 
 /// What the namespace worker hands back from inside a sandbox.
 struct Bound {
@@ -73,6 +70,7 @@ impl Agent {
                 self.worker.clone(),
                 ns.clone(),
                 port,
+                Arc::clone(&self.metrics.redirects_restored),
             ))
         });
         if !record.spec.dns.is_empty() {
@@ -179,7 +177,7 @@ impl Agent {
 fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<Bound> {
     let sockets = match mode {
         DnsMode::Direct => {
-            let addr = SocketAddr::from((EMBEDDED, 53));
+            let addr = SocketAddr::from((EMBEDDED_RESOLVER, 53));
             SandboxSockets {
                 udp: UdpSocket::bind(addr)?,
                 tcp: TcpListener::bind(addr)?,
@@ -197,7 +195,7 @@ fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<Bound> {
 fn bind_pair_on_random_port() -> std::io::Result<SandboxSockets> {
     let mut last_error = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind((EMBEDDED, 0))?;
+        let udp = UdpSocket::bind((EMBEDDED_RESOLVER, 0))?;
         match TcpListener::bind(udp.local_addr()?) {
             Ok(tcp) => return Ok(SandboxSockets { udp, tcp }),
             Err(err) => last_error = Some(err),

@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
 use super::{Agent, AgentError};
-use crate::netns::NsRef;
+use crate::kernel::netns::NsRef;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -69,7 +69,7 @@ impl Agent {
 /// made there, and loopback answers within the timeout or not at all.
 fn exchange(query: &[u8], tcp: bool) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Write};
-    let server = SocketAddr::from(([127, 0, 0, 11], 53));
+    let server = SocketAddr::from((config::EMBEDDED_RESOLVER, 53));
     if tcp {
         let mut stream = TcpStream::connect_timeout(&server, TIMEOUT)?;
         stream.set_read_timeout(Some(TIMEOUT))?;

@@ -15,14 +15,23 @@
 //! - [`restore`]: picking the state up again after a restart.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
+//! - [`ipam`]: the addresses of a network's subnets, and the pools new
+//!   networks' subnets come from.
+//! - [`store`]: what survives a restart: one JSON file per record, written
+//!   atomically.
+//!
+//! The agent uses [`crate::kernel`] for every change to the kernel and
+//! nothing above it: the daemon's API drives it.
 
-pub mod endpoint;
-pub mod inject;
-pub mod lookup;
-pub mod network;
-pub mod restore;
-pub mod sandbox;
-pub mod watch;
+pub(crate) mod endpoint;
+mod inject;
+pub(crate) mod ipam;
+mod lookup;
+mod network;
+mod restore;
+mod sandbox;
+pub(crate) mod store;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,10 +45,10 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use crate::ipam::{IpamError, SubnetAddresses};
-use crate::link::{LinkError, Links};
-use crate::netns::NetnsWorker;
-use crate::store::{State, Store};
+use crate::agent::ipam::{IpamError, SubnetAddresses};
+use crate::agent::store::{State, Store};
+use crate::kernel::link::{LinkError, Links};
+use crate::kernel::netns::NetnsWorker;
 
 /// Why a request to the agent failed. Each names the offending value.
 #[derive(Debug, Error)]
@@ -130,7 +139,7 @@ pub struct AgentMetrics {
     /// Sandboxes whose namespace vanished behind the agent's back.
     pub vanished: AtomicU64,
     /// Redirects restored after something removed them.
-    pub redirects_restored: AtomicU64,
+    pub redirects_restored: Arc<AtomicU64>,
 }
 
 impl AgentMetrics {
@@ -205,11 +214,6 @@ impl Agent {
     /// The live endpoint table.
     pub fn table(&self) -> &Arc<EndpointTable> {
         &self.table
-    }
-
-    /// The configuration it runs with.
-    pub fn config(&self) -> &DaemonConfig {
-        &self.config
     }
 
     /// Questions by type and result.

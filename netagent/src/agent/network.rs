@@ -7,8 +7,8 @@ use ipnet::IpNet;
 use resolver::Network;
 
 use super::{Agent, AgentError, Inner};
-use crate::ipam::{self, overlaps, IpamError, SubnetAddresses};
-use crate::store::{new_id, now_rfc3339, NetworkRecord, SubnetRecord};
+use crate::agent::ipam::{self, overlaps, IpamError, SubnetAddresses};
+use crate::agent::store::{new_id, now_rfc3339, NetworkRecord, SubnetRecord};
 
 /// The default network's name, as in Docker.
 pub const DEFAULT_BRIDGE: &str = "bridge";

@@ -6,8 +6,8 @@
 use super::endpoint::table_endpoint;
 use super::network::{ipam_of, table_network};
 use super::{Agent, AgentError, Inner};
-use crate::netns::NsRef;
-use crate::store::SandboxRecord;
+use crate::agent::store::SandboxRecord;
+use crate::kernel::netns::NsRef;
 
 impl Agent {
     pub(super) async fn restore(&self) -> Result<(), AgentError> {

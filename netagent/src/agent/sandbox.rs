@@ -10,8 +10,8 @@ use config::{Adopt, NetworkMode, SandboxSpec};
 use super::endpoint::AttachOptions;
 use super::network::DEFAULT_BRIDGE;
 use super::{Agent, AgentError, Inner};
-use crate::netns::{delete_named, NsRef};
-use crate::store::{new_id, now_rfc3339, SandboxRecord};
+use crate::agent::store::{new_id, now_rfc3339, SandboxRecord};
+use crate::kernel::netns::{delete_named, NsRef};
 
 impl Agent {
     /// Creates (or adopts) a sandbox and attaches it as its spec says.

@@ -11,7 +11,7 @@
 //! Each socket has a reader task (answers by the batch, one `recvmmsg`)
 //! and a sender task: questions are queued and the sender sends what has
 //! queued up in one `sendmmsg` (equal-sized ones to one server as a UDP
-//! GSO message, [`crate::server::send`]), so the questions of one received
+//! GSO message, [`crate::udp_io::send`]), so the questions of one received
 //! batch leave together.
 
 use std::collections::HashMap;
@@ -30,8 +30,8 @@ use super::sockets::{Family, SocketFactory};
 use super::stats::ForwardStats;
 use super::wire;
 use super::AttemptError;
-use crate::server::batch::with_answers_received;
-use crate::server::send::{send_all, Outbox};
+use crate::udp_io::recv::with_answers_received;
+use crate::udp_io::send::{send_all, Outbox};
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
 /// leave a spoofer about one chance in a million per forged datagram.

@@ -8,8 +8,9 @@
 //!
 //! - [`udp`]: one task per socket; forwarded questions get a task each,
 //!   bounded per sandbox and overall, REFUSED at once past the bound;
-//!   [`batch`] receives queries by the batch and [`send`] sends the
-//!   replies, equal-sized ones to the same client in one GSO message.
+//!   queries are received and replies sent by the batch
+//!   ([`crate::udp_io`]), equal-sized replies to one client in one GSO
+//!   message.
 //! - [`tcp`]: an accept task owning one task per connection (so dropping
 //!   the server ends them all), several queries per connection, an idle
 //!   timeout, a bound on connections, and a malformed frame closing only
@@ -18,8 +19,6 @@
 //! The server never binds or enters a namespace: whoever calls
 //! [`SandboxServer::start`] binds the sockets where they belong.
 
-pub(crate) mod batch;
-pub(crate) mod send;
 mod tcp;
 mod udp;
 

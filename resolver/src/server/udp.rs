@@ -13,11 +13,11 @@ use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::batch::with_received;
-use super::send::{send_all, Outbox};
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
+use crate::udp_io::recv::with_received;
+use crate::udp_io::send::{send_all, Outbox};
 
 type Replies = Vec<(Vec<u8>, SocketAddr)>;
 

@@ -5,15 +5,13 @@ use anyhow::{anyhow, Result};
 use config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. hickory's own crates are held at WARN:
-/// at INFO they log every request and cost about 40% of throughput
-/// (DESIGN.md, measured facts).
+/// Installs the global subscriber. hickory-proto is held at WARN: its
+/// INFO lines are per message, and per-request logging cost about 40% of
+/// throughput (DESIGN.md, measured facts).
 pub fn init(config: &LogConfig) -> Result<()> {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
-    let filter = EnvFilter::try_new(format!(
-        "{directives},hickory_proto=warn,hickory_server=warn"
-    ))
-    .map_err(|err| anyhow!("log level {directives:?} is not a valid filter: {err}"))?;
+    let filter = EnvFilter::try_new(format!("{directives},hickory_proto=warn"))
+        .map_err(|err| anyhow!("log level {directives:?} is not a valid filter: {err}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -4,9 +4,9 @@ use anyhow::Result;
 use config::NetworkSpec;
 use serde_json::{json, Value};
 
+use super::args::{NetworkCommand, NetworkCreateArgs};
+use super::client::{encode, Client};
 use super::output::table;
-use crate::cli::{NetworkCommand, NetworkCreateArgs};
-use crate::client::{encode, Client};
 
 /// Runs one `network` verb.
 pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {

@@ -7,37 +7,33 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use config::{DaemonConfig, DnsMode};
 use serde_json::{json, Value};
 
-use crate::agent::Agent;
-use crate::client::Client;
-use crate::exec::command_in_sandbox;
-use crate::netns::{NetnsWorker, NsRef};
+use super::client::Client;
+use super::exec::command_in_sandbox;
+use crate::daemon::PrivateAgent;
+use crate::kernel::netns::{NetnsWorker, NsRef};
 
 /// Runs the walkthrough; the exit code is 0 only if every step behaved as
 /// described.
 pub fn run() -> Result<i32> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         bail!("the demo needs root: it makes network namespaces, a bridge and veth pairs (run it with sudo)");
     }
     enter_private_namespaces()?;
-    crate::daemon::raise_open_files_limit();
     let scratch = std::env::temp_dir().join(format!("netagent-demo-{}", std::process::id()));
     let config = demo_config(&scratch);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
-        let agent = Agent::start(config.clone())
+        let agent = PrivateAgent::start(config.clone())
             .await
             .context("cannot start the demo's agent")?;
-        let _api = crate::daemon::spawn_api(&config.paths.socket, Arc::clone(&agent))?;
         let mut demo = Demo {
             client: Client::new(&config.paths.socket),
             worker: NetnsWorker::start()?,
@@ -46,7 +42,7 @@ pub fn run() -> Result<i32> {
         };
         demo.walkthrough().await;
         let leftovers = agent.teardown().await;
-        Ok::<_, anyhow::Error>((demo.step, demo.failed, leftovers.len()))
+        Ok::<_, anyhow::Error>((demo.step, demo.failed, leftovers))
     });
     let _ = std::fs::remove_dir_all(&scratch);
     let (steps, failed, leftovers) = outcome?;

@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::net::UnixStream;
@@ -78,25 +79,21 @@ impl Client {
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.request(Method::DELETE, path, None).await.map(|_| ())
     }
-
-    /// The metrics text.
-    pub async fn text(&self, path: &str) -> Result<String> {
-        Ok(String::from_utf8_lossy(&self.request(Method::GET, path, None).await?).into_owned())
-    }
 }
 
 fn status_word(status: StatusCode) -> String {
     format!("the agent answered {}", status.as_u16())
 }
 
+/// What a path segment or query value keeps as it is: RFC 3986's
+/// unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes a path segment or query value.
 pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, UNRESERVED).to_string()
 }

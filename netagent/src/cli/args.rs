@@ -1,12 +1,14 @@
 //! The command line, as clap derives it. Each verb's `--help` comes from
 //! the doc comments here; the flags follow Docker's where Docker has them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use config::{NameServer, ServicePort};
 use ipnet::IpNet;
+
+use crate::daemon::serve::ServeArgs;
 
 /// The socket `netagent daemon` listens on unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/netagent/netagent.sock";
@@ -245,25 +247,4 @@ pub enum DnsCommand {
         /// The name.
         name: String,
     },
-}
-
-/// `netagent dns serve`
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The table, in the JSON form `netagent dns table --format json` prints.
-    #[arg(long, value_name = "FILE")]
-    pub table: PathBuf,
-    /// The sandbox to answer as: its name, its id or its short id.
-    #[arg(long = "as", value_name = "SANDBOX")]
-    pub sandbox: String,
-    /// Address to listen on, UDP and TCP; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
-    pub listen: SocketAddr,
-    /// Daemon configuration file (TOML) for the resolver settings.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Upstream server for names the table does not answer (IP, IP:PORT or
-    /// [IPv6]:PORT); repeat for several. Without one they get SERVFAIL.
-    #[arg(long, value_name = "SERVER")]
-    pub upstream: Vec<NameServer>,
 }

@@ -6,10 +6,10 @@ use anyhow::{bail, Context, Result};
 use config::{Adopt, NetworkMode, SandboxSpec};
 use serde_json::Value;
 
+use super::args::{AttachArgs, RunArgs, SandboxFlags};
+use super::client::{encode, Client};
+use super::exec::run_in_sandbox;
 use super::output::table;
-use crate::cli::{AttachArgs, RunArgs, SandboxFlags};
-use crate::client::{encode, Client};
-use crate::exec::run_in_sandbox;
 
 fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
     SandboxSpec {
@@ -106,7 +106,7 @@ pub async fn ps(client: &Client) -> Result<()> {
                 if s["resolver_port"].is_null() {
                     "-".into()
                 } else {
-                    "127.0.0.11".into()
+                    config::EMBEDDED_RESOLVER.to_string()
                 },
             ]
         })

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv6Net};
 use thiserror::Error;
 
 /// Why an address or subnet could not be had; each names the value.
@@ -82,11 +82,6 @@ impl SubnetAddresses {
             used: BTreeSet::new(),
             scan_from: subnet.network(),
         }
-    }
-
-    /// The gateway with the subnet's prefix, as the bridge carries it.
-    pub fn gateway_net(&self) -> IpNet {
-        IpNet::new(self.gateway, self.subnet.prefix_len()).expect("prefix of the subnet")
     }
 
     /// Whether `address` is the network address, the IPv4 broadcast or the
@@ -181,17 +176,6 @@ pub fn pick_subnet(pools: &[IpNet], size: u8, taken: &[IpNet]) -> Result<IpNet, 
 /// Whether two subnets share any address.
 pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
-}
-
-/// Docker's default IPv4 pools, less 172.17.0.0/16 (the default bridge).
-pub fn default_v4_pools() -> Vec<IpNet> {
-    let mut pools: Vec<IpNet> = (18..=31)
-        .map(|b| IpNet::V4(Ipv4Net::new([172, b, 0, 0].into(), 16).unwrap()))
-        .collect();
-    pools.push(IpNet::V4(
-        Ipv4Net::new([192, 168, 0, 0].into(), 16).unwrap(),
-    ));
-    pools
 }
 
 /// The unique-local pool IPv6 subnets are taken from (RFC 4193).

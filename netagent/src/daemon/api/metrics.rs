@@ -73,6 +73,11 @@ pub async fn render(agent: &Agent) -> String {
         "Sandboxes whose namespace was deleted behind the agent's back.",
         m.vanished.load(Ordering::Relaxed),
     );
+    counter(
+        "netagent_redirect_restored_total",
+        "DNS redirects put back after something removed them from a sandbox.",
+        m.redirects_restored.load(Ordering::Relaxed),
+    );
     let _ = writeln!(out, "# HELP netagent_queries_total Questions answered, by type and result.\n# TYPE netagent_queries_total counter");
     for (qtype, result, value) in queries {
         let _ = writeln!(

@@ -7,25 +7,27 @@
 //! with checksum update, and builds with bindgen, so the few messages
 //! needed are encoded here, following the kernel's uapi
 //! (`linux/netfilter/nf_tables.h`, `linux/netfilter/nfnetlink.h`). The
-//! result is the same ruleset [`crate::redirect::ruleset`] describes, as
-//! `nft list ruleset` shows (checked by the namespace tests).
+//! result is the same ruleset [`super::ruleset`] describes, as `nft list
+//! ruleset` shows (checked by the namespace tests).
 //!
 //! Must run in the sandbox's namespace: the socket is made where it is
 //! called (the namespace worker).
-
-mod wire;
 
 use std::io;
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{recv, MsgFlags};
 
-use crate::redirect::{CHAIN, TABLE};
-use wire::{
+use super::wire::{
     align, attr, attr_str, attr_u32, compare, expression, load_payload, nested, request, Batch,
     NFNL_SUBSYS_NFTABLES, NFT_REG_1, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
     NLM_F_REQUEST,
 };
+
+/// The nftables table netagent owns in each sandbox.
+pub const TABLE: &str = "netagent";
+/// Its chain.
+pub const CHAIN: &str = "dns-redirect";
 
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_DELTABLE: u16 = 2;
@@ -42,7 +44,7 @@ const NFT_PAYLOAD_CSUM_INET: u32 = 1;
 /// The protocols the redirect rewrites, with their number and where their
 /// checksum sits in the transport header (RFC 768, RFC 9293).
 const PROTOCOLS: [(u8, u32); 2] = [(17, 6), (6, 16)];
-const EMBEDDED: [u8; 4] = [127, 0, 0, 11];
+const EMBEDDED: [u8; 4] = config::EMBEDDED_RESOLVER.octets();
 
 /// Replaces the netagent table with the redirect of port 53 to `port`, in
 /// one transaction: create-if-missing, delete, create with the rules.
@@ -211,7 +213,7 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
-    use super::wire::{NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END};
+    use super::super::wire::{NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END};
     use super::*;
 
     #[test]

@@ -70,19 +70,22 @@ impl Links {
     /// A handle on the calling thread's namespace; its connection runs on
     /// the current tokio runtime.
     pub fn here() -> Result<Links, LinkError> {
-        Ok(Self::from_connection(rtnetlink::new_connection()?))
+        Ok(Self::from_connection(Self::socket_here()?))
     }
 
     /// Makes the netlink socket now, without a runtime: for the namespace
-    /// worker, which hands the parts back to [`Links::from_connection`].
+    /// worker, which hands it back to [`Links::from_connection`].
     pub fn socket_here() -> std::io::Result<RawConnection> {
-        rtnetlink::new_connection()
+        // The third part receives multicast messages, which the agent
+        // never subscribes to: dropped here.
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        Ok(RawConnection { connection, handle })
     }
 
     /// Spawns the connection made by [`Links::socket_here`].
-    pub fn from_connection((connection, handle, _): RawConnection) -> Links {
-        tokio::spawn(connection);
-        Links { handle }
+    pub fn from_connection(raw: RawConnection) -> Links {
+        tokio::spawn(raw.connection);
+        Links { handle: raw.handle }
     }
 
     /// The link called `name`, if it exists.
@@ -321,18 +324,9 @@ fn is_link_local(net: &IpNet) -> bool {
     }
 }
 
-/// The parts of an rtnetlink connection, made in one namespace and used
-/// from another thread.
-pub type RawConnection = (
-    rtnetlink::proto::Connection<rtnetlink::packet_route::RouteNetlinkMessage>,
-    Handle,
-    futures_channel_receiver::Receiver,
-);
-
-mod futures_channel_receiver {
-    /// The unused multicast receiver of a new connection.
-    pub type Receiver = futures_channel::mpsc::UnboundedReceiver<(
-        rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
-        rtnetlink::sys::SocketAddr,
-    )>;
+/// An rtnetlink connection, made in one namespace and used from another
+/// thread.
+pub struct RawConnection {
+    connection: rtnetlink::proto::Connection<rtnetlink::packet_route::RouteNetlinkMessage>,
+    handle: Handle,
 }

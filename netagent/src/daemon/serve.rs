@@ -4,16 +4,37 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use config::DaemonConfig;
+use clap::Args;
+use config::{DaemonConfig, NameServer};
 use resolver::forward::host::HostServers;
 use resolver::forward::Forwarder;
 use resolver::upstream::{ServFailUpstream, Upstream};
 use resolver::{EndpointTable, ResolverCore, SandboxServer, SandboxSockets, TableSnapshot};
 
-use crate::cli::ServeArgs;
+/// `netagent dns serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The table, in the JSON form `netagent dns table --format json` prints.
+    #[arg(long, value_name = "FILE")]
+    pub table: PathBuf,
+    /// The sandbox to answer as: its name, its id or its short id.
+    #[arg(long = "as", value_name = "SANDBOX")]
+    pub sandbox: String,
+    /// Address to listen on, UDP and TCP; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
+    pub listen: SocketAddr,
+    /// Daemon configuration file (TOML) for the resolver settings.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Upstream server for names the table does not answer (IP, IP:PORT or
+    /// [IPv6]:PORT); repeat for several. Without one they get SERVFAIL.
+    #[arg(long, value_name = "SERVER")]
+    pub upstream: Vec<NameServer>,
+}
 
 /// Loads the table, binds, prints `listening ADDR` on stdout and serves
 /// until SIGINT or SIGTERM.
@@ -22,7 +43,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         Some(path) => DaemonConfig::load(path)?,
         None => DaemonConfig::default(),
     };
-    crate::logging::init(&config.log)?;
+    crate::daemon::logging::init(&config.log)?;
     let table = TableSnapshot::load(&args.table)?;
     let sandbox_id = find_sandbox(&table, &args.sandbox)
         .with_context(|| format!("in table {}", args.table.display()))?;
@@ -43,7 +64,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         writeln!(stdout, "listening {}", server.udp_addr())?;
         stdout.flush()?;
         drop(stdout);
-        crate::daemon::shutdown_signal().await?;
+        super::shutdown_signal().await?;
         drop(server);
         Ok(())
     })

@@ -14,7 +14,7 @@ use config::{NameServer, SandboxSpec, ServicePort};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::redirect::DnsMode;
+use config::DnsMode;
 
 /// A network the agent made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

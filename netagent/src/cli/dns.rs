@@ -4,8 +4,8 @@ use anyhow::Result;
 use resolver::TableSnapshot;
 use serde_json::Value;
 
+use super::client::{encode, Client};
 use super::output::table;
-use crate::client::{encode, Client};
 
 /// Prints the live lookup table: one row per endpoint.
 pub async fn table_verb(client: &Client, network: Option<&str>, format: &str) -> Result<()> {

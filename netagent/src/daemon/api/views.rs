@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::store::{NetworkRecord, SandboxRecord, State};
+use crate::agent::store::{NetworkRecord, SandboxRecord, State};
 
 /// One row of `network ls`.
 #[derive(Debug, Serialize)]

@@ -25,13 +25,11 @@ use tokio::sync::oneshot;
 type Job = Box<dyn FnOnce(&OwnedFd) + Send>;
 
 /// Where a namespace is: a file (a pinned name under the netns directory,
-/// or `/proc/PID/ns/net`), or a process.
+/// or `/proc/PID/ns/net` for one adopted by pid).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NsRef {
     /// A namespace file.
     Path(PathBuf),
-    /// The network namespace of a process.
-    Pid(u32),
 }
 
 impl NsRef {
@@ -40,7 +38,6 @@ impl NsRef {
     pub fn open(&self) -> io::Result<File> {
         match self {
             NsRef::Path(path) => File::open(path),
-            NsRef::Pid(pid) => File::open(format!("/proc/{pid}/ns/net")),
         }
     }
 

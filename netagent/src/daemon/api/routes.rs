@@ -186,7 +186,7 @@ async fn list_sandboxes(State(state): State<ApiState>) -> ApiResult<Json<Vec<San
 
 async fn sandbox_view(
     agent: &crate::agent::Agent,
-    record: crate::store::SandboxRecord,
+    record: crate::agent::store::SandboxRecord,
 ) -> SandboxView {
     SandboxView {
         resolv_conf: agent.resolv_conf_path(&record.name).display().to_string(),

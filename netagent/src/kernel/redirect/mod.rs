@@ -9,28 +9,27 @@
 //! itself: no rules, but port 53 is taken in the sandbox.
 //!
 //! The rules go to the kernel over netlink from the agent itself
-//! ([`crate::nftables`]), no process per sandbox. A netlink subscription to
+//! ([`crate::kernel::redirect::rules`]), no process per sandbox. A netlink subscription to
 //! the namespace's nftables events wakes the agent when anything changes
 //! the rules; it then checks them and reloads them if something flushed
 //! them (moby#35095).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-pub use config::DnsMode;
+mod rules;
+mod wire;
 
-use crate::netns::{NetnsWorker, NsRef};
-use crate::nftables;
+use crate::kernel::netns::{NetnsWorker, NsRef};
 
-/// The nftables table netagent owns in each sandbox.
-pub const TABLE: &str = "netagent";
-/// Its chain.
-pub const CHAIN: &str = "dns-redirect";
-
+#[cfg(test)]
 /// The rules for the agent's `port` in `nft` syntax: what
-/// [`crate::nftables::program_here`] loads, as `nft list ruleset` shows it
+/// [`rules::program_here`] loads, as `nft list ruleset` shows it
 /// (documentation, and `nft -f` input for anyone reproducing it by hand).
 pub fn ruleset(port: u16) -> String {
+    use rules::{CHAIN, TABLE};
     format!(
         "table ip {TABLE}\n\
          delete table ip {TABLE}\n\
@@ -49,20 +48,18 @@ pub fn ruleset(port: u16) -> String {
 /// Loads the redirect to `port` into the namespace `ns` (replacing any
 /// earlier one), over netlink from the namespace worker.
 pub async fn program(worker: &NetnsWorker, ns: &NsRef, port: u16) -> io::Result<()> {
-    worker
-        .run_in(ns, move || nftables::program_here(port))
-        .await
+    worker.run_in(ns, move || rules::program_here(port)).await
 }
 
 /// Removes the table from the namespace (when the sandbox leaves its last
 /// user-defined network, or changes to direct mode).
 pub async fn remove(worker: &NetnsWorker, ns: &NsRef) -> io::Result<()> {
-    worker.run_in(ns, nftables::remove_here).await
+    worker.run_in(ns, rules::remove_here).await
 }
 
 /// Whether the namespace has the redirect chain with its four rules.
 pub async fn is_programmed(worker: &NetnsWorker, ns: &NsRef) -> io::Result<bool> {
-    Ok(worker.run_in(ns, nftables::rule_count_here).await? == 4)
+    Ok(worker.run_in(ns, rules::rule_count_here).await? == 4)
 }
 
 /// A netlink socket, made in the calling thread's namespace (the worker's,
@@ -91,8 +88,15 @@ pub fn subscribe_here() -> io::Result<OwnedFd> {
 /// Keeps the redirect in place: after every change to the namespace's
 /// rules, checks them and loads them again if they are gone. Runs until
 /// aborted (when the sandbox goes). Its own reload wakes it once more and
-/// finds the rules whole, so it never loops.
-pub async fn guard(events: OwnedFd, worker: NetnsWorker, ns: NsRef, port: u16) {
+/// finds the rules whole, so it never loops. Each restore adds one to
+/// `restored`.
+pub async fn guard(
+    events: OwnedFd,
+    worker: NetnsWorker,
+    ns: NsRef,
+    port: u16,
+    restored: Arc<AtomicU64>,
+) {
     // SAFETY: the AsyncFd owns the descriptor, which stays open exactly as
     // long as it is registered.
     let Ok(events) = (unsafe { tokio::io::unix::AsyncFd::register(events) }) else {
@@ -115,10 +119,13 @@ pub async fn guard(events: OwnedFd, worker: NetnsWorker, ns: NsRef, port: u16) {
         match is_programmed(&worker, &ns).await {
             Ok(true) => {}
             Ok(false) => match program(&worker, &ns, port).await {
-                Ok(()) => tracing::warn!(
-                    port,
-                    "the DNS redirect was removed from the sandbox: restored"
-                ),
+                Ok(()) => {
+                    restored.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        port,
+                        "the DNS redirect was removed from the sandbox: restored"
+                    );
+                }
                 Err(err) => tracing::error!(%err, "cannot restore the DNS redirect"),
             },
             // The namespace is going away: the sandbox's removal stops us.

@@ -1,23 +1,52 @@
-//! The CLI verbs. Every verb but `daemon`, `demo` and `dns serve` is a
-//! client of the control API and nothing else.
+//! The user's side: what runs in the user's process. Every verb but
+//! `daemon`, `demo` and `dns serve` is a client of the control API and
+//! nothing else; those three hand over to [`crate::daemon`].
 //!
+//! - [`args`]: the verbs and flags, as clap derives them.
+//! - [`client`]: HTTP/1.1 over the agent's Unix socket.
 //! - [`network`]: `network create|ls|inspect|rm|connect|disconnect|prune`.
 //! - [`sandbox`]: `run`, `attach`, `ps`, `inspect`, `exec`, `rm`.
 //! - [`dns`]: `dns table`, `dns lookup`.
+//! - [`exec`]: running a command inside a sandbox, as `ip netns exec` does.
 //! - [`output`]: aligned tables.
+//! - [`demo`]: Docker's walkthrough, replayed against a private agent.
 
-pub mod dns;
-pub mod network;
-pub mod output;
-pub mod sandbox;
+mod args;
+mod client;
+mod demo;
+mod dns;
+mod exec;
+mod network;
+mod output;
+mod sandbox;
+
+pub use args::Cli;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, DnsCommand};
-use crate::client::Client;
+use args::{Command, DnsCommand};
+use client::Client;
+
+/// Runs the verb the command line names and returns the process's exit
+/// code.
+pub fn main(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Daemon(args) => {
+            crate::daemon::run(args.config.as_deref(), args.log_json).map(|()| 0)
+        }
+        Command::Demo => demo::run(),
+        Command::Dns(DnsCommand::Serve(args)) => crate::daemon::serve::run(args).map(|()| 0),
+        _ => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run(cli))
+        }
+    }
+}
 
 /// Runs a client verb and returns the process's exit code.
-pub async fn run(cli: Cli) -> Result<i32> {
+async fn run(cli: Cli) -> Result<i32> {
     let client = Client::new(&cli.host);
     match cli.command {
         Command::Network(command) => network::run(&client, command).await.map(|()| 0),
@@ -39,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             name,
         }) => dns::lookup(&client, &from, &qtype, tcp, &name).await,
         Command::Daemon(_) | Command::Demo | Command::Dns(DnsCommand::Serve(_)) => {
-            unreachable!("handled in main")
+            unreachable!("handled in cli::main")
         }
     }
 }

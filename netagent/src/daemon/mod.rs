@@ -1,6 +1,19 @@
-//! `netagent daemon`: the agent in the foreground, its resolvers on one
-//! current-thread runtime (faster than two workers on two cores, DESIGN.md)
-//! and the control API on a second runtime of its own.
+//! The long-running side: `netagent daemon` runs the agent in the
+//! foreground, its resolvers on one current-thread runtime (faster than two
+//! workers on two cores, DESIGN.md) and the control API on a second runtime
+//! of its own.
+//!
+//! - this file: the daemon's runtime, signals, the open files limit, and
+//!   [`PrivateAgent`], an agent with its API inside the calling process
+//!   (what `netagent demo` drives).
+//! - [`api`]: the control API's routes, views and metrics.
+//! - [`logging`]: tracing setup from the daemon's `[log]` settings.
+//! - [`serve`]: `netagent dns serve`, one sandbox's resolver over a table
+//!   file on a loopback address.
+
+mod api;
+mod logging;
+pub mod serve;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +33,7 @@ pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
     if json_logs {
         config.log.format = config::LogFormat::Json;
     }
-    crate::logging::init(&config.log)?;
+    logging::init(&config.log)?;
     raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -43,7 +56,7 @@ pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
 /// socket and TCP listener, the nftables event socket), so a thousand
 /// sandboxes outgrow the usual soft limit of 1,024: raise it to the hard
 /// limit, as container engines do (LimitNOFILE in their units).
-pub fn raise_open_files_limit() {
+fn raise_open_files_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) if soft < hard => {
@@ -57,7 +70,7 @@ pub fn raise_open_files_limit() {
 }
 
 /// Starts the control API on its own thread and runtime.
-pub fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHandle<()>> {
+fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHandle<()>> {
     let agent_runtime = tokio::runtime::Handle::current();
     let socket = socket.to_owned();
     let (ready, started) = std::sync::mpsc::channel();
@@ -72,7 +85,7 @@ pub fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHa
                 Err(err) => return drop(ready.send(Err(anyhow::Error::from(err)))),
             };
             runtime.block_on(async move {
-                let serving = crate::api::serve(&socket, agent, agent_runtime, || {
+                let serving = api::serve(&socket, agent, agent_runtime, || {
                     let _ = ready.send(Ok(()));
                 });
                 if let Err(err) = serving.await {
@@ -85,7 +98,7 @@ pub fn spawn_api(socket: &Path, agent: Arc<Agent>) -> Result<std::thread::JoinHa
 }
 
 /// Waits for SIGINT or SIGTERM.
-pub async fn shutdown_signal() -> Result<()> {
+pub(crate) async fn shutdown_signal() -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
@@ -93,4 +106,31 @@ pub async fn shutdown_signal() -> Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+/// An agent and its control API running inside this process, on the
+/// calling runtime: what `netagent demo` talks to over the API, with no
+/// daemon of its own.
+pub struct PrivateAgent {
+    agent: Arc<Agent>,
+    _api: std::thread::JoinHandle<()>,
+}
+
+impl PrivateAgent {
+    /// Starts an agent with `config` and its API on `config.paths.socket`.
+    pub async fn start(config: DaemonConfig) -> Result<PrivateAgent> {
+        raise_open_files_limit();
+        let socket = config.paths.socket.clone();
+        let agent = Agent::start(config)
+            .await
+            .context("cannot start the agent")?;
+        let api = spawn_api(&socket, Arc::clone(&agent))?;
+        Ok(PrivateAgent { agent, _api: api })
+    }
+
+    /// Removes every sandbox and network it made; the number of steps that
+    /// failed.
+    pub async fn teardown(&self) -> usize {
+        self.agent.teardown().await.len()
+    }
 }

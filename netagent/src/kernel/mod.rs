@@ -1,0 +1,14 @@
+//! The kernel plumbing, the bottom layer: it imports nothing else of this
+//! crate, and nothing in it knows about networks or sandboxes as the agent
+//! keeps them.
+//!
+//! - [`netns`]: the namespace worker thread (every `setns` happens there,
+//!   never on a tokio worker), namespace references, pinning and deleting.
+//! - [`link`]: rtnetlink: bridges, veth pairs, addresses, routes.
+//! - [`redirect`]: 127.0.0.11:53 to the agent's port inside a sandbox, as
+//!   stateless nf_tables rules over netlink, and the watch that restores
+//!   them.
+
+pub mod link;
+pub mod netns;
+pub mod redirect;

@@ -1,0 +1,12 @@
+//! Batched UDP I/O, shared by the serving loop ([`crate::server`]) and the
+//! forwarder's upstream sockets ([`crate::forward`]): under load the
+//! kernel's per-call and per-packet cost is most of an answer's CPU, so
+//! both read and write by the batch.
+//!
+//! - [`recv`]: up to a batch of datagrams per `recvmmsg(2)`, into buffers
+//!   held per thread rather than per socket.
+//! - [`send`]: a batch per `sendmmsg(2)`, datagrams of one size to one peer
+//!   joined into a UDP GSO message.
+
+pub(crate) mod recv;
+pub(crate) mod send;
