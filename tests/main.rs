@@ -12,6 +12,7 @@
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
+//! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
@@ -23,5 +24,6 @@ mod loopback_forward;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
+mod netns_failures;
 mod netns_walkthrough;
 mod serve_cli;

@@ -21,6 +21,8 @@ pub struct TestHost {
     holder: Child,
     daemon: Option<Child>,
     config: PathBuf,
+    /// Environment the daemon starts with (`NETAGENT_FAULTS`, say).
+    daemon_env: Vec<(String, String)>,
 }
 
 /// Root, or fail: the namespace tier must run (never a quiet skip).
@@ -54,6 +56,16 @@ impl TestHost {
     /// example `[agent]\ndns_mode = "direct"`; `[forwarding]` is taken: the
     /// tests give up on dead upstreams after 800 ms, well inside dig's wait).
     pub fn with_config(extra: &str) -> TestHost {
+        Self::with_config_and_env(extra, &[])
+    }
+
+    /// A private host whose (debug-built) agent fails on purpose at the
+    /// fault points named, comma-separated (netagent's agent/faults.rs).
+    pub fn with_faults(faults: &str) -> TestHost {
+        Self::with_config_and_env("", &[("NETAGENT_FAULTS", faults)])
+    }
+
+    fn with_config_and_env(extra: &str, env: &[(&str, &str)]) -> TestHost {
         require_root();
         let dir = tempfile::tempdir().expect("scratch directory");
         let root = dir.path();
@@ -95,6 +107,10 @@ impl TestHost {
             holder,
             daemon: None,
             config,
+            daemon_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         host.wait_for_holder();
         host.in_host(&["ip", "link", "set", "lo", "up"])
@@ -140,6 +156,7 @@ impl TestHost {
                 self.config.to_str().unwrap(),
             ])
             .env("RUST_LOG", "info")
+            .envs(self.daemon_env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use ipnet::IpNet;
 use resolver::Endpoint;
 
-use super::{Agent, AgentError, AgentMetrics, Inner};
+use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::kernel::link::Links;
 use crate::kernel::netns::NsRef;
@@ -130,6 +130,7 @@ impl Agent {
                 net.bridge, net.name
             ))
         })?;
+        faults::check(faults::ATTACH_VETH)?;
         {
             let namespace = ns
                 .open()
@@ -223,6 +224,11 @@ impl Agent {
                 AgentError::Conflict(format!("sandbox {sandbox:?} is not on network {network:?}"))
             })?;
         let endpoint = record.endpoints.remove(position);
+        // The veth first: if the kernel keeps it, the endpoint stays whole
+        // (state, table and addresses), as the kernel has it, and the
+        // detach can be asked again.
+        faults::check(faults::DETACH_VETH)?;
+        self.links.delete(&endpoint.host_veth).await?;
         let builtin = inner
             .state
             .networks
@@ -232,7 +238,6 @@ impl Agent {
         if !builtin {
             let _ = self.table.disconnect(&record.id, network);
         }
-        self.links.delete(&endpoint.host_veth).await?;
         let addresses: Vec<IpAddr> = endpoint
             .ipv4
             .map(IpAddr::V4)

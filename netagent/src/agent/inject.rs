@@ -10,7 +10,7 @@ use config::{DnsMode, EMBEDDED_RESOLVER};
 use resolver::resolv_conf::{ResolvConf, SandboxResolvConf};
 use resolver::{SandboxServer, SandboxSockets};
 
-use super::{Agent, AgentError, Inner, LiveResolver};
+use super::{faults, Agent, AgentError, Inner, LiveResolver};
 use crate::agent::store::SandboxRecord;
 use crate::kernel::netns::{NsRef, SandboxSockets as NetnsSocketFactory};
 use crate::kernel::redirect;
@@ -62,6 +62,40 @@ impl Agent {
                     record.name
                 )))?;
         }
+        let live = match self.start_serving(record, &ns, bound, port) {
+            Ok(live) => live,
+            Err(err) => {
+                // Dropping what was started stopped the server and the
+                // guard (whose event socket holds the namespace); the
+                // redirect and the upstream sockets go too.
+                let mut errors = vec![err];
+                if mode == DnsMode::Redirect {
+                    if let Err(undo) = redirect::remove(&self.worker, &ns).await {
+                        errors.push(AgentError::io("undo: remove the DNS redirect")(undo));
+                    }
+                }
+                self.forwarder.remove_sandbox(&record.id);
+                return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
+            }
+        };
+        if let Some(stored) = inner.state.sandboxes.get_mut(&record.name) {
+            stored.dns_mode = mode;
+        }
+        inner.resolvers.insert(record.name.clone(), live);
+        tracing::info!(sandbox = %record.name, port, ?mode, "resolver injected");
+        Ok(true)
+    }
+
+    /// Starts the server on the bound sockets, the redirect's guard, and
+    /// the sandbox's own upstream sockets. On failure, what it started is
+    /// dropped with the error, which stops it.
+    fn start_serving(
+        &self,
+        record: &SandboxRecord,
+        ns: &NsRef,
+        bound: Bound,
+        port: u16,
+    ) -> Result<LiveResolver, AgentError> {
         let server = SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
             .map_err(AgentError::io("start the sandbox's resolver"))?;
         let guard = bound.events.map(|events| {
@@ -73,10 +107,16 @@ impl Agent {
                 Arc::clone(&self.metrics.redirects_restored),
             ))
         });
+        let live = LiveResolver {
+            _server: server,
+            guard,
+            port,
+        };
+        faults::check(faults::INJECT_SERVE)?;
         if !record.spec.dns.is_empty() {
             let factory = Arc::new(NetnsSocketFactory {
                 worker: self.worker.clone(),
-                ns,
+                ns: ns.clone(),
             });
             self.forwarder
                 .set_sandbox_servers(&record.id, &record.spec.dns, factory)
@@ -85,19 +125,7 @@ impl Agent {
                     record.name
                 )))?;
         }
-        if let Some(stored) = inner.state.sandboxes.get_mut(&record.name) {
-            stored.dns_mode = mode;
-        }
-        inner.resolvers.insert(
-            record.name.clone(),
-            LiveResolver {
-                _server: server,
-                guard,
-                port,
-            },
-        );
-        tracing::info!(sandbox = %record.name, port, ?mode, "resolver injected");
-        Ok(true)
+        Ok(live)
     }
 
     /// Stops the sandbox's resolver and takes the redirect out (best

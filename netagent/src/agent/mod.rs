@@ -17,6 +17,8 @@
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
+//! - [`faults`]: failures on purpose, for the namespace tests (debug
+//!   builds only).
 //! - [`store`]: what survives a restart: one JSON file per record, written
 //!   atomically.
 //!
@@ -24,6 +26,7 @@
 //! nothing above it: the daemon's API drives it.
 
 pub(crate) mod endpoint;
+mod faults;
 mod inject;
 pub(crate) mod ipam;
 mod lookup;
@@ -76,6 +79,10 @@ pub enum AgentError {
     /// The kernel refused a link step.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// Several steps failed (a removal, or a failure and its undo): every
+    /// one is reported, the first is the cause.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<AgentError>),
     /// A system call failed.
     #[error("{step}: {source}")]
     Io {
@@ -91,6 +98,16 @@ impl AgentError {
     pub fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
         let step = step.into();
         move |source| AgentError::Io { step, source }
+    }
+
+    /// `Ok` when nothing failed, the one error when one did, else
+    /// [`AgentError::Several`] with each.
+    fn from_steps(mut errors: Vec<AgentError>) -> Result<(), AgentError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(AgentError::Several(errors)),
+        }
     }
 
     fn not_found(kind: &'static str, name: &str) -> AgentError {

@@ -9,7 +9,7 @@ use config::{Adopt, NetworkMode, SandboxSpec};
 
 use super::endpoint::AttachOptions;
 use super::network::DEFAULT_BRIDGE;
-use super::{Agent, AgentError, Inner};
+use super::{faults, Agent, AgentError, Inner};
 use crate::agent::store::{new_id, now_rfc3339, SandboxRecord};
 use crate::kernel::netns::{delete_named, NsRef};
 
@@ -44,8 +44,10 @@ impl Agent {
         match self.wire_up(&mut inner, &record).await {
             Ok(record) => Ok(record),
             Err(err) => {
-                let _ = self.dismantle(&mut inner, &record.name).await;
-                Err(err)
+                // The cause first, then every undo step that failed too.
+                let mut errors = vec![err];
+                errors.extend(self.dismantle(&mut inner, &record.name).await);
+                Err(AgentError::from_steps(errors).expect_err("the cause is in"))
             }
         }
     }
@@ -213,11 +215,10 @@ impl Agent {
         errors.extend(self.dismantle(&mut inner, name).await);
         let mut removed: Vec<&str> = sharing.iter().map(String::as_str).collect();
         removed.push(name);
-        self.persist_sandboxes(&inner, &removed)?;
-        match errors.into_iter().next() {
-            Some(first) => Err(first),
-            None => Ok(()),
+        if let Err(err) = self.persist_sandboxes(&inner, &removed) {
+            errors.push(err);
         }
+        AgentError::from_steps(errors)
     }
 
     /// Takes a sandbox apart, every step best effort, gathering the errors
@@ -236,11 +237,14 @@ impl Agent {
         self.remove_resolver(inner, &record).await;
         self.table.remove_sandbox(&record.id);
         if record.owns_netns {
-            if let Err(err) = delete_named(&record.netns) {
-                errors.push(AgentError::io(format!(
+            let deleted = faults::check(faults::DELETE_NETNS).and_then(|()| {
+                delete_named(&record.netns).map_err(AgentError::io(format!(
                     "delete namespace {}",
                     record.netns.display()
-                ))(err));
+                )))
+            });
+            if let Err(err) = deleted {
+                errors.push(err);
             }
         }
         self.remove_resolv_conf(name);

@@ -70,15 +70,23 @@ impl ApiError {
 
 impl From<AgentError> for ApiError {
     fn from(err: AgentError) -> Self {
-        let status = match &err {
-            AgentError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AgentError::Conflict(_) | AgentError::Ipam(_) | AgentError::Table(_) => {
-                StatusCode::CONFLICT
-            }
-            AgentError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AgentError::Link(_) | AgentError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, err.to_string())
+        ApiError::new(status_of(&err), err.to_string())
+    }
+}
+
+/// The status an agent error answers with; several failed steps answer
+/// with the status of the first, their cause.
+fn status_of(err: &AgentError) -> StatusCode {
+    match err {
+        AgentError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AgentError::Conflict(_) | AgentError::Ipam(_) | AgentError::Table(_) => {
+            StatusCode::CONFLICT
+        }
+        AgentError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AgentError::Several(errors) => errors
+            .first()
+            .map_or(StatusCode::INTERNAL_SERVER_ERROR, status_of),
+        AgentError::Link(_) | AgentError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
