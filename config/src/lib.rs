@@ -8,6 +8,8 @@
 //!   names, with errors that name the value and where it came from.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
 //! - [`spec`]: what users ask for: networks and sandboxes, checked.
+//! - [`container`]: what a container runtime asks for through the CNI
+//!   plugin or the OCI hook, checked as hostile input.
 //! - [`nameserver`]: upstream server addresses (`IP`, `IP:PORT`,
 //!   `IPv6%iface`).
 //! - [`error`]: [`ConfigError`] (one problem) and [`ConfigErrors`] (all of
@@ -36,6 +38,7 @@ macro_rules! serde_as_text {
     };
 }
 
+pub mod container;
 pub mod daemon;
 pub mod error;
 pub mod names;
@@ -43,6 +46,7 @@ pub mod nameserver;
 pub mod service;
 pub mod spec;
 
+pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{
     AgentConfig, DaemonConfig, DnsMode, ForwardingConfig, LogConfig, LogFormat, PathsConfig,
     ResolverConfig,

@@ -20,6 +20,11 @@ fn main() -> ExitCode {
     if let Err(err) = nix::sys::prctl::set_thp_disable(true) {
         eprintln!("netagent: cannot turn transparent huge pages off: {err}");
     }
+    // A runtime runs the binary as its CNI plugin with CNI_COMMAND set and
+    // the configuration on stdin (cli/cni).
+    if std::env::var_os("CNI_COMMAND").is_some() {
+        return netagent::cli::cni::main();
+    }
     match netagent::cli::main(Cli::parse()) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {

@@ -21,6 +21,9 @@ pub struct AttachOptions {
     pub aliases: Vec<String>,
     /// A static address.
     pub ip: Option<IpAddr>,
+    /// The interface's name inside the sandbox (a CNI runtime's
+    /// CNI_IFNAME); the next free `ethN` when not given.
+    pub ifname: Option<String>,
 }
 
 /// The steps of an attach done so far, to take back on failure.
@@ -121,7 +124,16 @@ impl Agent {
         undo: &mut Undo,
     ) -> Result<EndpointRecord, AgentError> {
         let (ipv4, ipv6) = allocate(inner, net, options.ip, undo)?;
-        let ifname = next_ifname(record);
+        let ifname = match options.ifname {
+            Some(ifname) if record.endpoints.iter().any(|e| e.ifname == ifname) => {
+                return Err(AgentError::Conflict(format!(
+                    "sandbox {:?} has an interface {ifname:?} already",
+                    record.name
+                )))
+            }
+            Some(ifname) => ifname,
+            None => next_ifname(record),
+        };
         let host_veth = format!("veth{:08x}", fastrand::u32(..));
         let ns = NsRef::Path(record.netns.clone());
         let bridge = self.links.index_of(&net.bridge).await?.ok_or_else(|| {
@@ -228,7 +240,10 @@ impl Agent {
         // (state, table and addresses), as the kernel has it, and the
         // detach can be asked again.
         faults::check(faults::DETACH_VETH)?;
-        self.links.delete(&endpoint.host_veth).await?;
+        // A DNS-only endpoint has no veth of the agent's.
+        if !endpoint.host_veth.is_empty() {
+            self.links.delete(&endpoint.host_veth).await?;
+        }
         let builtin = inner
             .state
             .networks

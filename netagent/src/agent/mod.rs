@@ -15,6 +15,10 @@
 //! - [`restore`]: picking the state up again after a restart.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
+//! - [`container`]: containers real runtimes attach through the CNI
+//!   plugin or the OCI hook, released, checked and swept by container id.
+//! - [`dns_only`]: the networks of chained CNI plugins, names only.
+//! - [`exits`]: releasing a container when its process exits.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
 //! - [`faults`]: failures on purpose, for the namespace tests (debug
@@ -25,7 +29,10 @@
 //! The agent uses [`crate::kernel`] for every change to the kernel and
 //! nothing above it: the daemon's API drives it.
 
+mod container;
+mod dns_only;
 pub(crate) mod endpoint;
+mod exits;
 mod faults;
 mod inject;
 pub(crate) mod ipam;
@@ -47,6 +54,8 @@ use resolver::{EndpointTable, ResolverCore, SandboxServer};
 use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+
+pub use container::ContainerAttachment;
 
 use crate::agent::ipam::{IpamError, SubnetAddresses};
 use crate::agent::store::{State, Store};
@@ -175,6 +184,8 @@ pub struct Agent {
     forwarder: Arc<Forwarder>,
     store: Store,
     inner: Mutex<Inner>,
+    /// Processes of adopted containers, to watch for their exit.
+    exits: exits::ExitQueue,
     /// Counters for the metrics endpoint.
     pub metrics: AgentMetrics,
 }
@@ -192,6 +203,12 @@ impl Agent {
             std::fs::create_dir_all(dir)
                 .map_err(AgentError::io(format!("create {}", dir.display())))?;
         }
+        crate::kernel::netns::make_shared_mount(&config.paths.netns_dir).map_err(
+            AgentError::io(format!(
+                "make {} a shared mount",
+                config.paths.netns_dir.display()
+            )),
+        )?;
         let worker = NetnsWorker::start().map_err(AgentError::io("start the namespace worker"))?;
         let links = Links::here()?;
         let table = Arc::new(EndpointTable::new());
@@ -210,6 +227,7 @@ impl Agent {
         ));
         let store = Store::open(&config.paths.state_dir)
             .map_err(AgentError::io("open the state directory"))?;
+        let (exits, exit_queue) = tokio::sync::mpsc::unbounded_channel();
         let agent = Arc::new(Agent {
             config,
             worker,
@@ -219,8 +237,10 @@ impl Agent {
             forwarder,
             store,
             inner: Mutex::new(Inner::default()),
+            exits,
             metrics: AgentMetrics::default(),
         });
+        exits::spawn(Arc::clone(&agent), exit_queue);
         agent.restore().await?;
         agent.ensure_default_bridge().await?;
         watch::spawn(Arc::clone(&agent))

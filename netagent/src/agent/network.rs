@@ -39,6 +39,7 @@ impl Agent {
             ipv6: spec.ipv6 || spec.subnets.iter().any(|s| s.addr().is_ipv6()),
             dns: spec.dns.clone(),
             labels: spec.labels.clone(),
+            dns_only: false,
         };
         self.bring_up_network(&mut inner, record.clone()).await?;
         Ok(record)
@@ -72,6 +73,7 @@ impl Agent {
             ipv6: false,
             dns: vec![],
             labels: Default::default(),
+            dns_only: false,
         };
         self.bring_up_network(&mut inner, record).await
     }
@@ -205,7 +207,9 @@ impl Agent {
         if !record.builtin {
             self.table.remove_network(name)?;
         }
-        self.links.delete(&record.bridge).await?;
+        if !record.dns_only {
+            self.links.delete(&record.bridge).await?;
+        }
         inner.state.networks.remove(name);
         inner.ipam.remove(name);
         self.persist(&inner)?;

@@ -22,7 +22,7 @@ impl Agent {
                 .iter()
                 .map(|s| ipnet::IpNet::new(s.gateway, s.subnet.prefix_len()).expect("prefix"))
                 .collect();
-            if self.links.index_of(&record.bridge).await?.is_none() {
+            if !record.dns_only && self.links.index_of(&record.bridge).await?.is_none() {
                 self.links.create_bridge(&record.bridge, &gateways).await?;
             }
             if !record.builtin {
@@ -38,6 +38,16 @@ impl Agent {
             .partition(|s| s.shares_with.is_none());
         for record in owners.into_iter().chain(sharers) {
             self.restore_sandbox(&mut inner, record).await;
+        }
+        let dns_only: Vec<String> = inner
+            .state
+            .networks
+            .values()
+            .filter(|n| n.dns_only)
+            .map(|n| n.name.clone())
+            .collect();
+        for name in dns_only {
+            self.drop_empty_dns_only(&mut inner, &name);
         }
         self.persist(&inner)
     }
@@ -63,6 +73,17 @@ impl Agent {
         let mut kept = record.clone();
         kept.endpoints.clear();
         for endpoint in record.endpoints {
+            // A DNS-only endpoint has no veth or address of the agent's:
+            // it lives as long as the namespace.
+            let dns_only = inner
+                .state
+                .networks
+                .get(&endpoint.network)
+                .is_some_and(|n| n.dns_only);
+            if dns_only {
+                kept.endpoints.push(endpoint);
+                continue;
+            }
             let veth_there = self
                 .links
                 .index_of(&endpoint.host_veth)
@@ -105,6 +126,11 @@ impl Agent {
         if kept.shares_with.is_none() {
             if let Err(err) = self.write_resolv_conf(inner, &kept) {
                 tracing::warn!(%err, sandbox = %kept.name, "cannot rewrite its resolv.conf");
+            }
+        }
+        if let Some(container) = &kept.container {
+            if let Some(pid) = container.pid {
+                self.watch_exit(&kept.name, &container.id, pid, kept.netns_inode);
             }
         }
         tracing::info!(sandbox = %kept.name, endpoints = kept.endpoints.len(), "sandbox restored");

@@ -62,6 +62,7 @@ impl Agent {
         let options = AttachOptions {
             aliases: record.spec.aliases.clone(),
             ip: record.spec.ip,
+            ifname: None,
         };
         match &record.spec.network {
             NetworkMode::Bridge => {
@@ -107,6 +108,7 @@ impl Agent {
             host_mode: false,
             endpoints: vec![],
             dns_mode: self.config.agent.dns_mode,
+            container: None,
         }
     }
 
@@ -138,7 +140,10 @@ impl Agent {
     }
 
     /// Makes or adopts the namespace, with `lo` up.
-    async fn own_namespace(&self, spec: &SandboxSpec) -> Result<SandboxRecord, AgentError> {
+    pub(super) async fn own_namespace(
+        &self,
+        spec: &SandboxSpec,
+    ) -> Result<SandboxRecord, AgentError> {
         let (path, owns) = match &spec.adopt {
             Some(Adopt::Path(path)) => (path.clone(), false),
             Some(Adopt::Pid(pid)) => (PathBuf::from(format!("/proc/{pid}/ns/net")), false),

@@ -39,6 +39,11 @@ pub struct NetworkRecord {
     pub dns: Vec<NameServer>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Names only, for containers a chain of CNI plugins gave addresses
+    /// to: no bridge and no IPAM of the agent's. Made on first use, removed
+    /// with its last endpoint.
+    #[serde(default)]
+    pub dns_only: bool,
 }
 
 /// A subnet and its gateway.
@@ -76,6 +81,21 @@ pub struct SandboxRecord {
     pub endpoints: Vec<EndpointRecord>,
     /// How its resolver is bound, if it has one.
     pub dns_mode: DnsMode,
+    /// The container a runtime attached through the CNI plugin or the OCI
+    /// hook, if it came that way.
+    #[serde(default)]
+    pub container: Option<ContainerRecord>,
+}
+
+/// The runtime's container behind a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// The runtime's container id.
+    pub id: String,
+    /// The door it came through.
+    pub door: config::Door,
+    /// Its process, watched so that its exit releases the sandbox.
+    pub pid: Option<u32>,
 }
 
 /// One sandbox's attachment to one network.
@@ -331,6 +351,7 @@ mod tests {
                 ipv6: false,
                 dns: vec![],
                 labels: BTreeMap::new(),
+                dns_only: false,
             },
         );
         store.save(&state).unwrap();

@@ -68,6 +68,26 @@ pub enum Command {
     /// Replay Docker's networking walkthrough on this kernel, in a private
     /// namespace, and check every step (needs root).
     Demo,
+    /// The OCI runtime hook: give a container started by runc, crun or
+    /// podman its network and name (the hook's `path` is this binary; the
+    /// OCI state comes on stdin).
+    Hook {
+        /// The hook's stage.
+        #[arg(value_enum)]
+        stage: HookStage,
+    },
+}
+
+/// The OCI hook stages netagent serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookStage {
+    /// Attach the container's namespace and point its resolv.conf at
+    /// 127.0.0.11.
+    #[value(name = "createRuntime")]
+    CreateRuntime,
+    /// Release what createRuntime attached.
+    #[value(name = "poststop")]
+    Poststop,
 }
 
 /// `netagent daemon`

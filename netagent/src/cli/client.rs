@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
@@ -12,6 +12,24 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::net::UnixStream;
+
+/// The agent could not be reached at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the agent at {socket} (is `netagent daemon` running? --host or NETAGENT_HOST choose another socket)")]
+pub struct Unreachable {
+    /// The socket tried.
+    pub socket: String,
+}
+
+/// The agent answered with an error status.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// The agent's message.
+    pub message: String,
+}
 
 /// A client of one agent.
 #[derive(Debug, Clone)]
@@ -30,8 +48,10 @@ impl Client {
     /// Sends one request; a non-2xx answer becomes an error carrying the
     /// agent's message.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Bytes> {
-        let stream = UnixStream::connect(&self.socket).await.with_context(|| {
-            format!("cannot reach the agent at {} (is `netagent daemon` running? --host or NETAGENT_HOST choose another socket)", self.socket.display())
+        let stream = UnixStream::connect(&self.socket).await.map_err(|err| {
+            anyhow::Error::new(err).context(Unreachable {
+                socket: self.socket.display().to_string(),
+            })
         })?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -55,7 +75,11 @@ impl Client {
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-        Err(anyhow!("{message}")).context(status_word(status))
+        Err(anyhow::Error::new(Refused {
+            status: status.as_u16(),
+            message,
+        }))
+        .context(status_word(status))
     }
 
     /// GET, decoded.

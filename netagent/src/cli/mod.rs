@@ -10,12 +10,16 @@
 //! - [`exec`]: running a command inside a sandbox, as `ip netns exec` does.
 //! - [`output`]: aligned tables.
 //! - [`demo`]: Docker's walkthrough, replayed against a private agent.
+//! - [`cni`]: the CNI plugin (the binary run with `CNI_COMMAND` set).
+//! - [`hook`]: the OCI runtime hook, `netagent hook createRuntime|poststop`.
 
 mod args;
 mod client;
+pub mod cni;
 mod demo;
 mod dns;
 mod exec;
+mod hook;
 mod network;
 mod output;
 mod sandbox;
@@ -35,6 +39,7 @@ pub fn main(cli: Cli) -> Result<i32> {
             crate::daemon::run(args.config.as_deref(), args.log_json).map(|()| 0)
         }
         Command::Demo => demo::run(),
+        Command::Hook { stage } => hook::run(&cli.host, *stage),
         Command::Dns(DnsCommand::Serve(args)) => crate::daemon::serve::run(args).map(|()| 0),
         _ => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -67,7 +72,10 @@ async fn run(cli: Cli) -> Result<i32> {
             tcp,
             name,
         }) => dns::lookup(&client, &from, &qtype, tcp, &name).await,
-        Command::Daemon(_) | Command::Demo | Command::Dns(DnsCommand::Serve(_)) => {
+        Command::Daemon(_)
+        | Command::Demo
+        | Command::Hook { .. }
+        | Command::Dns(DnsCommand::Serve(_)) => {
             unreachable!("handled in cli::main")
         }
     }

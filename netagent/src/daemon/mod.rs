@@ -11,7 +11,7 @@
 //! - [`serve`]: `netagent dns serve`, one sandbox's resolver over a table
 //!   file on a loopback address.
 
-mod api;
+pub(crate) mod api;
 mod logging;
 pub mod serve;
 

@@ -5,10 +5,13 @@
 //! - [`netns`]: the namespace worker thread (every `setns` happens there,
 //!   never on a tokio worker), namespace references, pinning and deleting.
 //! - [`link`]: rtnetlink: bridges, veth pairs, addresses, routes.
+//! - [`process`]: a pidfd that says when an adopted container's process
+//!   has exited.
 //! - [`redirect`]: 127.0.0.11:53 to the agent's port inside a sandbox, as
 //!   stateless nf_tables rules over netlink, and the watch that restores
 //!   them.
 
 pub mod link;
 pub mod netns;
+pub mod process;
 pub mod redirect;

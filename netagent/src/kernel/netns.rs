@@ -163,12 +163,52 @@ impl NetnsWorker {
     }
 }
 
+/// Makes the namespace directory a shared mount of itself, as `ip netns
+/// add` does before it pins anything (iproute2, ip/ipnetns.c
+/// `netns_add`). Done before the agent pins a namespace there, it means a
+/// later `ip netns add` or podman finds a mount point already and only
+/// makes it shared, instead of bind-mounting the directory over itself
+/// with copies of every pin under it, which then can no longer be
+/// unlinked (EBUSY).
+pub fn make_shared_mount(dir: &Path) -> io::Result<()> {
+    let shared = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => Ok(()),
+        // Not a mount point yet: make it one, then share it.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(
+                Some(dir),
+                dir,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            shared().map_err(io::Error::from)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Unpins and removes a namespace made by [`NetnsWorker::create_named`];
-/// the namespace itself goes once nothing else holds it.
+/// the namespace itself goes once nothing else holds it. Every mount
+/// stacked on the file goes (a directory bind-mounted over itself after
+/// the pin leaves a copy), or the unlink fails with EBUSY.
 pub fn delete_named(path: &Path) -> io::Result<()> {
-    match umount2(path, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
-        Err(err) => return Err(err.into()),
+    // Bounded: each round takes one mount off the file.
+    for _ in 0..8 {
+        match umount2(path, MntFlags::MNT_DETACH) {
+            Ok(()) => continue,
+            Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => break,
+            Err(err) => return Err(err.into()),
+        }
     }
     match std::fs::remove_file(path) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),

@@ -9,7 +9,9 @@
 //! - [`routes`]: the resources and their handlers.
 //! - [`views`]: response bodies, `network inspect` in Docker's shape.
 //! - [`metrics`]: the Prometheus text exposition.
+//! - [`containers`]: the runtime doors' resource, by container id.
 
+pub(crate) mod containers;
 pub mod metrics;
 pub mod routes;
 pub mod views;

@@ -45,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/dns/table", get(dns_table))
         .route("/v1/dns/lookup", get(dns_lookup))
         .route("/metrics", get(metrics_text))
+        .merge(super::containers::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -143,6 +144,7 @@ async fn connect(
     let options = AttachOptions {
         aliases: request.aliases,
         ip: request.ip,
+        ifname: None,
     };
     let sandbox = request.sandbox;
     let endpoint = state

@@ -1,0 +1,201 @@
+//! What a container runtime asks of the agent through one of its doors,
+//! the CNI plugin or the OCI hook (DESIGN.md, seam 9): attach this
+//! container's namespace, known by the runtime's container id, either to a
+//! netagent bridge network (the plugin as the network's main plugin, or
+//! the hook) or, with addresses another plugin already gave it, to a
+//! DNS-only network (the plugin chained after `bridge` + `host-local`).
+//!
+//! Everything here came from a runtime's environment, stdin or
+//! annotations: [`ContainerSpec::check`] treats it as hostile and names
+//! every bad value.
+
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::names::check_dns_name;
+
+/// Which door a container came through: what releases it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Door {
+    /// A CNI plugin call (ADD; DEL, GC or the process's exit release it).
+    Cni,
+    /// An OCI runtime hook (createRuntime; poststop or the exit releases it).
+    Hook,
+}
+
+/// How the container joins the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Joining {
+    /// A netagent bridge network: bridge, IPAM, veth named `ifname` inside.
+    Bridge {
+        /// The interface inside the namespace (CNI_IFNAME, `eth0`).
+        ifname: String,
+    },
+    /// Names only: the addresses were given by the plugins before this one,
+    /// and the DNS-only network is made on first use.
+    DnsOnly {
+        /// The interface those addresses are on.
+        ifname: String,
+        /// The addresses, with their prefixes (the previous result's `ips`).
+        addresses: Vec<IpNet>,
+    },
+}
+
+/// A runtime's request to attach one container to one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// The runtime's container id (CNI_CONTAINERID, the OCI state's `id`).
+    pub id: String,
+    /// The container's network namespace (CNI_NETNS, `/proc/PID/ns/net`).
+    pub netns: PathBuf,
+    /// The container's first process, when known: its exit releases the
+    /// sandbox even if the runtime never says so (`ctr run -d` sends no DEL).
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// The netagent network (or, for [`Joining::DnsOnly`], the DNS-only
+    /// network named after the CNI network).
+    pub network: String,
+    /// How it joins.
+    pub joining: Joining,
+    /// Its name; the container id when the runtime gave none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Aliases on this network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The door it came through.
+    pub door: Door,
+}
+
+/// The longest container id accepted (runtimes use 64 hex digits; ctr
+/// adds its namespace in front).
+pub const MAX_CONTAINER_ID: usize = 128;
+
+impl ContainerSpec {
+    /// The sandbox's name: the given name, else the container id.
+    pub fn sandbox_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Checks every field; every problem is reported, naming its value.
+    pub fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        if self.id.is_empty()
+            || self.id.len() > MAX_CONTAINER_ID
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            errors.push(ConfigError::new(
+                "id",
+                format!("{:?} is not a container id (letters, digits, '-', '_', '.'; at most {MAX_CONTAINER_ID})", self.id),
+            ));
+        }
+        if !self.netns.is_absolute() {
+            errors.push(ConfigError::new(
+                "netns",
+                format!("{:?} is not an absolute path", self.netns),
+            ));
+        }
+        let mut name = |value: &str, field: String| {
+            if let Err(err) = check_dns_name(value, &field) {
+                errors.push(ConfigError::new(field, err.to_string()));
+            }
+        };
+        name(self.sandbox_name(), "name".into());
+        name(&self.network, "network".into());
+        for (i, alias) in self.aliases.iter().enumerate() {
+            name(alias, format!("aliases[{i}]"));
+        }
+        let ifname = match &self.joining {
+            Joining::Bridge { ifname } | Joining::DnsOnly { ifname, .. } => ifname,
+        };
+        if ifname.is_empty() || ifname.len() > 15 || ifname.contains(['/', ' ', ':']) {
+            // IFNAMSIZ is 16 with the terminating NUL (netdevice(7)).
+            errors.push(ConfigError::new(
+                "ifname",
+                format!("{ifname:?} is not an interface name"),
+            ));
+        }
+        if let Joining::DnsOnly { addresses, .. } = &self.joining {
+            if addresses.is_empty() {
+                errors.push(ConfigError::new(
+                    "addresses",
+                    "a DNS-only attachment needs the addresses the plugins before it gave",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors::from(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec {
+            id: "0123456789abcdef".into(),
+            netns: "/run/netns/cni-1".into(),
+            pid: None,
+            network: "app".into(),
+            joining: Joining::Bridge {
+                ifname: "eth0".into(),
+            },
+            name: Some("web".into()),
+            aliases: vec!["www".into()],
+            door: Door::Cni,
+        }
+    }
+
+    #[test]
+    fn a_good_spec_passes_and_the_id_names_a_nameless_one() {
+        assert!(spec().check().is_ok());
+        let nameless = ContainerSpec {
+            name: None,
+            id: "default-web".into(),
+            ..spec()
+        };
+        assert_eq!(nameless.sandbox_name(), "default-web");
+        assert!(nameless.check().is_ok());
+    }
+
+    #[test]
+    fn every_hostile_field_is_named() {
+        let bad = ContainerSpec {
+            id: "../../etc".into(),
+            netns: "relative/ns".into(),
+            network: "no such!".into(),
+            joining: Joining::DnsOnly {
+                ifname: "eth0/../x".into(),
+                addresses: vec![],
+            },
+            name: Some("a b".into()),
+            aliases: vec!["ok".into(), "x,y".into()],
+            ..spec()
+        };
+        let text = bad.check().unwrap_err().to_string();
+        for expected in [
+            "\"../../etc\" is not a container id",
+            "\"relative/ns\" is not an absolute path",
+            "network",
+            "name",
+            "aliases[1]",
+            "\"eth0/../x\" is not an interface name",
+            "needs the addresses",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in {text}");
+        }
+    }
+}
