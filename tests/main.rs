@@ -12,6 +12,8 @@
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
+//! - [`netns_cni`]: the CNI plugin under the spec's contract, called by
+//!   hand, alone and chained after `bridge` + `host-local`.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
@@ -24,6 +26,7 @@ mod loopback_forward;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
+mod netns_cni;
 mod netns_failures;
 mod netns_walkthrough;
 mod serve_cli;

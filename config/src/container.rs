@@ -78,9 +78,17 @@ pub struct ContainerSpec {
 pub const MAX_CONTAINER_ID: usize = 128;
 
 impl ContainerSpec {
-    /// The sandbox's name: the given name, else the container id.
+    /// The sandbox's name: the given name, else the container id, or its
+    /// 12-digit short id when it is a full 64-digit one (what Docker shows
+    /// as a nameless container's hostname; 64 bytes is no DNS label).
     pub fn sandbox_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.id)
+        match &self.name {
+            Some(name) => name,
+            None if self.id.len() == 64 && self.id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                &self.id[..12]
+            }
+            None => &self.id,
+        }
     }
 
     /// Checks every field; every problem is reported, naming its value.
@@ -169,6 +177,12 @@ mod tests {
         };
         assert_eq!(nameless.sandbox_name(), "default-web");
         assert!(nameless.check().is_ok());
+        let podman_id = ContainerSpec {
+            name: None,
+            id: "0123456789ab".repeat(5) + "cdef",
+            ..spec()
+        };
+        assert_eq!(podman_id.sandbox_name(), "0123456789ab");
     }
 
     #[test]

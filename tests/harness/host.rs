@@ -82,10 +82,9 @@ impl TestHost {
         std::fs::write(
             &config,
             format!(
-                "[paths]\nstate_dir = \"{r}/state\"\nnetns_dir = \"{r}/netns\"\nsocket = \"{r}/agent.sock\"\n\
-                 host_resolv_conf = \"{r}/host-resolv.conf\"\nresolv_dir = \"{r}/resolv\"\n{paths}\n\
+                "[paths]\n{}{paths}\n\
                  [forwarding]\ntotal_timeout_ms = 800\nfallback_delay_ms = 100\n{extra}\n",
-                r = root.display()
+                default_paths(root, &paths)
             ),
         )
         .unwrap();
@@ -344,6 +343,28 @@ impl Drop for TestHost {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
     }
+}
+
+/// The scratch paths of a test host's agent, less the keys the test's own
+/// `[paths]` lines set.
+fn default_paths(root: &std::path::Path, overrides: &str) -> String {
+    let r = root.display();
+    [
+        ("state_dir", format!("{r}/state")),
+        ("netns_dir", format!("{r}/netns")),
+        ("socket", format!("{r}/agent.sock")),
+        ("host_resolv_conf", format!("{r}/host-resolv.conf")),
+        ("resolv_dir", format!("{r}/resolv")),
+    ]
+    .into_iter()
+    .filter(|(key, _)| {
+        !overrides.lines().any(|line| {
+            line.trim_start().starts_with(&format!("{key} "))
+                || line.trim_start().starts_with(&format!("{key}="))
+        })
+    })
+    .map(|(key, value)| format!("{key} = \"{value}\"\n"))
+    .collect()
 }
 
 /// Reading and checking a finished command.

@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod clients;
+pub mod cni_call;
 pub mod fake_upstream;
 pub mod host;
 pub mod inprocess;

@@ -262,7 +262,7 @@ fn previous_addresses(previous: &Value) -> Result<Vec<IpNet>, CniError> {
 /// rest the agent's message under netagent's own code.
 fn agent_error(err: anyhow::Error) -> CniError {
     let text = format!("{err:#}");
-    if err.chain().any(|cause| cause.is::<Unreachable>()) {
+    if err.downcast_ref::<Unreachable>().is_some() {
         return CniError::new(11, "the netagent agent is not running", text);
     }
     match err
@@ -338,7 +338,8 @@ mod tests {
         let refused = anyhow::Error::new(Refused {
             status: 404,
             message: "no network named \"x\"".into(),
-        });
+        })
+        .context("the agent answered 404");
         assert_eq!(agent_error(refused).code, 7);
     }
 
