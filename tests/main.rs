@@ -12,6 +12,8 @@
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
+//! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
+//!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
@@ -24,6 +26,7 @@ mod loopback_forward;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
+mod netns_domain;
 mod netns_failures;
 mod netns_walkthrough;
 mod serve_cli;
