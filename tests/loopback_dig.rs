@@ -242,3 +242,37 @@ fn kdig_over_udp_agrees() {
     );
     assert!(out.contains("Flags: qr aa rd ra"), "{out}");
 }
+
+#[test]
+fn the_sandboxes_domain_comes_from_the_config_file() {
+    let server = serve();
+    for name in ["web.netagent.internal", "Web.App.NetAgent.Internal."] {
+        let reply = dig(&server, &[name]);
+        assert_eq!(reply.answer_data(), ["10.89.0.2"], "{name}: {}", reply.text);
+    }
+    for (name, status) in [
+        ("nosuch.netagent.internal", "NXDOMAIN"),
+        ("secret.netagent.internal", "NXDOMAIN"),
+        ("netagent.internal", "NOERROR"),
+    ] {
+        let reply = dig(&server, &[name]);
+        assert_eq!(reply.status, status, "{name}: {}", reply.text);
+        assert!(
+            reply.flag("aa") && reply.answer.is_empty(),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.authority[0].starts_with("netagent.internal. 0 IN SOA "),
+            "the domain's apex owns the SOA: {}",
+            reply.text
+        );
+    }
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    writeln!(config, "[resolver]\ndomain = \"lab.test\"").unwrap();
+    let server = ServeProcess::start(&fixture_table(), "client", Some(config.path()));
+    let own = dig(&server, &["web.lab.test"]);
+    assert_eq!(own.answer_data(), ["10.89.0.2"], "{}", own.text);
+    let not_ours = dig(&server, &["web.netagent.internal"]);
+    assert_eq!(not_ours.status, "SERVFAIL", "forwarded: {}", not_ours.text);
+}

@@ -14,6 +14,8 @@
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
 //! - [`netns_cni`]: the CNI plugin under the spec's contract, called by
 //!   hand, alone and chained after `bridge` + `host-local`.
+//! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
+//!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
@@ -27,6 +29,7 @@ mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
 mod netns_cni;
+mod netns_domain;
 mod netns_failures;
 mod netns_walkthrough;
 mod serve_cli;

@@ -1,5 +1,6 @@
 //! Turning a query name into what the table is keyed by, without
-//! allocating: a lower-case copy on the stack, and the address inside a
+//! allocating: a lower-case copy on the stack, with the sandboxes' own
+//! domain ([`LocalDomain`]) cut off its end, and the address inside a
 //! reverse-lookup name (RFC 1035 section 3.5, RFC 3596 section 2.5).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -65,6 +66,29 @@ impl NameKey {
             .map(move |(i, (at, _))| (&text[at + 1..], total - 1 - i as u8))
     }
 
+    /// Where the key stands relative to `domain`. A name under it loses the
+    /// domain's labels (`web.app.netagent.internal` becomes `web.app`): the
+    /// bytes stay where they are, only the length shrinks.
+    pub fn strip_domain(&mut self, domain: &LocalDomain) -> DomainPlace {
+        let suffix = domain.as_str();
+        if suffix.is_empty() {
+            return DomainPlace::Outside;
+        }
+        let text = self.as_str();
+        if text == suffix {
+            return DomainPlace::Apex;
+        }
+        let Some(rest) = text.strip_suffix(suffix) else {
+            return DomainPlace::Outside;
+        };
+        let Some(inner) = rest.strip_suffix('.') else {
+            return DomainPlace::Outside;
+        };
+        self.len = inner.len();
+        self.labels -= domain.labels();
+        DomainPlace::Under
+    }
+
     /// For `_service._proto.rest`, the service, the protocol and `rest`
     /// (RFC 2782 owner names); `None` for other shapes.
     pub fn split_service(&self) -> Option<(&str, &str, &str)> {
@@ -72,6 +96,78 @@ impl NameKey {
         let (proto, target) = rest.split_once('.')?;
         Some((service.strip_prefix('_')?, proto.strip_prefix('_')?, target))
     }
+}
+
+/// The sandboxes' own domain (`[resolver] domain`, default
+/// `netagent.internal`): the resolver answers `NAME.DOMAIN` as `NAME` and
+/// owns every name under it. Lower case, without the trailing dot; empty
+/// when turned off ([`LocalDomain::default`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalDomain {
+    name: Box<str>,
+    labels: u8,
+}
+
+impl LocalDomain {
+    /// The domain `name` (as the configuration checked it: a DNS name of
+    /// letters, digits, `-` and `_`); an empty `name` turns it off.
+    pub fn new(name: &str) -> LocalDomain {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        let labels = if name.is_empty() {
+            0
+        } else {
+            name.split('.').count().min(usize::from(u8::MAX)) as u8
+        };
+        LocalDomain {
+            name: name.into(),
+            labels,
+        }
+    }
+
+    /// The domain of a daemon configuration, off when it has none.
+    pub fn of(config: &config::ResolverConfig) -> LocalDomain {
+        LocalDomain::new(config.domain.as_deref().unwrap_or_default())
+    }
+
+    /// The domain in lower case without the trailing dot; empty when off.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the domain is turned on.
+    pub fn is_on(&self) -> bool {
+        self.labels > 0
+    }
+
+    /// How many labels the domain has; 0 when off.
+    pub fn labels(&self) -> u8 {
+        self.labels
+    }
+
+    /// Whether `name` is the domain or under it, in any letter case, whatever
+    /// bytes its other labels hold (for names [`NameKey::of`] refuses).
+    pub fn holds(&self, name: &Name) -> bool {
+        if !self.is_on() {
+            return false;
+        }
+        let mut labels = name.iter().rev();
+        self.name.rsplit('.').all(|want| {
+            labels
+                .next()
+                .is_some_and(|got| got.eq_ignore_ascii_case(want.as_bytes()))
+        })
+    }
+}
+
+/// Where a [`NameKey`] stands relative to the [`LocalDomain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainPlace {
+    /// Not under the domain (or the domain is off): the key is unchanged.
+    Outside,
+    /// The domain itself.
+    Apex,
+    /// Under the domain: the key now holds the name without it.
+    Under,
 }
 
 /// The address a reverse-lookup name stands for, if the name is a whole
@@ -151,6 +247,46 @@ mod tests {
             NameKey::of(&name("web.app.")).unwrap().split_service(),
             None
         );
+    }
+
+    #[test]
+    fn the_domain_is_cut_off_the_key_in_place() {
+        let domain = LocalDomain::new("Netagent.Internal.");
+        assert_eq!((domain.as_str(), domain.labels()), ("netagent.internal", 2));
+        let mut key = NameKey::of(&name("_http._tcp.Web.APP.netagent.INTERNAL.")).unwrap();
+        assert_eq!(key.strip_domain(&domain), DomainPlace::Under);
+        assert_eq!((key.as_str(), key.labels()), ("_http._tcp.web.app", 4));
+        assert_eq!(key.split_service(), Some(("http", "tcp", "web.app")));
+        let mut apex = NameKey::of(&name("NETAGENT.internal")).unwrap();
+        assert_eq!(apex.strip_domain(&domain), DomainPlace::Apex);
+        for outside in [
+            "web",
+            "netagent",
+            "internal",
+            "xnetagent.internal",
+            "web.internal",
+        ] {
+            let mut key = NameKey::of(&name(outside)).unwrap();
+            assert_eq!(key.strip_domain(&domain), DomainPlace::Outside, "{outside}");
+            assert_eq!(key.as_str(), outside);
+        }
+        let mut key = NameKey::of(&name("web.netagent.internal")).unwrap();
+        assert_eq!(
+            key.strip_domain(&LocalDomain::default()),
+            DomainPlace::Outside
+        );
+        assert_eq!(key.as_str(), "web.netagent.internal");
+    }
+
+    #[test]
+    fn the_domain_holds_names_of_any_bytes() {
+        let domain = LocalDomain::new("netagent.internal");
+        let odd = Name::from_labels([b"we*b".as_slice(), b"NetAgent", b"internal"]).unwrap();
+        assert!(domain.holds(&odd));
+        assert!(domain.holds(&name("netagent.internal.")));
+        assert!(!domain.holds(&name("internal.")));
+        assert!(!domain.holds(&name("xnetagent.internal.")));
+        assert!(!LocalDomain::default().holds(&odd));
     }
 
     #[test]

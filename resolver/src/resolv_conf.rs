@@ -89,6 +89,10 @@ pub struct SandboxResolvConf<'a> {
     pub dns: &'a [NameServer],
     /// `--dns-search`, which replaces the host's search list.
     pub dns_search: &'a [String],
+    /// The sandboxes' own domain (`[resolver] domain`), or `None` when it
+    /// is turned off. With the embedded resolver it comes first in the
+    /// search list.
+    pub domain: Option<&'a str>,
     /// `--dns-option`, which replaces the host's options.
     pub dns_options: &'a [String],
 }
@@ -107,17 +111,33 @@ impl SandboxResolvConf<'_> {
     ///   added with the embedded resolver unless an ndots is set, so a
     ///   single-label container name is asked as it is first (Docker does the
     ///   same).
+    /// - With the embedded resolver and a domain, the domain first in the
+    ///   search list, before the host's or `--dns-search`'s (once): busybox's
+    ///   `nslookup web` never asks `web` itself, only `web.<search domain>`
+    ///   (each of them since busybox 1.30, the first only in older ones),
+    ///   and the resolver answers `web.<domain>` as `web` (podman puts
+    ///   `dns.podman` first for the same reason).
     pub fn render(&self) -> String {
         let upstreams: Vec<NameServer> = if self.dns.is_empty() {
             self.host.nameservers.clone()
         } else {
             self.dns.to_vec()
         };
-        let search = if self.dns_search.is_empty() {
+        let given = if self.dns_search.is_empty() {
             &self.host.search
         } else {
             self.dns_search
         };
+        let domain = self.domain.filter(|d| self.embedded && !d.is_empty());
+        let search: Vec<&str> = domain
+            .into_iter()
+            .chain(
+                given
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| domain.is_none_or(|d| !s.eq_ignore_ascii_case(d))),
+            )
+            .collect();
         let mut options: Vec<String> = if self.dns_options.is_empty() {
             self.host.options.clone()
         } else {
@@ -217,6 +237,7 @@ mod golden {
             dns: &[],
             dns_search: &[],
             dns_options: &[],
+            domain: Some("netagent.internal"),
         }
     }
 
@@ -224,6 +245,23 @@ mod golden {
     fn embedded_resolver_keeps_search_and_options_and_adds_ndots() {
         case("systemd-embedded", "systemd.host", |host| {
             conf(host, true).render()
+        });
+    }
+
+    #[test]
+    fn the_domain_comes_first_once_and_not_when_turned_off() {
+        case("domain-off-embedded", "systemd.host", |host| {
+            SandboxResolvConf {
+                domain: None,
+                ..conf(host, true)
+            }
+            .render()
+        });
+        case("domain-listed-embedded", "domain.host", |host| {
+            conf(host, true).render()
+        });
+        case("domain-bridge", "domain.host", |host| {
+            conf(host, false).render()
         });
     }
 

@@ -84,7 +84,8 @@ pub fn kdig(server: &impl LocalServer, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn parse_dig(text: &str) -> DigReply {
+/// Reads dig's output (the default, not `+short`).
+pub fn parse_dig(text: &str) -> DigReply {
     let mut reply = DigReply {
         text: text.to_owned(),
         status: String::new(),

@@ -6,6 +6,7 @@
 //! edns_udp_size = 1232        # largest UDP answer offered to EDNS clients (DNS flag day 2020)
 //! tcp_idle_timeout_ms = 10000 # RFC 7766 section 6.2.3
 //! max_tcp_connections = 64    # per sandbox
+//! domain = "netagent.internal" # the sandboxes' own domain; "" turns it off
 //!
 //! [forwarding]
 //! max_in_flight = 1024
@@ -58,6 +59,60 @@ pub struct ResolverConfig {
     pub tcp_idle_timeout_ms: u64,
     /// Open TCP connections allowed per sandbox; more are closed at once.
     pub max_tcp_connections: usize,
+    /// The sandboxes' own domain, lower case and without the trailing dot;
+    /// `None` when the file turns it off with `domain = ""`.
+    ///
+    /// The resolver answers `NAME.DOMAIN` as it answers `NAME` (and
+    /// `NAME.NETWORK.DOMAIN` as `NAME.NETWORK`), gives NXDOMAIN for any
+    /// other name under it without ever forwarding it, and a sandbox with
+    /// the embedded resolver gets it first in its resolv.conf search list.
+    /// That is what makes busybox's `nslookup web` work: for a one-label
+    /// name it never asks `web` itself, only `web.<search domain>` (podman
+    /// gets away with it by putting `dns.podman` first).
+    ///
+    /// Default `netagent.internal`: ICANN reserved the `.internal` top-level
+    /// domain for private use in 2024 (it will never be delegated), so the
+    /// domain cannot collide with a public name, and since the resolver
+    /// answers everything under it, nothing under it is forwarded (no
+    /// container name leaks upstream). A domain under `arpa` (the reverse
+    /// zones) or `localhost` (RFC 6761 section 6.3) is refused.
+    pub domain: Option<String>,
+}
+
+/// The default of [`ResolverConfig::domain`].
+pub const DEFAULT_DOMAIN: &str = "netagent.internal";
+
+/// Checks a `[resolver] domain` value: `""` turns the domain off (`None`);
+/// otherwise a DNS name, one trailing dot allowed, returned in lower case
+/// without the dot. The error names the value.
+fn check_domain(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let suggestion = format!("use a name such as {DEFAULT_DOMAIN:?}, or \"\" to turn it off");
+    let name = value.strip_suffix('.').unwrap_or(value);
+    if name.is_empty() {
+        return Err(format!("{value:?} is the root; {suggestion}"));
+    }
+    if let Err(err) = crate::check_dns_name(name, "") {
+        // The error starts with its origin, empty here, and ": ".
+        let text = err.to_string();
+        let reason = text.strip_prefix(": ").unwrap_or(&text);
+        return Err(format!("{reason}; {suggestion}"));
+    }
+    let top = name.rsplit('.').next().unwrap_or_default();
+    for (reserved, why) in [
+        ("arpa", "reverse lookups live under it"),
+        ("localhost", "RFC 6761 keeps it for the loopback address"),
+    ] {
+        if top.eq_ignore_ascii_case(reserved) {
+            return Err(format!(
+                "{value:?} is under .{reserved}, which the resolver must not answer for \
+                 ({why}); {suggestion}"
+            ));
+        }
+    }
+    Ok(Some(name.to_ascii_lowercase()))
 }
 
 /// Bounds and timings for queries sent upstream, validated.
@@ -157,6 +212,7 @@ impl Default for DaemonConfig {
                 edns_udp_size: 1232,
                 tcp_idle_timeout_ms: 10_000,
                 max_tcp_connections: 64,
+                domain: Some(DEFAULT_DOMAIN.to_owned()),
             },
             forwarding: ForwardingConfig {
                 max_in_flight: 1024,
@@ -266,6 +322,12 @@ impl DaemonConfig {
             1,
             65_536,
         );
+        if let Some(domain) = raw.domain {
+            match check_domain(&domain) {
+                Ok(domain) => r.domain = domain,
+                Err(message) => errors.push(ConfigError::new("resolver.domain", message)),
+            }
+        }
         self
     }
 

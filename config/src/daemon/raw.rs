@@ -17,6 +17,7 @@ pub(super) struct RawResolver {
     pub(super) edns_udp_size: Option<u16>,
     pub(super) tcp_idle_timeout_ms: Option<u64>,
     pub(super) max_tcp_connections: Option<usize>,
+    pub(super) domain: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +65,7 @@ pub(super) const SECTIONS: [(&str, &[&str]); 5] = [
             "edns_udp_size",
             "tcp_idle_timeout_ms",
             "max_tcp_connections",
+            "domain",
         ],
     ),
     (

@@ -63,3 +63,63 @@ fn syntax_error_is_reported() {
     let errors = DaemonConfig::parse("[resolver\n").unwrap_err().to_string();
     assert!(errors.contains("syntax"), "{errors}");
 }
+
+#[test]
+fn domain_defaults_to_netagent_internal() {
+    let config = DaemonConfig::default();
+    assert_eq!(config.resolver.domain.as_deref(), Some("netagent.internal"));
+    assert_eq!(DEFAULT_DOMAIN, "netagent.internal");
+}
+
+#[test]
+fn domain_is_read_in_lower_case_without_its_trailing_dot() {
+    for (given, want) in [
+        ("cluster.lan", Some("cluster.lan")),
+        ("Sandboxes.Example.", Some("sandboxes.example")),
+        ("internal", Some("internal")),
+        ("", None),
+    ] {
+        let config = DaemonConfig::parse(&format!("[resolver]\ndomain = {given:?}\n")).unwrap();
+        assert_eq!(config.resolver.domain.as_deref(), want, "{given:?}");
+    }
+}
+
+#[test]
+fn a_bad_domain_is_refused_naming_the_value() {
+    for (given, expected) in [
+        ("my domain", "\"my domain\" contains ' '"),
+        ("a..b", "\"a..b\" has an empty label"),
+        (".", "\".\" is the root"),
+        ("in-addr.arpa", "\"in-addr.arpa\" is under .arpa"),
+        (
+            "sandboxes.LOCALHOST.",
+            "\"sandboxes.LOCALHOST.\" is under .localhost",
+        ),
+    ] {
+        let errors = DaemonConfig::parse(&format!("[resolver]\ndomain = {given:?}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errors.contains(&format!("resolver.domain: {expected}")),
+            "{given:?}: {errors}"
+        );
+        assert_eq!(errors.lines().count(), 2, "one error: {errors}");
+    }
+    let long = format!("{}.internal", "x".repeat(64));
+    let errors = DaemonConfig::parse(&format!("[resolver]\ndomain = {long:?}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains(&format!(
+            "resolver.domain: {long:?} has a label of 64 bytes"
+        )),
+        "{errors}"
+    );
+    let errors = DaemonConfig::parse("[resolver]\ndomain = 7\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("resolver.domain: 7 is not valid"),
+        "{errors}"
+    );
+}

@@ -178,6 +178,7 @@ impl Agent {
                 dns: &record.spec.dns,
                 dns_search: &record.spec.dns_search,
                 dns_options: &record.spec.dns_options,
+                domain: self.config.resolver.domain.as_deref(),
             }
             .render()
         };

@@ -17,6 +17,18 @@
 //!   (moby#46928);
 //! - `_SERVICE._PROTO.NAME` gets SRV records from exposed ports (RFC 2782),
 //!   which Docker documents but never fills (moby#24605);
+//! - the sandboxes' own domain ([`LocalDomain`], `netagent.internal` by
+//!   default) is one zone the resolver owns: `NAME.DOMAIN` is answered as
+//!   `NAME` (`NAME.NETWORK.DOMAIN` as `NAME.NETWORK`, and SRV likewise),
+//!   with the domain's apex owning the SOA of negative answers; any other
+//!   name under it gets NXDOMAIN and is never forwarded (it would leak
+//!   container names); the domain itself gets NODATA. The domain is
+//!   matched before the table, so a container or network named like one of
+//!   its labels cannot shadow it (`netagent` is the container,
+//!   `netagent.internal` the apex). This is podman's `dns.podman`, which
+//!   busybox's `nslookup NAME` needs: it never asks the bare `NAME`, only
+//!   `NAME.<search domain>`, and the domain comes first in the sandbox's
+//!   search list ([`crate::resolv_conf`]);
 //! - anything else is forwarded.
 
 use std::net::IpAddr;
@@ -24,7 +36,7 @@ use std::net::IpAddr;
 use hickory_proto::op::Query;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
-use crate::qname::{reverse_address, NameKey};
+use crate::qname::{reverse_address, DomainPlace, LocalDomain, NameKey};
 use crate::table::{SandboxView, ZoneEndpoint};
 
 /// One record of a local answer. Answer records are owned by the query
@@ -82,27 +94,73 @@ pub enum Decision {
     ServFail,
 }
 
-/// Decides how to answer `query` for the sandbox whose view is `view`.
-pub fn answer(view: &SandboxView, query: &Query, rng: &mut fastrand::Rng) -> Decision {
+/// Decides how to answer `query` for the sandbox whose view is `view`,
+/// `domain` being the sandboxes' own domain (off when empty).
+pub fn answer(
+    view: &SandboxView,
+    query: &Query,
+    domain: &LocalDomain,
+    rng: &mut fastrand::Rng,
+) -> Decision {
+    // The whole domain is ours: nothing under it is ever forwarded, not
+    // even a name the table could not hold or another class.
+    let not_here = Decision::NxDomain {
+        apex_labels: domain.labels(),
+    };
     if query.query_class() != DNSClass::IN {
-        return Decision::Forward;
+        return if domain.holds(query.name()) {
+            not_here
+        } else {
+            Decision::Forward
+        };
     }
     if query.query_type() == RecordType::PTR {
         if let Some(address) = reverse_address(query.name()) {
             return reverse(view, &address);
         }
     }
-    let Some(key) = NameKey::of(query.name()) else {
-        return Decision::Forward;
+    let Some(mut key) = NameKey::of(query.name()) else {
+        return if domain.holds(query.name()) {
+            not_here
+        } else {
+            Decision::Forward
+        };
     };
+    match key.strip_domain(domain) {
+        DomainPlace::Outside => {
+            local(view, &key, query.query_type(), rng).unwrap_or(Decision::Forward)
+        }
+        DomainPlace::Apex => Decision::NoData {
+            apex_labels: domain.labels(),
+        },
+        DomainPlace::Under => match local(view, &key, query.query_type(), rng) {
+            // One zone, the domain: its apex owns the SOA of every negative
+            // answer under it.
+            Some(Decision::NoData { .. }) => Decision::NoData {
+                apex_labels: domain.labels(),
+            },
+            Some(Decision::NxDomain { .. }) | None => not_here,
+            Some(decision) => decision,
+        },
+    }
+}
+
+/// The decision for a name the table may answer (`key` without the
+/// domain), or `None` when it is not a local name.
+fn local(
+    view: &SandboxView,
+    key: &NameKey,
+    qtype: RecordType,
+    rng: &mut fastrand::Rng,
+) -> Option<Decision> {
     let name = key.as_str();
     if has_name(view, name) {
-        return by_type(view, name, query.query_type(), key.labels(), rng);
+        return Some(by_type(view, name, qtype, key.labels(), rng));
     }
-    if let Some(decision) = service(view, &key, query.query_type(), rng) {
-        return decision;
+    if let Some(decision) = service(view, key, qtype, rng) {
+        return Some(decision);
     }
-    network_suffix(view, &key).unwrap_or(Decision::Forward)
+    network_suffix(view, key)
 }
 
 fn has_name(view: &SandboxView, key: &str) -> bool {

@@ -16,6 +16,7 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::answer::{answer, Decision};
+use crate::qname::LocalDomain;
 use crate::response::{
     add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport,
 };
@@ -74,6 +75,8 @@ pub struct HandlerContext<'a> {
     pub sandbox_id: &'a str,
     /// TTL and EDNS size.
     pub settings: AnswerSettings,
+    /// The sandboxes' own domain.
+    pub domain: &'a LocalDomain,
     /// Where questions are counted.
     pub stats: &'a QueryStats,
 }
@@ -90,6 +93,7 @@ fn handle(
         table,
         sandbox_id,
         settings,
+        domain,
         ..
     } = *context;
     let malformed = Some((None, QueryResult::Malformed));
@@ -145,7 +149,7 @@ fn handle(
         );
     };
     let query = &request.queries[0];
-    let decision = answer(&view, query, rng);
+    let decision = answer(&view, query, domain, rng);
     let (code, authoritative) = match &decision {
         Decision::Forward => {
             let forwarded = Some((qtype, QueryResult::Forwarded));

@@ -7,6 +7,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::{forwarded_reply, handle_message, AnswerSettings, HandlerContext, Outcome};
+use crate::qname::LocalDomain;
 use crate::response::Transport;
 use crate::stats::QueryStats;
 use crate::table::tests::{endpoint, network};
@@ -48,6 +49,7 @@ fn ask(bytes: &[u8], transport: Transport) -> Outcome {
             table,
             sandbox_id: client,
             settings: SETTINGS,
+            domain: &LocalDomain::new("netagent.internal"),
             stats: &stats,
         };
         handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
@@ -102,6 +104,37 @@ fn nodata_and_nxdomain_carry_an_soa() {
     assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
     assert!(nx.metadata.authoritative);
     assert_eq!(nx.authorities[0].name.to_ascii(), "App.");
+}
+
+#[test]
+fn the_domain_answers_like_the_short_name_with_its_apex_owning_the_soa() {
+    let web = reply(&query("Web.NetAgent.Internal.", RecordType::A));
+    assert_eq!(web.metadata.response_code, ResponseCode::NoError);
+    assert!(web.metadata.authoritative);
+    assert_eq!(web.answers.len(), 1);
+    assert!(web.answers[0]
+        .name
+        .eq_case(&Name::from_ascii("Web.NetAgent.Internal.").unwrap()));
+    assert_eq!(
+        web.answers[0].data,
+        RData::A(Ipv4Addr::new(10, 0, 0, 2).into())
+    );
+    for (name, code) in [
+        ("web.app.NetAgent.internal.", ResponseCode::NoError),
+        ("NetAgent.internal.", ResponseCode::NoError),
+        ("nosuch.NetAgent.internal.", ResponseCode::NXDomain),
+    ] {
+        let got = reply(&query(name, RecordType::AAAA));
+        assert_eq!(got.metadata.response_code, code, "{name}");
+        assert!(
+            got.metadata.authoritative && got.answers.is_empty(),
+            "{name}"
+        );
+        assert_eq!(got.authorities.len(), 1, "{name}");
+        let soa = &got.authorities[0];
+        assert_eq!(soa.record_type(), RecordType::SOA);
+        assert_eq!(soa.name.to_ascii(), "NetAgent.internal.", "{name}");
+    }
 }
 
 #[test]
@@ -213,6 +246,7 @@ fn a_sandbox_on_no_network_is_refused() {
         table: &table,
         sandbox_id: "gone",
         settings: SETTINGS,
+        domain: &LocalDomain::default(),
         stats: &stats,
     };
     let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());

@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::handler::{forwarded_reply, refused_reply, AnswerSettings, HandlerContext};
+use crate::qname::LocalDomain;
 use crate::stats::QueryStats;
 use crate::table::EndpointTable;
 use crate::upstream::{ForwardRequest, Upstream};
@@ -43,6 +44,8 @@ pub struct ResolverCore {
     pub table: Arc<EndpointTable>,
     /// TTL and EDNS size.
     pub settings: AnswerSettings,
+    /// The sandboxes' own domain (`[resolver] domain`).
+    pub domain: LocalDomain,
     /// How long an idle TCP connection is kept.
     pub tcp_idle_timeout: Duration,
     /// Open TCP connections allowed per sandbox.
@@ -67,6 +70,7 @@ impl ResolverCore {
         ResolverCore {
             table,
             settings: AnswerSettings::from(&config.resolver),
+            domain: LocalDomain::of(&config.resolver),
             tcp_idle_timeout: Duration::from_millis(config.resolver.tcp_idle_timeout_ms),
             max_tcp_connections: config.resolver.max_tcp_connections,
             max_in_flight_per_sandbox: config.forwarding.max_in_flight_per_sandbox,
@@ -106,6 +110,7 @@ impl SandboxContext {
             table: &self.core.table,
             sandbox_id: &self.sandbox_id,
             settings: self.core.settings,
+            domain: &self.core.domain,
             stats: &self.core.stats,
         }
     }
