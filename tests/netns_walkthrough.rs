@@ -1,7 +1,9 @@
 //! End to end: Docker's standalone-containers walkthrough through the real
 //! CLI against a real daemon (issue #5), the control API's behaviour on
-//! bad input, and `netagent demo` itself.
+//! bad input and the status of each error (issue #10), and `netagent demo`
+//! itself.
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -11,6 +13,26 @@ use crate::harness::host::{require_root, OutputExt, TestHost};
 fn json(output: std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", output.stdout_text()))
+}
+
+/// `curl ARGS` over the agent's socket: the status code and the body.
+fn curl(socket: &Path, args: &[&str]) -> (String, String) {
+    let output = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = output.stdout_text();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.to_owned(), body.to_owned())
 }
 
 #[test]
@@ -144,24 +166,7 @@ fn the_walkthrough_through_the_cli_against_a_daemon() {
 fn the_api_answers_bad_input_with_a_json_error_and_serves_metrics() {
     let host = TestHost::new();
     let socket = host.socket();
-    let curl = |args: &[&str]| {
-        let output = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "5",
-                "--unix-socket",
-                socket.to_str().unwrap(),
-                "-w",
-                "\n%{http_code}",
-            ])
-            .args(args)
-            .output()
-            .expect("curl");
-        let text = output.stdout_text();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        (code.to_owned(), body.to_owned())
-    };
+    let curl = |args: &[&str]| curl(&socket, args);
     let (code, body) = curl(&["http://localhost/v1/nothing"]);
     assert_eq!(code, "404");
     assert!(body.contains("\"message\""), "{body}");
@@ -206,6 +211,74 @@ fn the_api_answers_bad_input_with_a_json_error_and_serves_metrics() {
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
         .unwrap();
     assert_eq!(mode, 0o600, "the socket is root-only");
+    host.assert_clean_after_removal();
+}
+
+/// Input errors are 400, missing things 404, clashes with what exists 409
+/// (README.md, control API), on every route that can fail.
+#[test]
+fn the_api_status_says_whose_fault_an_error_is() {
+    let host = TestHost::new();
+    let socket = host.socket();
+    host.cli(&["network", "create", "app"])
+        .assert_ok("network create");
+    host.cli(&["run", "--name", "web", "--network", "app"])
+        .assert_ok("run web");
+    host.cli(&["run", "--name", "side", "--network", "container:web"])
+        .assert_ok("run side");
+    host.cli(&["run", "--name", "plain"]).assert_ok("run plain");
+    let long_name = format!("/v1/dns/lookup?from=web&name={}.app", "x".repeat(64));
+    // (method, path, body, status, what the message says)
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<&str>, &str, &str)] = &[
+        // dns lookup: the issue's cases (bad type and bad name were 409).
+        ("GET", "/v1/dns/lookup?from=web&name=web&type=BOGUS", None, "400", "is not a DNS record type"),
+        ("GET", &long_name, None, "400", "is not a DNS name"),
+        ("GET", "/v1/dns/lookup?from=ghost&name=web", None, "404", "no sandbox named"),
+        ("GET", "/v1/dns/lookup?name=web", None, "400", "missing ?from=SANDBOX"),
+        ("GET", "/v1/dns/table?network=ghost", None, "404", "no network named"),
+        // Sandboxes.
+        ("GET", "/v1/sandboxes/ghost", None, "404", "no sandbox named"),
+        ("DELETE", "/v1/sandboxes/ghost", None, "404", "no sandbox named"),
+        ("DELETE", "/v1/sandboxes/web", None, "409", "share the namespace"),
+        ("POST", "/v1/sandboxes", Some(r#"{"name":"web"}"#), "409", "exists already"),
+        ("POST", "/v1/sandboxes", Some(r#"{"name":"bad name"}"#), "400", "\"bad name\""),
+        ("POST", "/v1/sandboxes", Some(r#"{"name":"x","network":{"network":"ghost"}}"#), "404", "no network named"),
+        ("POST", "/v1/sandboxes", Some(r#"{"name":"x","network":{"container":"ghost"}}"#), "404", "no sandbox named"),
+        // Networks.
+        ("POST", "/v1/networks", Some(r#"{"name":"app"}"#), "409", "exists already"),
+        ("POST", "/v1/networks", Some(r#"{"name":"n","subnets":["10.1.0.1/24"]}"#), "400", "host bits set"),
+        ("DELETE", "/v1/networks/ghost", None, "404", "no network named"),
+        ("DELETE", "/v1/networks/app", None, "409", "has sandboxes attached"),
+        ("DELETE", "/v1/networks/bridge", None, "409", "built-in"),
+        // Connect and disconnect (an address outside the subnets was 409).
+        ("POST", "/v1/networks/ghost/connect", Some(r#"{"sandbox":"plain"}"#), "404", "no network named"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"ghost"}"#), "404", "no sandbox named"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"plain","ip":"192.0.2.5"}"#), "400", "outside the subnets"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"plain","aliases":["bad name"]}"#), "400", "aliases[0]"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"plain","ip":"no"}"#), "400", "bad request body"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"web"}"#), "409", "already on network"),
+        ("POST", "/v1/networks/app/connect", Some(r#"{"sandbox":"side"}"#), "409", "shares another namespace"),
+        ("POST", "/v1/networks/app/disconnect", Some(r#"{"sandbox":"ghost"}"#), "404", "no sandbox named"),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, want, says) in cases {
+        let url = format!("http://localhost{path}");
+        let mut args = vec!["-X", method, url.as_str()];
+        if let Some(body) = body {
+            args.extend(["-H", "content-type: application/json", "-d", body]);
+        }
+        let (code, answer) = curl(&socket, &args);
+        let message = serde_json::from_str::<Value>(&answer)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned));
+        if code != *want || !message.as_deref().is_some_and(|m| m.contains(says)) {
+            wrong.push(format!(
+                "{method} {path}: {code} {answer} (wanted {want}, {says:?})"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     host.assert_clean_after_removal();
 }
 

@@ -5,7 +5,8 @@
 //! - [`cli`]: what runs in the user's process: the verbs and flags, the
 //!   control API's client, output, `exec`, the demo. The entry point.
 //! - [`daemon`]: the long-running process: runtimes, signals, logging, the
-//!   control API, and `dns serve`.
+//!   control API, and `dns serve`. The API's bodies,
+//!   [`daemon::api::model`], are the types `cli` reads and writes too.
 //! - `agent`: the per-host logic: networks, sandboxes, endpoints, resolver
 //!   injection, IPAM, the state on disk, restore and watch.
 //! - `kernel`: namespaces, links and the sandbox's DNS redirect over

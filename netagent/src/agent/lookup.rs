@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
-use serde::Serialize;
 
 use super::{Agent, AgentError};
 use crate::kernel::netns::NsRef;
@@ -15,7 +14,7 @@ use crate::kernel::netns::NsRef;
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What a lookup got.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LookupResult {
     /// NOERROR, NXDOMAIN, ...
     pub rcode: String,
@@ -34,19 +33,19 @@ impl Agent {
         qtype: &str,
         tcp: bool,
     ) -> Result<LookupResult, AgentError> {
-        let record = self.sandbox(sandbox).await?;
         let qtype: RecordType = qtype
             .to_ascii_uppercase()
             .parse()
-            .map_err(|_| AgentError::Conflict(format!("{qtype:?} is not a DNS record type")))?;
+            .map_err(|_| AgentError::BadInput(format!("{qtype:?} is not a DNS record type")))?;
         let qname = Name::from_ascii(name)
-            .map_err(|err| AgentError::Conflict(format!("{name:?} is not a DNS name: {err}")))?;
+            .map_err(|err| AgentError::BadInput(format!("{name:?} is not a DNS name: {err}")))?;
         let mut query = Message::query();
         query.metadata.recursion_desired = true;
         query.add_query(Query::query(qname, qtype));
-        let bytes = query
-            .to_vec()
-            .map_err(|err| AgentError::Conflict(err.to_string()))?;
+        let bytes = query.to_vec().map_err(|err| {
+            AgentError::io(format!("encode the question for {name:?}"))(std::io::Error::other(err))
+        })?;
+        let record = self.sandbox(sandbox).await?;
         let ns = NsRef::Path(record.netns);
         let reply = self
             .worker
@@ -55,8 +54,11 @@ impl Agent {
             .map_err(AgentError::io(format!(
                 "ask 127.0.0.11 from sandbox {sandbox:?}"
             )))?;
-        let reply = Message::from_vec(&reply)
-            .map_err(|err| AgentError::Conflict(format!("undecodable reply: {err}")))?;
+        let reply = Message::from_vec(&reply).map_err(|err| {
+            AgentError::io(format!("decode the reply in sandbox {sandbox:?}"))(
+                std::io::Error::other(err),
+            )
+        })?;
         Ok(LookupResult {
             rcode: rcode_name(u16::from(reply.metadata.response_code)),
             answers: reply.answers.iter().map(|r| r.data.to_string()).collect(),

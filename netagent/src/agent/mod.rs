@@ -36,7 +36,7 @@ mod exits;
 mod faults;
 mod inject;
 pub(crate) mod ipam;
-mod lookup;
+pub(crate) mod lookup;
 mod network;
 mod restore;
 mod sandbox;
@@ -76,6 +76,10 @@ pub enum AgentError {
     /// The request clashes with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// A value in the request cannot be what it claims to be (a DNS name
+    /// or record type that does not parse, ...).
+    #[error("{0}")]
+    BadInput(String),
     /// The request is malformed: every problem, on one line.
     #[error("{}", .0.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(#[from] ConfigErrors),

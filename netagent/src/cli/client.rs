@@ -1,5 +1,7 @@
 //! The CLI's side of the control API: HTTP/1.1 over the agent's Unix
-//! socket. The CLI talks to the agent through this and nothing else.
+//! socket. The CLI talks to the agent through this and nothing else, and
+//! reads and writes the bodies as [`crate::daemon::api::model`]'s types,
+//! the ones the API itself uses.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Serialize;
 use tokio::net::UnixStream;
 
 /// The agent could not be reached at all.
@@ -31,6 +33,8 @@ pub struct Refused {
     pub message: String,
 }
 
+use crate::daemon::api::model::ErrorBody;
+
 /// A client of one agent.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -47,7 +51,12 @@ impl Client {
 
     /// Sends one request; a non-2xx answer becomes an error carrying the
     /// agent's message.
-    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Bytes> {
+    pub async fn request<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Bytes> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|err| {
             anyhow::Error::new(err).context(Unreachable {
                 socket: self.socket.display().to_string(),
@@ -57,7 +66,9 @@ impl Client {
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
         let payload = body
-            .map(|b| serde_json::to_vec(b).expect("a JSON value"))
+            .map(serde_json::to_vec)
+            .transpose()
+            .with_context(|| format!("cannot encode the body of {method} {path}"))?
             .unwrap_or_default();
         let request = Request::builder()
             .method(method)
@@ -71,10 +82,9 @@ impl Client {
         if status.is_success() {
             return Ok(bytes);
         }
-        let message = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|error| error.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
         Err(anyhow::Error::new(Refused {
             status: status.as_u16(),
             message,
@@ -84,12 +94,13 @@ impl Client {
 
     /// GET, decoded.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let bytes = self.request(Method::GET, path, None).await?;
+        let bytes = self.request(Method::GET, path, None::<&()>).await?;
         serde_json::from_slice(&bytes).with_context(|| format!("undecodable answer to GET {path}"))
     }
 
-    /// POST a JSON body, decoded answer (`null` for an empty one).
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+    /// POST a JSON body, decoded answer (`null` for an empty one, so `()`
+    /// takes a 204).
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         let bytes = self.request(Method::POST, path, Some(body)).await?;
         let bytes = if bytes.is_empty() {
             Bytes::from_static(b"null")
@@ -101,7 +112,9 @@ impl Client {
 
     /// DELETE.
     pub async fn delete(&self, path: &str) -> Result<()> {
-        self.request(Method::DELETE, path, None).await.map(|_| ())
+        self.request(Method::DELETE, path, None::<&()>)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use config::{DaemonConfig, DnsMode};
-use serde_json::{json, Value};
+use config::{DaemonConfig, DnsMode, NetworkMode};
 
 use super::client::Client;
 use super::exec::command_in_sandbox;
+use crate::daemon::api::model::{
+    ConnectBody, EndpointView, NetworkInspect, NetworkSpec, SandboxSpec, SandboxView,
+};
 use crate::daemon::PrivateAgent;
 use crate::kernel::netns::{NetnsWorker, NsRef};
 
@@ -114,17 +116,17 @@ impl Demo {
 
     async fn walkthrough(&mut self) {
         println!("netagent demo: Docker's user-defined bridge walkthrough, on this kernel, in a private namespace.\n");
+        let spec = NetworkSpec {
+            name: "new_network".into(),
+            ..NetworkSpec::default()
+        };
         let created = self
             .client
-            .post::<Value>("/v1/networks", &json!({ "name": "new_network" }))
+            .post::<NetworkInspect>("/v1/networks", &spec)
             .await;
-        let subnet = created
-            .as_ref()
-            .ok()
-            .and_then(|n| n["IPAM"]["Config"][0]["Subnet"].as_str().map(str::to_owned));
         self.report(
             "netagent network create new_network",
-            created.map(|_| format!("bridge network, subnet {}", subnet.unwrap_or_default())),
+            created.map(|n| format!("bridge network, subnet {}", first_subnet(&n))),
         );
         for name in ["nginx01", "nginx02"] {
             let result = self.run_sandbox(name, Some("new_network")).await;
@@ -145,21 +147,18 @@ impl Demo {
             "nginx03: getent hosts nginx01   (must fail: different network, no DNS)",
             result,
         );
+        let connect = ConnectBody {
+            sandbox: "nginx03".into(),
+            aliases: vec![],
+            ip: None,
+        };
         let connected = self
             .client
-            .post::<Value>(
-                "/v1/networks/new_network/connect",
-                &json!({ "sandbox": "nginx03" }),
-            )
+            .post::<EndpointView>("/v1/networks/new_network/connect", &connect)
             .await;
         self.report(
             "netagent network connect new_network nginx03",
-            connected.map(|e| {
-                format!(
-                    "nginx03 has {} on new_network",
-                    e["ipv4"].as_str().unwrap_or("?")
-                )
-            }),
+            connected.map(|e| format!("nginx03 has {} on new_network", ipv4_of(Some(&e)))),
         );
         let result = self.getent("nginx03", "nginx01").await;
         self.report("nginx03: getent hosts nginx01   (now it resolves)", result);
@@ -175,7 +174,7 @@ impl Demo {
         );
         let inspect = self
             .client
-            .get::<Value>("/v1/networks/new_network")
+            .get::<NetworkInspect>("/v1/networks/new_network")
             .await
             .map(|n| inspect_summary(&n));
         self.report("netagent network inspect new_network", inspect);
@@ -196,13 +195,15 @@ impl Demo {
     }
 
     async fn run_sandbox(&self, name: &str, network: Option<&str>) -> Result<String> {
-        let spec = json!({ "name": name, "network": network.map_or(json!("bridge"), |n| json!({ "network": n })) });
-        let view: Value = self.client.post("/v1/sandboxes", &spec).await?;
-        let address = view["endpoints"][0]["ipv4"]
-            .as_str()
-            .unwrap_or("?")
-            .to_owned();
-        Ok(format!("sandbox {name} at {address}"))
+        let mut spec = SandboxSpec::named(name);
+        if let Some(network) = network {
+            spec.network = NetworkMode::Network(network.to_owned());
+        }
+        let view: SandboxView = self.client.post("/v1/sandboxes", &spec).await?;
+        Ok(format!(
+            "sandbox {name} at {}",
+            ipv4_of(view.endpoints.first())
+        ))
     }
 
     async fn resolve_and_reach(&mut self, from: &str, to: &str) {
@@ -239,12 +240,11 @@ impl Demo {
 
     /// Runs a program in the sandbox, as `netagent exec` does.
     async fn in_sandbox(&self, sandbox: &str, argv: &[&str]) -> Result<String> {
-        let view: Value = self.client.get(&format!("/v1/sandboxes/{sandbox}")).await?;
-        let netns = PathBuf::from(view["netns"].as_str().unwrap_or_default());
-        let resolv = view["resolv_conf"].as_str().map(PathBuf::from);
+        let view: SandboxView = self.client.get(&format!("/v1/sandboxes/{sandbox}")).await?;
+        let resolv = PathBuf::from(view.resolv_conf);
         let argv: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();
         let output = tokio::task::spawn_blocking(move || {
-            command_in_sandbox(&netns, resolv.as_deref(), &argv)?.output()
+            command_in_sandbox(&view.netns, Some(&resolv), &argv)?.output()
         })
         .await??;
         if output.status.success() {
@@ -266,8 +266,7 @@ impl Demo {
     /// Listens on 8080 in `to` and connects from `from`: the handshake
     /// completing shows the two sandboxes reach each other over the bridge.
     async fn tcp_reach(&self, from: &str, to: &str, address: IpAddr) -> Result<String> {
-        let netns =
-            |view: Value| NsRef::Path(PathBuf::from(view["netns"].as_str().unwrap_or_default()));
+        let netns = |view: SandboxView| NsRef::Path(view.netns);
         let target = netns(self.client.get(&format!("/v1/sandboxes/{to}")).await?);
         let source = netns(self.client.get(&format!("/v1/sandboxes/{from}")).await?);
         let listener = self
@@ -301,25 +300,32 @@ fn expect_failure(result: Result<String>) -> Result<String> {
     }
 }
 
-fn inspect_summary(network: &Value) -> String {
-    let containers = network["Containers"].as_object().map(|c| {
-        c.values()
-            .map(|v| {
-                format!(
-                    "{} {}",
-                    v["Name"].as_str().unwrap_or("?"),
-                    v["IPv4Address"].as_str().unwrap_or("?")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+/// A sandbox's first IPv4 address, or `?`.
+fn ipv4_of(endpoint: Option<&EndpointView>) -> String {
+    endpoint
+        .and_then(|e| e.ipv4)
+        .map_or_else(|| "?".to_owned(), |a| a.to_string())
+}
+
+/// A network's first subnet, or `?`.
+fn first_subnet(network: &NetworkInspect) -> String {
+    network
+        .ipam
+        .config
+        .first()
+        .map_or_else(|| "?".to_owned(), |c| c.subnet.to_string())
+}
+
+fn inspect_summary(network: &NetworkInspect) -> String {
+    let containers = network
+        .containers
+        .values()
+        .map(|c| format!("{} {}", c.name, c.ipv4_address))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "Driver {}, Subnet {}, Containers: {}",
-        network["Driver"].as_str().unwrap_or("?"),
-        network["IPAM"]["Config"][0]["Subnet"]
-            .as_str()
-            .unwrap_or("?"),
-        containers.unwrap_or_default()
+        "Driver {}, Subnet {}, Containers: {containers}",
+        network.driver,
+        first_subnet(network)
     )
 }

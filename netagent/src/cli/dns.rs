@@ -1,11 +1,10 @@
 //! `netagent dns table` and `dns lookup`.
 
 use anyhow::Result;
-use resolver::TableSnapshot;
-use serde_json::Value;
 
 use super::client::{encode, Client};
 use super::output::table;
+use crate::daemon::api::model::{LookupAnswer, TableSnapshot};
 
 /// Prints the live lookup table: one row per endpoint.
 pub async fn table_verb(client: &Client, network: Option<&str>, format: &str) -> Result<()> {
@@ -60,18 +59,14 @@ pub async fn lookup(
         encode(name),
         encode(qtype)
     );
-    let result: Value = client.get(&path).await?;
-    for answer in result["answers"].as_array().into_iter().flatten() {
-        println!("{}", answer.as_str().unwrap_or_default());
+    let result: LookupAnswer = client.get(&path).await?;
+    for answer in &result.answers {
+        println!("{answer}");
     }
-    let rcode = result["rcode"].as_str().unwrap_or("?");
+    let rcode = result.rcode;
     println!(
         ";; {rcode}{}",
-        if result["truncated"].as_bool() == Some(true) {
-            " (truncated)"
-        } else {
-            ""
-        }
+        if result.truncated { " (truncated)" } else { "" }
     );
     Ok(if rcode == "NOERROR" || rcode == "No Error" {
         0

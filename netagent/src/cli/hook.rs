@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::args::HookStage;
 use super::client::{encode, Client};
-use crate::daemon::api::containers::ContainerView;
+use crate::daemon::api::model::ContainerView;
 
 /// The most state the hook reads from stdin.
 const MAX_STATE_BYTES: u64 = 1 << 20;

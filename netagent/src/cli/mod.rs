@@ -2,16 +2,17 @@
 //! `daemon`, `demo` and `dns serve` is a client of the control API and
 //! nothing else; those three hand over to [`crate::daemon`].
 //!
-//! - [`args`]: the verbs and flags, as clap derives them.
-//! - [`client`]: HTTP/1.1 over the agent's Unix socket.
-//! - [`network`]: `network create|ls|inspect|rm|connect|disconnect|prune`.
-//! - [`sandbox`]: `run`, `attach`, `ps`, `inspect`, `exec`, `rm`.
-//! - [`dns`]: `dns table`, `dns lookup`.
-//! - [`exec`]: running a command inside a sandbox, as `ip netns exec` does.
-//! - [`output`]: aligned tables.
-//! - [`demo`]: Docker's walkthrough, replayed against a private agent.
+//! - `args`: the verbs and flags, as clap derives them.
+//! - `client`: HTTP/1.1 over the agent's Unix socket; every body it
+//!   sends or reads is one of [`crate::daemon::api::model`]'s types.
+//! - `network`: `network create|ls|inspect|rm|connect|disconnect|prune`.
+//! - `sandbox`: `run`, `attach`, `ps`, `inspect`, `exec`, `rm`.
+//! - `dns`: `dns table`, `dns lookup`.
+//! - `exec`: running a command inside a sandbox, as `ip netns exec` does.
+//! - `output`: aligned tables and indented JSON.
+//! - `demo`: Docker's walkthrough, replayed against a private agent.
 //! - [`cni`]: the CNI plugin (the binary run with `CNI_COMMAND` set).
-//! - [`hook`]: the OCI runtime hook, `netagent hook createRuntime|poststop`.
+//! - `hook`: the OCI runtime hook, `netagent hook createRuntime|poststop`.
 
 mod args;
 mod client;

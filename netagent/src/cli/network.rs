@@ -1,12 +1,13 @@
 //! `netagent network ...`
 
 use anyhow::Result;
-use config::NetworkSpec;
-use serde_json::{json, Value};
 
 use super::args::{NetworkCommand, NetworkCreateArgs};
 use super::client::{encode, Client};
-use super::output::table;
+use super::output::{print_json, table};
+use crate::daemon::api::model::{
+    ConnectBody, DisconnectBody, EndpointView, NetworkInspect, NetworkSpec, NetworkSummary, Pruned,
+};
 
 /// Runs one `network` verb.
 pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {
@@ -18,12 +19,11 @@ pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {
             for name in names {
                 all.push(
                     client
-                        .get::<Value>(&format!("/v1/networks/{}", encode(&name)))
+                        .get::<NetworkInspect>(&format!("/v1/networks/{}", encode(&name)))
                         .await?,
                 );
             }
-            println!("{}", serde_json::to_string_pretty(&all)?);
-            Ok(())
+            print_json(&all)
         }
         NetworkCommand::Rm { names } => {
             for name in names {
@@ -40,25 +40,31 @@ pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {
             aliases,
             ip,
         } => {
-            let body = json!({ "sandbox": sandbox, "aliases": aliases, "ip": ip });
-            let _: Value = client
+            let body = ConnectBody {
+                sandbox,
+                aliases,
+                ip,
+            };
+            let _: EndpointView = client
                 .post(&format!("/v1/networks/{}/connect", encode(&network)), &body)
                 .await?;
             Ok(())
         }
         NetworkCommand::Disconnect { network, sandbox } => {
-            let _: Value = client
-                .post(
+            client
+                .post::<()>(
                     &format!("/v1/networks/{}/disconnect", encode(&network)),
-                    &json!({ "sandbox": sandbox }),
+                    &DisconnectBody { sandbox },
                 )
-                .await?;
-            Ok(())
+                .await
         }
         NetworkCommand::Prune => {
-            let answer: Value = client.post("/v1/networks/prune", &json!({})).await?;
-            for name in answer["removed"].as_array().into_iter().flatten() {
-                println!("{}", name.as_str().unwrap_or_default());
+            // The route reads no body; `{}` is sent, as always.
+            let answer: Pruned = client
+                .post("/v1/networks/prune", &serde_json::Map::new())
+                .await?;
+            for name in answer.removed {
+                println!("{name}");
             }
             Ok(())
         }
@@ -75,41 +81,25 @@ async fn create(client: &Client, args: NetworkCreateArgs) -> Result<()> {
         dns: args.dns,
         labels: args.labels.into_iter().collect(),
     };
-    let created: Value = client
-        .post("/v1/networks", &serde_json::to_value(spec)?)
-        .await?;
-    println!("{}", created["Id"].as_str().unwrap_or_default());
+    let created: NetworkInspect = client.post("/v1/networks", &spec).await?;
+    println!("{}", created.id);
     Ok(())
 }
 
 async fn list(client: &Client) -> Result<()> {
-    let networks: Vec<Value> = client.get("/v1/networks").await?;
+    let networks: Vec<NetworkSummary> = client.get("/v1/networks").await?;
     let rows: Vec<Vec<String>> = networks
-        .iter()
+        .into_iter()
         .map(|n| {
-            let subnets: Vec<&str> = n["subnets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let subnets: Vec<String> = n.subnets.iter().map(ToString::to_string).collect();
             vec![
-                n["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(12)
-                    .collect(),
-                n["name"].as_str().unwrap_or_default().to_owned(),
-                n["driver"].as_str().unwrap_or_default().to_owned(),
-                n["scope"].as_str().unwrap_or_default().to_owned(),
+                n.id.chars().take(12).collect(),
+                n.name,
+                n.driver,
+                n.scope,
                 subnets.join(","),
-                if n["internal"].as_bool() == Some(true) {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
-                n["sandboxes"].to_string(),
+                if n.internal { "yes" } else { "no" }.into(),
+                n.sandboxes.to_string(),
             ]
         })
         .collect();

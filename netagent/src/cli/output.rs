@@ -1,4 +1,8 @@
-//! Aligned tables, as `docker ps` and `docker network ls` print them.
+//! What the verbs print: aligned tables, as `docker ps` and `docker
+//! network ls` print them, and indented JSON, as `docker inspect` does.
+
+use anyhow::Result;
+use serde::Serialize;
 
 /// Formats `rows` under `header`, each column as wide as its widest cell
 /// plus three spaces.
@@ -25,6 +29,17 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// Prints `value` as indented JSON with every object's keys in sorted
+/// order (through a `serde_json::Value`, whose maps are sorted), the way
+/// `inspect` and `network inspect` have always printed.
+pub fn print_json(value: &impl Serialize) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::to_value(value)?)?
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! `netagent run`, `attach`, `ps`, `inspect`, `exec`, `rm`.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use config::{Adopt, NetworkMode, SandboxSpec};
-use serde_json::Value;
+use config::{Adopt, NetworkMode};
 
 use super::args::{AttachArgs, RunArgs, SandboxFlags};
 use super::client::{encode, Client};
 use super::exec::run_in_sandbox;
-use super::output::table;
+use super::output::{print_json, table};
+use crate::daemon::api::model::{SandboxSpec, SandboxView};
 
 fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
     SandboxSpec {
@@ -30,14 +30,11 @@ fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
 /// and exits with its status.
 pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
     let name = args.sandbox.name.clone();
-    let view: Value = client
-        .post(
-            "/v1/sandboxes",
-            &serde_json::to_value(spec_of(args.sandbox, None))?,
-        )
+    let view: SandboxView = client
+        .post("/v1/sandboxes", &spec_of(args.sandbox, None))
         .await?;
     if args.command.is_empty() {
-        println!("{}", view["id"].as_str().unwrap_or_default());
+        println!("{}", view.id);
         return Ok(0);
     }
     let code = exec_with(&view, &args.command);
@@ -56,57 +53,37 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Result<()> {
         (None, Some(pid)) => Adopt::Pid(pid),
         (None, None) => bail!("--netns PATH or --pid PID is required"),
     };
-    let view: Value = client
-        .post(
-            "/v1/sandboxes",
-            &serde_json::to_value(spec_of(args.sandbox, Some(adopt)))?,
-        )
+    let view: SandboxView = client
+        .post("/v1/sandboxes", &spec_of(args.sandbox, Some(adopt)))
         .await?;
-    println!("{}", view["id"].as_str().unwrap_or_default());
+    println!("{}", view.id);
     Ok(())
 }
 
 /// `netagent ps`.
 pub async fn ps(client: &Client) -> Result<()> {
-    let sandboxes: Vec<Value> = client.get("/v1/sandboxes").await?;
+    let sandboxes: Vec<SandboxView> = client.get("/v1/sandboxes").await?;
     let rows: Vec<Vec<String>> = sandboxes
-        .iter()
+        .into_iter()
         .map(|s| {
-            let endpoints = s["endpoints"].as_array().cloned().unwrap_or_default();
-            let networks: Vec<String> = endpoints
+            let networks: Vec<&str> = s.endpoints.iter().map(|e| e.network.as_str()).collect();
+            let addresses: Vec<String> = s
+                .endpoints
                 .iter()
-                .filter_map(|e| e["network"].as_str().map(str::to_owned))
+                .filter_map(|e| e.ipv4.map(|a| a.to_string()))
                 .collect();
-            let addresses: Vec<String> = endpoints
-                .iter()
-                .filter_map(|e| e["ipv4"].as_str().map(str::to_owned))
-                .collect();
-            let mode = match &s["spec"]["network"] {
-                Value::String(mode) => mode.clone(),
-                other => other
-                    .as_object()
-                    .and_then(|o| o.iter().next())
-                    .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
-                    .unwrap_or_default(),
-            };
             vec![
-                s["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(12)
-                    .collect(),
-                s["name"].as_str().unwrap_or_default().to_owned(),
+                s.id.chars().take(12).collect(),
+                s.name.clone(),
                 if networks.is_empty() {
-                    mode
+                    mode_text(&s.spec.network)
                 } else {
                     networks.join(",")
                 },
                 addresses.join(","),
-                if s["resolver_port"].is_null() {
-                    "-".into()
-                } else {
-                    config::EMBEDDED_RESOLVER.to_string()
+                match s.resolver_port {
+                    Some(_) => config::EMBEDDED_RESOLVER.to_string(),
+                    None => "-".into(),
                 },
             ]
         })
@@ -121,31 +98,38 @@ pub async fn ps(client: &Client) -> Result<()> {
     Ok(())
 }
 
+/// How `ps` shows a sandbox on no network: `bridge`, `host`, `none`,
+/// `container:NAME` (or `network:NAME`).
+fn mode_text(mode: &NetworkMode) -> String {
+    match mode {
+        NetworkMode::Bridge => "bridge".into(),
+        NetworkMode::Host => "host".into(),
+        NetworkMode::None => "none".into(),
+        NetworkMode::Container(name) => format!("container:{name}"),
+        NetworkMode::Network(name) => format!("network:{name}"),
+    }
+}
+
 /// `netagent inspect`.
 pub async fn inspect(client: &Client, name: &str) -> Result<()> {
-    let view: Value = client
+    let view: SandboxView = client
         .get(&format!("/v1/sandboxes/{}", encode(name)))
         .await?;
-    println!("{}", serde_json::to_string_pretty(&view)?);
-    Ok(())
+    print_json(&view)
 }
 
 /// `netagent exec`.
 pub async fn exec(client: &Client, sandbox: &str, command: &[String]) -> Result<i32> {
-    let view: Value = client
+    let view: SandboxView = client
         .get(&format!("/v1/sandboxes/{}", encode(sandbox)))
         .await?;
     exec_with(&view, command)
 }
 
-fn exec_with(view: &Value, command: &[String]) -> Result<i32> {
-    let netns = PathBuf::from(
-        view["netns"]
-            .as_str()
-            .context("the agent gave no namespace path")?,
-    );
-    let resolv_conf = view["resolv_conf"].as_str().map(PathBuf::from);
-    let status = run_in_sandbox(&netns, resolv_conf.as_deref(), command)
+fn exec_with(view: &SandboxView, command: &[String]) -> Result<i32> {
+    let netns = &view.netns;
+    let resolv_conf = Path::new(&view.resolv_conf);
+    let status = run_in_sandbox(netns, Some(resolv_conf), command)
         .with_context(|| format!("cannot run {:?} in {}", command[0], netns.display()))?;
     Ok(status.code().unwrap_or(128 + 9))
 }

@@ -6,12 +6,13 @@
 //! - this file: the daemon's runtime, signals, the open files limit, and
 //!   [`PrivateAgent`], an agent with its API inside the calling process
 //!   (what `netagent demo` drives).
-//! - [`api`]: the control API's routes, views and metrics.
-//! - [`logging`]: tracing setup from the daemon's `[log]` settings.
+//! - [`api`]: the control API: its routes, views and metrics, and
+//!   [`api::model`], the bodies it shares with the CLI.
+//! - `logging`: tracing setup from the daemon's `[log]` settings.
 //! - [`serve`]: `netagent dns serve`, one sandbox's resolver over a table
 //!   file on a loopback address.
 
-pub(crate) mod api;
+pub mod api;
 mod logging;
 pub mod serve;
 

@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 
 use super::args::DEFAULT_SOCKET;
 use super::client::{encode, Client, Refused, Unreachable};
-use crate::daemon::api::containers::{ContainerView, GcReport, GcRequest};
+use crate::daemon::api::model::{ContainerView, GcReport, GcRequest};
 use conf::{CniEnv, NetConf, MAX_CONF_BYTES};
 use result::{CniError, AGENT_REFUSED, SUPPORTED_VERSIONS};
 
@@ -179,7 +179,7 @@ async fn check(client: &Client, env: &CniEnv, conf: &NetConf) -> Result<(), CniE
         encode(conf.netagent_network())
     );
     client
-        .request(hyper::Method::GET, &path, None)
+        .request(hyper::Method::GET, &path, None::<&()>)
         .await
         .map(|_| ())
         .map_err(agent_error)

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
-use crate::daemon::api::containers::ContainerView;
+use crate::daemon::api::model::ContainerView;
 
 /// The versions this plugin speaks (VERSION's answer).
 pub const SUPPORTED_VERSIONS: &[&str] = &["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];

@@ -10,11 +10,7 @@
 //!   every problem.
 //! - `POST /v1/containers/gc` with a [`GcRequest`]: CNI GC.
 //!
-//! The types here are the wire format both sides use: the daemon writes
-//! them, the doors read them.
-
-use std::net::IpAddr;
-use std::path::PathBuf;
+//! Its bodies are [`super::model`]'s, shared with the doors.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -23,61 +19,11 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use config::ContainerSpec;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::model::{ContainerView, GcReport, GcRequest};
 use super::{ApiError, ApiState};
 use crate::agent::ContainerAttachment;
-
-/// An attached container, as the doors get it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerView {
-    /// The sandbox's name (what the container's name resolves as).
-    pub sandbox: String,
-    /// The sandbox's id (the container id when it has Docker's form).
-    pub id: String,
-    /// The container's namespace.
-    pub netns: PathBuf,
-    /// The network it is on.
-    pub network: String,
-    /// Its interface inside the namespace.
-    pub ifname: String,
-    /// That interface's MAC.
-    pub mac: Option<String>,
-    /// The host's end of the veth (none on a DNS-only network).
-    pub host_ifname: Option<String>,
-    /// Its MAC.
-    pub host_mac: Option<String>,
-    /// Each address with its prefix length, `10.89.0.5/24`.
-    pub addresses: Vec<String>,
-    /// Default routes go through these (none when internal or DNS-only).
-    pub gateways: Vec<IpAddr>,
-    /// The resolv.conf the agent wrote for it.
-    pub resolv_conf: String,
-    /// The same, parsed: `nameserver` lines.
-    pub nameservers: Vec<String>,
-    /// The `search` list.
-    pub search: Vec<String>,
-    /// The `options`.
-    pub options: Vec<String>,
-}
-
-/// A GC request: every container on `network` whose id is not in `valid`
-/// is released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GcRequest {
-    /// The network swept.
-    pub network: String,
-    /// The container ids still in use.
-    pub valid: Vec<String>,
-}
-
-/// What GC released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GcReport {
-    /// The container ids released.
-    pub released: Vec<String>,
-}
 
 /// `?network=NET`
 #[derive(Debug, Deserialize)]
@@ -86,7 +32,7 @@ struct NetworkQuery {
 }
 
 /// The routes, merged into the API's router.
-pub fn routes() -> Router<ApiState> {
+pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/containers", post(attach))
         .route("/v1/containers/gc", post(gc))

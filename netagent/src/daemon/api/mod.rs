@@ -6,15 +6,23 @@
 //! data path is busy; every request that changes or reads the agent is
 //! handed to the agent's runtime, where the agent's tasks must live.
 //!
-//! - [`routes`]: the resources and their handlers.
-//! - [`views`]: response bodies, `network inspect` in Docker's shape.
-//! - [`metrics`]: the Prometheus text exposition.
-//! - [`containers`]: the runtime doors' resource, by container id.
+//! - [`model`]: every request and answer body, one definition each,
+//!   shared with the CLI; it depends on nothing else of this crate.
+//! - `routes`: the resources and their handlers.
+//! - `views`: the agent's records turned into [`model`]'s answers.
+//! - `metrics`: the Prometheus text exposition.
+//! - `containers`: the runtime doors' resource, by container id.
+//!
+//! Every error is a [`model::ErrorBody`] with a status that says whose
+//! fault it is: 400 for bad input, 404 for a network, sandbox or route that
+//! does not exist, 409 for a request that clashes with what exists, 500 for
+//! the agent's own failures.
 
-pub(crate) mod containers;
-pub mod metrics;
-pub mod routes;
-pub mod views;
+mod containers;
+mod metrics;
+pub mod model;
+mod routes;
+mod views;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -24,13 +32,14 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
+use crate::agent::ipam::IpamError;
 use crate::agent::{Agent, AgentError};
+use model::ErrorBody;
 
 /// What every handler gets: the agent and the runtime it lives on.
 #[derive(Clone)]
-pub struct ApiState {
+pub(crate) struct ApiState {
     agent: Arc<Agent>,
     runtime: tokio::runtime::Handle,
 }
@@ -52,7 +61,7 @@ impl ApiState {
 
 /// An error as the API sends it: a status and `{"message": "..."}`.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
 }
@@ -76,15 +85,24 @@ impl From<AgentError> for ApiError {
     }
 }
 
-/// The status an agent error answers with; several failed steps answer
-/// with the status of the first, their cause.
+/// Whose fault an error is: bad input 400, a missing network or sandbox
+/// 404, a clash with what exists 409, the agent's own failure 500.
 fn status_of(err: &AgentError) -> StatusCode {
+    use resolver::table::TableError;
     match err {
+        AgentError::Invalid(_) | AgentError::BadInput(_) => StatusCode::BAD_REQUEST,
+        // An address the network has no subnet for can never be had there.
+        AgentError::Ipam(IpamError::OutsideSubnet { .. }) => StatusCode::BAD_REQUEST,
         AgentError::NotFound { .. } => StatusCode::NOT_FOUND,
-        AgentError::Conflict(_) | AgentError::Ipam(_) | AgentError::Table(_) => {
-            StatusCode::CONFLICT
+        AgentError::Conflict(_) | AgentError::Ipam(_) => StatusCode::CONFLICT,
+        // The agent found the network and sandbox in its state before it
+        // wrote to the table, so a table without them is its own failure.
+        AgentError::Table(TableError::UnknownNetwork(_) | TableError::UnknownSandbox(_)) => {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
-        AgentError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AgentError::Table(_) => StatusCode::CONFLICT,
+        // Several failed steps answer with the status of the first, their
+        // cause.
         AgentError::Several(errors) => errors
             .first()
             .map_or(StatusCode::INTERNAL_SERVER_ERROR, status_of),
@@ -94,13 +112,19 @@ fn status_of(err: &AgentError) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "message": self.message }))).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
 /// Serves the API on the Unix socket `path` (mode 0600) until the future
 /// is dropped. A stale socket file from an earlier run is replaced.
-pub async fn serve(
+pub(crate) async fn serve(
     path: &Path,
     agent: Arc<Agent>,
     agent_runtime: tokio::runtime::Handle,
@@ -127,4 +151,78 @@ pub async fn serve(
     tracing::info!(socket = %path.display(), "control API listening");
     on_listening();
     axum::serve(listener, routes::router(state)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use config::{ConfigError, ConfigErrors};
+    use resolver::table::TableError;
+
+    use super::status_of;
+    use crate::agent::ipam::IpamError;
+    use crate::agent::AgentError;
+    use crate::kernel::link::LinkError;
+
+    #[test]
+    fn each_error_says_whose_fault_it_is() {
+        let network = || "app".to_owned();
+        let address = "192.0.2.5".parse().unwrap();
+        let cases = [
+            (
+                AgentError::Invalid(ConfigErrors::from(vec![ConfigError::new("name", "bad")])),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                AgentError::BadInput("\"BOGUS\" is not a DNS record type".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                AgentError::Ipam(IpamError::OutsideSubnet {
+                    address,
+                    subnets: vec![],
+                    network: network(),
+                }),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                AgentError::NotFound {
+                    kind: "sandbox",
+                    name: "ghost".into(),
+                },
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                AgentError::Conflict("exists already".into()),
+                StatusCode::CONFLICT,
+            ),
+            (
+                AgentError::Ipam(IpamError::Taken {
+                    address,
+                    network: network(),
+                    why: "the gateway",
+                }),
+                StatusCode::CONFLICT,
+            ),
+            (
+                AgentError::Table(TableError::DuplicateNetwork(network())),
+                StatusCode::CONFLICT,
+            ),
+            (
+                AgentError::Table(TableError::UnknownNetwork(network())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                AgentError::Link(LinkError::Socket(std::io::Error::other("no netlink"))),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                AgentError::io("save the state")(std::io::Error::other("disk full")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (err, status) in cases {
+            assert_eq!(status_of(&err), status, "{err}");
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! offending value; an unknown route or a bad body gets a 4xx at once.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -10,24 +9,29 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use config::{NetworkSpec, SandboxSpec};
-use resolver::TableSnapshot;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::views::{network_inspect, network_list, SandboxView};
+use super::model::{
+    ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect, NetworkSpec,
+    NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
+};
+use super::views::{endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view};
 use super::{metrics, ApiError, ApiState};
 use crate::agent::endpoint::AttachOptions;
-use crate::agent::AgentError;
+use crate::agent::store::SandboxRecord;
+use crate::agent::{Agent, AgentError};
 
 type ApiResult<T> = Result<T, ApiError>;
 
 /// The API's routes.
-pub fn router(state: ApiState) -> Router {
+pub(super) fn router(state: ApiState) -> Router {
     Router::new()
         .route(
             "/v1/health",
-            get(|| async { Json(json!({ "status": "ok" })) }),
+            get(|| async {
+                Json(Health {
+                    status: "ok".into(),
+                })
+            }),
         )
         .route("/v1/networks", get(list_networks).post(create_network))
         .route("/v1/networks/prune", post(prune_networks))
@@ -65,7 +69,7 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     })
 }
 
-async fn list_networks(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {
+async fn list_networks(State(state): State<ApiState>) -> ApiResult<Json<Vec<NetworkSummary>>> {
     let networks = state
         .run(|agent| async move { Ok(network_list(&agent.state().await)) })
         .await?;
@@ -75,7 +79,7 @@ async fn list_networks(State(state): State<ApiState>) -> ApiResult<impl IntoResp
 async fn create_network(
     State(state): State<ApiState>,
     spec: Result<Json<NetworkSpec>, JsonRejection>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<NetworkInspect>)> {
     let spec = body(spec)?;
     let view = state
         .run(|agent| async move {
@@ -89,7 +93,7 @@ async fn create_network(
 async fn inspect_network(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NetworkInspect>> {
     let view = state
         .run(|agent| async move {
             let snapshot = agent.state().await;
@@ -113,29 +117,18 @@ async fn remove_network(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn prune_networks(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
+async fn prune_networks(State(state): State<ApiState>) -> ApiResult<Json<Pruned>> {
     let removed = state
         .run(|agent| async move { agent.prune_networks().await })
         .await?;
-    Ok(Json(json!({ "removed": removed })))
-}
-
-/// `POST /v1/networks/{name}/connect`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConnectBody {
-    sandbox: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    ip: Option<IpAddr>,
+    Ok(Json(Pruned { removed }))
 }
 
 async fn connect(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     request: Result<Json<ConnectBody>, JsonRejection>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<EndpointView>)> {
     let request = body(request)?;
     for (i, alias) in request.aliases.iter().enumerate() {
         config::check_dns_name(alias, &format!("aliases[{i}]"))
@@ -150,14 +143,7 @@ async fn connect(
     let endpoint = state
         .run(|agent| async move { agent.connect(&name, &sandbox, options).await })
         .await?;
-    Ok((StatusCode::CREATED, Json(endpoint)))
-}
-
-/// `POST /v1/networks/{name}/disconnect`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DisconnectBody {
-    sandbox: String,
+    Ok((StatusCode::CREATED, Json(endpoint_view(endpoint))))
 }
 
 async fn disconnect(
@@ -178,7 +164,7 @@ async fn list_sandboxes(State(state): State<ApiState>) -> ApiResult<Json<Vec<San
             let snapshot = agent.state().await;
             let mut views = Vec::new();
             for record in snapshot.sandboxes.into_values() {
-                views.push(sandbox_view(&agent, record).await);
+                views.push(view_of(&agent, record).await);
             }
             Ok(views)
         })
@@ -186,28 +172,24 @@ async fn list_sandboxes(State(state): State<ApiState>) -> ApiResult<Json<Vec<San
     Ok(Json(views))
 }
 
-async fn sandbox_view(
-    agent: &crate::agent::Agent,
-    record: crate::agent::store::SandboxRecord,
-) -> SandboxView {
-    SandboxView {
-        resolv_conf: agent.resolv_conf_path(&record.name).display().to_string(),
-        resolver_port: agent
-            .resolver_port_of(record.shares_with.as_deref().unwrap_or(&record.name))
-            .await,
-        record,
-    }
+/// A sandbox's view, with its resolv.conf and its resolver's port.
+async fn view_of(agent: &Agent, record: SandboxRecord) -> SandboxView {
+    let resolv_conf = agent.resolv_conf_path(&record.name).display().to_string();
+    let resolver_port = agent
+        .resolver_port_of(record.shares_with.as_deref().unwrap_or(&record.name))
+        .await;
+    sandbox_view(record, resolv_conf, resolver_port)
 }
 
 async fn create_sandbox(
     State(state): State<ApiState>,
     spec: Result<Json<SandboxSpec>, JsonRejection>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<SandboxView>)> {
     let spec = body(spec)?;
     let view = state
         .run(|agent| async move {
             let record = agent.create_sandbox(spec).await?;
-            Ok(sandbox_view(&agent, record).await)
+            Ok(view_of(&agent, record).await)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -220,7 +202,7 @@ async fn inspect_sandbox(
     let view = state
         .run(|agent| async move {
             let record = agent.sandbox(&name).await?;
-            Ok(sandbox_view(&agent, record).await)
+            Ok(view_of(&agent, record).await)
         })
         .await?;
     Ok(Json(view))
@@ -265,7 +247,7 @@ async fn dns_table(
 async fn dns_lookup(
     State(state): State<ApiState>,
     Query(query): Query<BTreeMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LookupAnswer>> {
     let from = query
         .get("from")
         .cloned()
@@ -279,7 +261,7 @@ async fn dns_lookup(
     let result = state
         .run(|agent| async move { agent.lookup(&from, &name, &qtype, tcp).await })
         .await?;
-    Ok(Json(serde_json::to_value(result).unwrap_or_default()))
+    Ok(Json(lookup_answer(result)))
 }
 
 async fn metrics_text(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {

@@ -1,30 +1,26 @@
-//! Response bodies. `network inspect` follows `docker network inspect`'s
-//! field names, so scripts written for Docker's output work.
+//! The agent's records as the API shows them: each function fills one of
+//! [`super::model`]'s bodies from [`crate::agent::store`]'s records (or the
+//! agent's lookup result). `network inspect` follows `docker network
+//! inspect`'s field names, so scripts written for Docker's output work.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
-use serde::Serialize;
-use serde_json::{json, Value};
+use super::model::{
+    ConfigFrom, EndpointView, Ipam, IpamConfig, LookupAnswer, NetworkContainer, NetworkInspect,
+    NetworkSummary, SandboxView,
+};
+use crate::agent::lookup::LookupResult;
+use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord, State};
 
-use crate::agent::store::{NetworkRecord, SandboxRecord, State};
-
-/// One row of `network ls`.
-#[derive(Debug, Serialize)]
-pub struct NetworkSummary {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Always `bridge`.
-    pub driver: &'static str,
-    /// Always `local`.
-    pub scope: &'static str,
-    /// Subnets.
-    pub subnets: Vec<String>,
-    /// Internal or not.
-    pub internal: bool,
-    /// Sandboxes on it.
-    pub sandboxes: usize,
+/// A network's driver as `network ls` shows it: `bridge`, or `dns-only`
+/// for the names-only network of chained CNI plugins.
+fn driver_of(network: &NetworkRecord) -> &'static str {
+    if network.dns_only {
+        "dns-only"
+    } else {
+        "bridge"
+    }
 }
 
 /// Summaries of every network, by name.
@@ -35,9 +31,9 @@ pub fn network_list(state: &State) -> Vec<NetworkSummary> {
         .map(|n| NetworkSummary {
             id: n.id.clone(),
             name: n.name.clone(),
-            driver: "bridge",
-            scope: "local",
-            subnets: n.subnets.iter().map(|s| s.subnet.to_string()).collect(),
+            driver: driver_of(n).into(),
+            scope: "local".into(),
+            subnets: n.subnets.iter().map(|s| s.subnet).collect(),
             internal: n.internal,
             sandboxes: sandboxes_on(state, &n.name).count(),
         })
@@ -55,7 +51,7 @@ fn sandboxes_on<'a>(
 }
 
 /// `docker network inspect`'s object for one network.
-pub fn network_inspect(state: &State, network: &NetworkRecord) -> Value {
+pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect {
     let mut containers = BTreeMap::new();
     for sandbox in sandboxes_on(state, &network.name) {
         let endpoint = sandbox
@@ -63,7 +59,7 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> Value {
             .iter()
             .find(|e| e.network == network.name)
             .expect("filtered");
-        let with_prefix = |address: Option<std::net::IpAddr>| -> String {
+        let with_prefix = |address: Option<IpAddr>| -> String {
             let Some(address) = address else {
                 return String::new();
             };
@@ -76,47 +72,96 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> Value {
         };
         containers.insert(
             sandbox.id.clone(),
-            json!({
-                "Name": sandbox.name,
-                "EndpointID": endpoint.id,
-                "MacAddress": endpoint.mac.clone().unwrap_or_default(),
-                "IPv4Address": with_prefix(endpoint.ipv4.map(Into::into)),
-                "IPv6Address": with_prefix(endpoint.ipv6.map(Into::into)),
-            }),
+            NetworkContainer {
+                name: sandbox.name.clone(),
+                endpoint_id: endpoint.id.clone(),
+                mac_address: endpoint.mac.clone().unwrap_or_default(),
+                ipv4_address: with_prefix(endpoint.ipv4.map(Into::into)),
+                ipv6_address: with_prefix(endpoint.ipv6.map(Into::into)),
+            },
         );
     }
-    let config: Vec<Value> = network
-        .subnets
-        .iter()
-        .map(|s| json!({ "Subnet": s.subnet.to_string(), "Gateway": s.gateway.to_string() }))
-        .collect();
-    json!({
-        "Name": network.name,
-        "Id": network.id,
-        "Created": network.created,
-        "Scope": "local",
-        "Driver": "bridge",
-        "EnableIPv6": network.ipv6,
-        "IPAM": { "Driver": "default", "Options": {}, "Config": config },
-        "Internal": network.internal,
-        "Attachable": false,
-        "Ingress": false,
-        "ConfigFrom": { "Network": "" },
-        "ConfigOnly": false,
-        "Containers": containers,
-        "Options": { "com.docker.network.bridge.name": network.bridge },
-        "Labels": network.labels,
-    })
+    NetworkInspect {
+        name: network.name.clone(),
+        id: network.id.clone(),
+        created: network.created.clone(),
+        scope: "local".into(),
+        driver: driver_of(network).into(),
+        enable_ipv6: network.ipv6,
+        ipam: Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config: network
+                .subnets
+                .iter()
+                .map(|s| IpamConfig {
+                    subnet: s.subnet,
+                    gateway: s.gateway,
+                })
+                .collect(),
+        },
+        internal: network.internal,
+        attachable: false,
+        ingress: false,
+        config_from: ConfigFrom {
+            network: String::new(),
+        },
+        config_only: false,
+        containers,
+        options: BTreeMap::from([(
+            "com.docker.network.bridge.name".to_owned(),
+            network.bridge.clone(),
+        )]),
+        labels: network.labels.clone(),
+    }
 }
 
-/// A sandbox as `inspect` and `ps` show it.
-#[derive(Debug, Serialize)]
-pub struct SandboxView {
-    /// Everything the agent keeps about it.
-    #[serde(flatten)]
-    pub record: SandboxRecord,
-    /// Its resolv.conf.
-    pub resolv_conf: String,
-    /// The port its resolver listens on inside it (53 in direct mode).
-    pub resolver_port: Option<u16>,
+/// A sandbox's view: its record, its resolv.conf and its resolver's port.
+pub fn sandbox_view(
+    record: SandboxRecord,
+    resolv_conf: String,
+    resolver_port: Option<u16>,
+) -> SandboxView {
+    SandboxView {
+        name: record.name,
+        id: record.id,
+        created: record.created,
+        spec: record.spec,
+        netns: record.netns,
+        netns_inode: record.netns_inode,
+        owns_netns: record.owns_netns,
+        shares_with: record.shares_with,
+        host_mode: record.host_mode,
+        endpoints: record.endpoints.into_iter().map(endpoint_view).collect(),
+        dns_mode: record.dns_mode,
+        resolv_conf,
+        resolver_port,
+    }
 }
+
+/// An endpoint's view.
+pub fn endpoint_view(record: EndpointRecord) -> EndpointView {
+    EndpointView {
+        network: record.network,
+        id: record.id,
+        ifname: record.ifname,
+        host_veth: record.host_veth,
+        ipv4: record.ipv4,
+        ipv6: record.ipv6,
+        mac: record.mac,
+        aliases: record.aliases,
+        services: record.services,
+    }
+}
+
+/// What a lookup got, as the API answers it.
+pub fn lookup_answer(result: LookupResult) -> LookupAnswer {
+    LookupAnswer {
+        rcode: result.rcode,
+        answers: result.answers,
+        truncated: result.truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests;
