@@ -101,7 +101,11 @@ fn cni_main_plugin_add_check_del_and_errors() {
     assert_eq!(result["dns"]["nameservers"], json!(["127.0.0.11"]));
     let again = call("ADD", ID_DB, &ns_db, "K8S_POD_NAME=db").netagent(&host, &conf);
     assert!(again.ok, "ADD db: {:?}", again.json);
-    assert_eq!(dig_in(&host, &ns_db, "web"), std::slice::from_ref(&web_ip), "by name");
+    assert_eq!(
+        dig_in(&host, &ns_db, "web"),
+        std::slice::from_ref(&web_ip),
+        "by name"
+    );
     assert_eq!(
         dig_in(&host, &ns_db, &ID_WEB[..12]),
         [web_ip],
