@@ -9,8 +9,9 @@
 //!   [`daemon::api::model`], are the types `cli` reads and writes too.
 //! - `agent`: the per-host logic: networks, sandboxes, endpoints, resolver
 //!   injection, IPAM, the state on disk, restore and watch.
-//! - `kernel`: namespaces, links and the sandbox's DNS redirect over
-//!   netlink; it imports nothing else of this crate.
+//! - `kernel`: namespaces, links, the sandbox's DNS redirect over
+//!   netlink, and process exits (pidfd); it imports nothing else of this
+//!   crate.
 
 mod agent;
 pub mod cli;

@@ -109,8 +109,9 @@ impl Agent {
                 Ok(endpoint)
             }
             Err(err) => {
-                self.undo(inner, &net, &record, undo).await;
-                Err(err)
+                let mut errors = vec![err];
+                errors.extend(self.undo(inner, &net, &record, undo).await);
+                Err(AgentError::from_steps(errors).expect_err("the cause is in"))
             }
         }
     }
@@ -143,6 +144,10 @@ impl Agent {
             ))
         })?;
         faults::check(faults::ATTACH_VETH)?;
+        // Recorded before it exists: a pair made whose later step (the
+        // bridge, say) fails must go too, and deleting a link that was
+        // never made succeeds.
+        undo.veth = Some(host_veth.clone());
         {
             let namespace = ns
                 .open()
@@ -151,7 +156,6 @@ impl Agent {
                 .create_veth(&host_veth, &ifname, namespace.as_fd(), bridge)
                 .await?;
         }
-        undo.veth = Some(host_veth.clone());
         let inside = self.links_in(&ns).await?;
         let index = inside.existing_index(&ifname, "bring up").await?;
         if ipv6.is_none() {
@@ -191,14 +195,16 @@ impl Agent {
         Ok(endpoint)
     }
 
-    /// Takes back the steps of a failed attach, newest first.
+    /// Takes back the steps of a failed attach, newest first; every step
+    /// that cannot be undone is returned.
     async fn undo(
         &self,
         inner: &mut Inner,
         net: &NetworkRecord,
         record: &SandboxRecord,
         undo: Undo,
-    ) {
+    ) -> Vec<AgentError> {
+        let mut errors = Vec::new();
         if undo.in_table {
             let _ = self.table.disconnect(&record.id, &net.name);
         }
@@ -207,10 +213,11 @@ impl Agent {
         }
         if let Some(veth) = &undo.veth {
             if let Err(err) = self.links.delete(veth).await {
-                tracing::warn!(%err, "undo: cannot delete veth {veth}");
+                errors.push(AgentError::from(err));
             }
         }
         release(inner, &net.name, &undo.addresses);
+        errors
     }
 
     /// Detaches `sandbox` from `network`: table entry, veth (its peer goes

@@ -1,7 +1,8 @@
 //! Namespaces deleted behind the agent's back (`ip netns del`): inotify on
-//! the namespace directory tells the agent at once, and it drops that
-//! sandbox's resolver. Without that, the resolver's sockets would keep the
-//! dead namespace, and with it the veth, alive.
+//! the namespace directory tells the agent at once, and it takes that
+//! sandbox apart (and the sandboxes sharing its namespace). Without that,
+//! the resolver's sockets would keep the dead namespace, and with it the
+//! veth, alive.
 
 use std::sync::Arc;
 

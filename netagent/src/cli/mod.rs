@@ -1,6 +1,11 @@
-//! The user's side: what runs in the user's process. Every verb but
-//! `daemon`, `demo` and `dns serve` is a client of the control API and
-//! nothing else; those three hand over to [`crate::daemon`].
+//! The user's side: what runs in the user's process. The verbs talk to
+//! the agent over the control API only; `daemon`, `demo` and `dns serve`
+//! hand over to [`crate::daemon`]. Three things also act on the machine
+//! themselves, with what the agent answered: `exec` (and `run -- CMD`)
+//! enter the sandbox's namespace to start the command, the hook writes the
+//! container's resolv.conf, and the demo enters its sandboxes to check
+//! them ([`crate::kernel::netns`]). None of them changes networks,
+//! sandboxes or rules: that is the agent's alone.
 //!
 //! - `args`: the verbs and flags, as clap derives them.
 //! - `client`: HTTP/1.1 over the agent's Unix socket; every body it

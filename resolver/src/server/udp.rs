@@ -1,9 +1,9 @@
 //! The UDP side of a sandbox's resolver: a batch of queries per wake-up
-//! ([`super::batch`]), their local replies sent together, forwarded ones
+//! ([`crate::udp_io::recv`]), their local replies sent together, forwarded ones
 //! handed to a task each within the forwarding bounds. A forwarded
 //! question's reply goes back through the serving task too (an
 //! [`Outbox`]): replies that come back together leave in one `sendmmsg`
-//! ([`super::send`]) rather than a system call each.
+//! ([`crate::udp_io::send`]) rather than a system call each.
 
 use std::io;
 use std::net::SocketAddr;
