@@ -68,21 +68,7 @@ pub async fn is_programmed(worker: &NetnsWorker, ns: &NsRef) -> io::Result<bool>
 /// it costs nothing while nobody touches the rules, unlike polling every
 /// sandbox with `nft list`.
 pub fn subscribe_here() -> io::Result<OwnedFd> {
-    use nix::sys::socket::{
-        bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType,
-    };
-    const NFNLGRP_NFTABLES: u32 = 7;
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        SockProtocol::NetlinkNetFilter,
-    )?;
-    bind(
-        fd.as_raw_fd(),
-        &NetlinkAddr::new(0, 1 << (NFNLGRP_NFTABLES - 1)),
-    )?;
-    Ok(fd)
+    wire::open_socket(wire::Purpose::Events)
 }
 
 /// Keeps the redirect in place: after every change to the namespace's

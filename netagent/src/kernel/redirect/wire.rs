@@ -1,225 +1,305 @@
-//! Netlink framing for nf_tables (NETLINK_NETFILTER): a batch of messages
-//! between BATCH_BEGIN and BATCH_END, the kernel's acknowledgements read
-//! back, and the attribute encoders (`linux/netlink.h`,
-//! `linux/netfilter/nfnetlink.h`). What the rules say is in the parent
-//! module.
+//! Netlink framing for nf_tables (NETLINK_NETFILTER): the one socket
+//! opener, batches between NFNL_MSG_BATCH_BEGIN and NFNL_MSG_BATCH_END,
+//! the one reader of the kernel's replies (acknowledgements, errors,
+//! multi-part dumps), and the two expressions every match is made of.
+//! The messages themselves are the types of netlink-packet-netfilter,
+//! serialised by netlink-packet-core (the same core as rtnetlink); what
+//! they say is in [`super::rules`].
+//!
+//! Names follow the kernel's uapi: `linux/netlink.h` and
+//! `linux/netfilter/nfnetlink.h`.
 
 use std::io;
+use std::ops::ControlFlow;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{
-    bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
-    SockType,
+use netlink_packet_core::{
+    DecodeError, ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
 };
+use netlink_packet_netfilter::nftables::{
+    Cmp, DataAttribute, ExpressionAttribute, Expressions, ListAttribute, NfTablesMessage,
+    NfTablesMessageType, Operator, Payload, Register,
+};
+use netlink_packet_netfilter::none::ControlMessage;
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterProtoFamily, NetfilterSubsystem,
+};
+use nix::sys::socket::{
+    bind, recv, send, setsockopt, socket, sockopt::ReceiveTimeout, AddressFamily, MsgFlags,
+    NetlinkAddr, SockFlag, SockProtocol, SockType,
+};
+use nix::sys::time::TimeVal;
 
-pub(super) const NLM_F_REQUEST: u16 = 0x1;
-pub(super) const NLM_F_ACK: u16 = 0x4;
-pub(super) const NLM_F_CREATE: u16 = 0x400;
-pub(super) const NLM_F_APPEND: u16 = 0x800;
-pub(super) const NLMSG_ERROR: u16 = 2;
-pub(super) const NLA_F_NESTED: u16 = 0x8000;
-pub(super) const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
-pub(super) const NFNL_MSG_BATCH_END: u16 = 0x11;
-pub(super) const NFNL_SUBSYS_NFTABLES: u16 = 10;
-pub(super) const NFPROTO_IPV4: u8 = 2;
-pub(super) const NFT_REG_1: u32 = 1;
-pub(super) const NFT_CMP_EQ: u32 = 0;
+/// `nfgenmsg.version`: NFNETLINK_V0, the only version there is
+/// (nfnetlink.h).
+const NFNETLINK_V0: u8 = 0;
+/// The multicast group of nftables ruleset changes (`enum
+/// nfnetlink_groups`, nfnetlink.h); bit `NFNLGRP_NFTABLES - 1` of a
+/// `sockaddr_nl.nl_groups` mask.
+const NFNLGRP_NFTABLES: u32 = 7;
+/// How long a request waits for the kernel, so that a silent kernel cannot
+/// hang the namespace worker.
+const RECEIVE_TIMEOUT: TimeVal = TimeVal::new(2, 0);
+/// One `recv`. A datagram that does not fit is cut short; the kernel
+/// makes a dump's datagrams at most 32 KiB (`netlink_recvmsg` caps
+/// `max_recvmsg_len`, net/netlink/af_netlink.c).
+const RECEIVE_BUFFER: usize = 64 * 1024;
+/// The sequence number of a lone request, as of the first message of a
+/// batch.
+const FIRST_SEQUENCE: u32 = 1;
 
-/// Messages to send in one go, and how many acknowledgements they ask for.
-#[derive(Default)]
+/// What a netfilter socket is for.
+pub(super) enum Purpose {
+    /// Requests and their replies: blocking, with a receive timeout.
+    Requests,
+    /// The nftables event group, non-blocking, for the event loop.
+    Events,
+}
+
+/// A NETLINK_NETFILTER socket of the calling thread's namespace (the
+/// worker's, inside a sandbox): the only place one is made.
+pub(super) fn open_socket(purpose: Purpose) -> io::Result<OwnedFd> {
+    let (flags, groups) = match purpose {
+        Purpose::Requests => (SockFlag::SOCK_CLOEXEC, 0),
+        Purpose::Events => (
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            1 << (NFNLGRP_NFTABLES - 1),
+        ),
+    };
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        flags,
+        SockProtocol::NetlinkNetFilter,
+    )?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
+    if let Purpose::Requests = purpose {
+        setsockopt(&fd, ReceiveTimeout, &RECEIVE_TIMEOUT)?;
+    }
+    Ok(fd)
+}
+
+/// nf_tables messages to send as one transaction, and how many
+/// acknowledgements they ask for.
 pub(super) struct Batch {
-    pub(super) buf: Vec<u8>,
-    seq: u32,
-    pub(super) acks: u32,
+    buf: Vec<u8>,
+    sequence: u32,
+    acks: u32,
 }
 
 impl Batch {
-    /// Appends one netlink message whose body `body` writes.
-    pub(super) fn message(
-        &mut self,
-        kind: u16,
-        flags: u16,
-        family: u8,
-        res_id: u16,
-        body: impl FnOnce(&mut Vec<u8>),
-    ) {
-        self.seq += 1;
-        let start = self.buf.len();
-        self.buf.extend_from_slice(&[0; 16]);
-        self.buf.extend_from_slice(&[family, 0]);
-        self.buf.extend_from_slice(&res_id.to_be_bytes());
-        body(&mut self.buf);
-        let len = (self.buf.len() - start) as u32;
-        self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-        self.buf[start + 4..start + 6].copy_from_slice(&kind.to_ne_bytes());
-        self.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
-        self.buf[start + 8..start + 12].copy_from_slice(&self.seq.to_ne_bytes());
+    /// A batch opened by NFNL_MSG_BATCH_BEGIN, whose `res_id` names the
+    /// subsystem the batch is for (nfnetlink.h).
+    pub(super) fn new() -> Self {
+        let mut batch = Self {
+            buf: Vec::new(),
+            sequence: FIRST_SEQUENCE - 1,
+            acks: 0,
+        };
+        batch.push(control(ControlMessage::BatchBegin), NLM_F_REQUEST);
+        batch
     }
 
-    /// Appends one nf_tables message, opening the batch first if needed.
-    pub(super) fn nft(&mut self, msg: u16, flags: u16, body: impl FnOnce(&mut Vec<u8>)) {
-        if self.buf.is_empty() {
-            self.message(
-                NFNL_MSG_BATCH_BEGIN,
-                NLM_F_REQUEST,
-                0,
-                NFNL_SUBSYS_NFTABLES,
-                |_| {},
-            );
-        }
+    /// Appends one nf_tables message, asking for its acknowledgement.
+    pub(super) fn add(&mut self, message: NfTablesMessage, flags: u16) {
         self.acks += 1;
-        self.message(
-            (NFNL_SUBSYS_NFTABLES << 8) | msg,
-            NLM_F_REQUEST | NLM_F_ACK | flags,
-            NFPROTO_IPV4,
-            0,
-            body,
-        );
+        self.push(nft(message), NLM_F_REQUEST | NLM_F_ACK | flags);
+    }
+
+    fn push(&mut self, message: NetfilterMessage, flags: u16) {
+        self.sequence += 1;
+        append(&mut self.buf, message, flags, self.sequence);
+    }
+
+    /// Closes the batch with NFNL_MSG_BATCH_END: its bytes, and how many
+    /// acknowledgements to wait for.
+    pub(super) fn end(mut self) -> (Vec<u8>, u32) {
+        self.push(control(ControlMessage::BatchEnd), NLM_F_REQUEST);
+        (self.buf, self.acks)
     }
 
     /// Sends the batch and waits for the kernel's verdict on each message.
-    pub(super) fn commit(mut self) -> io::Result<()> {
-        self.message(
-            NFNL_MSG_BATCH_END,
-            NLM_F_REQUEST,
-            0,
-            NFNL_SUBSYS_NFTABLES,
-            |_| {},
-        );
-        let fd = open_socket()?;
-        send(fd.as_raw_fd(), &self.buf, MsgFlags::empty())?;
-        let mut pending = self.acks;
-        let mut buffer = vec![0u8; 16 * 1024];
-        while pending > 0 {
-            let len = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty())?;
-            let mut at = 0;
-            while at + 20 <= len {
-                let msg_len =
-                    u32::from_ne_bytes(buffer[at..at + 4].try_into().expect("4 bytes")) as usize;
-                let kind = u16::from_ne_bytes(buffer[at + 4..at + 6].try_into().expect("2 bytes"));
-                if kind == NLMSG_ERROR {
-                    let code =
-                        i32::from_ne_bytes(buffer[at + 16..at + 20].try_into().expect("4 bytes"));
-                    if code != 0 {
-                        return Err(io::Error::from_raw_os_error(-code));
-                    }
-                    pending -= 1;
-                }
-                if msg_len == 0 {
-                    break;
-                }
-                at += align(msg_len);
+    pub(super) fn commit(self) -> io::Result<()> {
+        let (bytes, mut pending) = self.end();
+        exchange(&bytes, |reply| {
+            if let Reply::Ack = reply {
+                pending -= 1;
             }
-        }
-        Ok(())
+            if pending == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
     }
 }
 
-/// Sends one nf_tables request (no batch) and returns the socket its
-/// answer is to be read from.
-pub(super) fn request(
-    msg: u16,
-    flags: u16,
-    body: impl FnOnce(&mut Vec<u8>),
-) -> io::Result<OwnedFd> {
-    let mut request = Batch::default();
-    request.message(
-        (NFNL_SUBSYS_NFTABLES << 8) | msg,
-        flags,
-        NFPROTO_IPV4,
-        0,
-        body,
-    );
-    let fd = open_socket()?;
-    send(fd.as_raw_fd(), &request.buf, MsgFlags::empty())?;
-    Ok(fd)
+/// One nf_tables request outside a batch (a query), as bytes.
+pub(super) fn request(message: NfTablesMessage, flags: u16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    append(&mut buf, nft(message), flags, FIRST_SEQUENCE);
+    buf
 }
 
-/// A netfilter netlink socket of the calling thread's namespace, with a
-/// receive timeout so a silent kernel cannot hang the worker.
-pub(super) fn open_socket() -> io::Result<OwnedFd> {
-    let fd: OwnedFd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkNetFilter,
-    )?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-    let timeout = nix::sys::time::TimeVal::new(2, 0);
-    nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout)?;
-    Ok(fd)
+/// An nf_tables message for the ip family.
+fn nft(message: NfTablesMessage) -> NetfilterMessage {
+    let header = NetfilterHeader::new(NetfilterProtoFamily::IPv4, NFNETLINK_V0, 0);
+    NetfilterMessage::new(header, message)
 }
 
-pub(super) fn align(len: usize) -> usize {
-    (len + 3) & !3
+/// A batch delimiter, for the nf_tables subsystem.
+fn control(message: ControlMessage) -> NetfilterMessage {
+    let subsystem = u8::from(NetfilterSubsystem::NfTables).into();
+    let header = NetfilterHeader::new(NetfilterProtoFamily::Unspec, NFNETLINK_V0, subsystem);
+    NetfilterMessage::new(header, message)
 }
 
-pub(super) fn attr(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = (4 + value.len()) as u16;
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(value);
-    buf.resize(align(buf.len()), 0);
-}
-
-pub(super) fn attr_str(buf: &mut Vec<u8>, kind: u16, value: &str) {
-    let mut bytes = value.as_bytes().to_vec();
-    bytes.push(0);
-    attr(buf, kind, &bytes);
-}
-
-/// nf_tables carries its 32-bit numbers in network byte order.
-pub(super) fn attr_u32(buf: &mut Vec<u8>, kind: u16, value: u32) {
-    attr(buf, kind, &value.to_be_bytes());
-}
-
-pub(super) fn nested(buf: &mut Vec<u8>, kind: u16, body: impl FnOnce(&mut Vec<u8>)) {
+/// Serialises `message` behind its netlink header at the end of `buf`.
+fn append(buf: &mut Vec<u8>, message: NetfilterMessage, flags: u16, sequence: u32) {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = sequence;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
+    packet.finalize();
     let start = buf.len();
-    buf.extend_from_slice(&[0; 4]);
-    body(buf);
-    let len = (buf.len() - start) as u16;
-    buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
-    buf[start + 2..start + 4].copy_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+    buf.resize(start + packet.buffer_len(), 0);
+    packet.serialize(&mut buf[start..]);
 }
 
-/// One element of a rule's expression list: NFTA_LIST_ELEM { NAME, DATA }.
-pub(super) fn expression(buf: &mut Vec<u8>, name: &str, data: impl FnOnce(&mut Vec<u8>)) {
-    nested(buf, 1, |b| {
-        attr_str(b, 1, name);
-        nested(b, 2, data);
-    });
+/// One reply from the kernel, as [`exchange`] hands it on.
+pub(super) enum Reply {
+    /// NLMSG_ERROR with error 0: a request was applied.
+    Ack,
+    /// An nf_tables message (a dump's part, or a query's answer).
+    Nft(NfTablesMessageType),
+    /// Anything else, of no interest here.
+    Other,
 }
 
-pub(super) fn load_payload(buf: &mut Vec<u8>, base: u32, offset: u32, len: u32) {
-    expression(buf, "payload", |b| {
-        attr_u32(b, 1, NFT_REG_1);
-        attr_u32(b, 2, base);
-        attr_u32(b, 3, offset);
-        attr_u32(b, 4, len);
-    });
+/// Sends `request` on a fresh socket and hands each reply to `on_reply`
+/// until it breaks or the kernel ends a dump (NLMSG_DONE). An NLMSG_ERROR
+/// carrying an error ends the exchange with that errno. The one reader of
+/// replies: batches, queries and dumps all go through it.
+pub(super) fn exchange(
+    request: &[u8],
+    mut on_reply: impl FnMut(Reply) -> ControlFlow<()>,
+) -> io::Result<()> {
+    let fd = open_socket(Purpose::Requests)?;
+    send(fd.as_raw_fd(), request, MsgFlags::empty())?;
+    let mut buffer = vec![0u8; RECEIVE_BUFFER];
+    loop {
+        let len = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty())?;
+        let mut at = 0;
+        while at < len {
+            let message = NetlinkBuffer::new_checked(&buffer[at..len]).map_err(invalid)?;
+            let Some(reply) = reply(&message)? else {
+                return Ok(());
+            };
+            if on_reply(reply).is_break() {
+                return Ok(());
+            }
+            at += align(message.length() as usize);
+        }
+    }
 }
 
-pub(super) fn compare(buf: &mut Vec<u8>, value: &[u8]) {
-    expression(buf, "cmp", |b| {
-        attr_u32(b, 1, NFT_REG_1);
-        attr_u32(b, 2, NFT_CMP_EQ);
-        nested(b, 3, |b| attr(b, 1, value));
-    });
+/// What one message says; `None` for the end of a dump.
+fn reply(message: &NetlinkBuffer<&[u8]>) -> io::Result<Option<Reply>> {
+    let kind = message.message_type();
+    Ok(Some(match kind {
+        NLMSG_DONE => return Ok(None),
+        NLMSG_ERROR => match ErrorBuffer::new_checked(message.payload())
+            .map_err(invalid)?
+            .code()
+        {
+            // `struct nlmsgerr.error` is a negative errno (netlink.h).
+            Some(code) => return Err(io::Error::from_raw_os_error(-code.get())),
+            None => Reply::Ack,
+        },
+        // NFNL_SUBSYS_ID and NFNL_MSG_TYPE (nfnetlink.h).
+        _ if NetfilterSubsystem::from((kind >> 8) as u8) == NetfilterSubsystem::NfTables => {
+            Reply::Nft(NfTablesMessageType::from(kind as u8))
+        }
+        _ => Reply::Other,
+    }))
+}
+
+/// Loads `len` bytes at `offset` of `base` into register 1.
+pub(super) fn load(base: u32, offset: u32, len: u32) -> ListAttribute<ExpressionAttribute> {
+    Expressions::Payload(vec![
+        Payload::DestinationRegister(Register::Reg1),
+        Payload::Base(base),
+        Payload::Offset(offset),
+        Payload::Len(len),
+    ])
+    .into()
+}
+
+/// Register 1 equals `value`, or the rule stops here.
+pub(super) fn equals(value: &[u8]) -> ListAttribute<ExpressionAttribute> {
+    Expressions::Cmp(vec![
+        Cmp::SourceRegister(Register::Reg1),
+        Cmp::Op(Operator::Equal),
+        Cmp::Data(DataAttribute::Value(value.to_vec())),
+    ])
+    .into()
+}
+
+/// NLMSG_ALIGN (netlink.h): messages start on 4-byte boundaries.
+fn align(len: usize) -> usize {
+    let to = NLMSG_ALIGNTO as usize;
+    (len + to - 1) & !(to - 1)
+}
+
+fn invalid(err: DecodeError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, err)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroI32;
+
+    use netlink_packet_core::ErrorMessage;
+
     use super::*;
 
+    const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+    const NFNL_MSG_BATCH_END: u16 = 0x11;
+
     #[test]
-    fn attributes_are_padded_to_four_bytes() {
-        let mut buf = Vec::new();
-        attr_str(&mut buf, 1, "netagent");
-        assert_eq!(buf.len(), 16, "4 header + 9 bytes, padded to 16");
-        assert_eq!(u16::from_ne_bytes([buf[0], buf[1]]), 13);
-        let mut nest = Vec::new();
-        nested(&mut nest, 4, |b| attr_u32(b, 1, 3));
-        assert_eq!(u16::from_ne_bytes([nest[2], nest[3]]), 4 | NLA_F_NESTED);
-        assert_eq!(&nest[8..12], &3u32.to_be_bytes());
+    fn a_batch_is_framed_by_begin_and_end() {
+        let (bytes, acks) = Batch::new().end();
+        let begin = NetlinkBuffer::new_checked(&bytes[..]).unwrap();
+        let end = NetlinkBuffer::new_checked(&bytes[begin.length() as usize..]).unwrap();
+        assert_eq!(
+            (begin.message_type(), end.message_type()),
+            (NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END)
+        );
+        assert_eq!(acks, 0);
+    }
+
+    /// An NLMSG_ERROR carrying `code` (0 for an acknowledgement).
+    fn error(code: i32) -> Vec<u8> {
+        let mut error = ErrorMessage::default();
+        error.code = NonZeroI32::new(code);
+        let mut packet = NetlinkMessage::<NetfilterMessage>::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Error(error),
+        );
+        packet.finalize();
+        let mut bytes = vec![0; packet.buffer_len()];
+        packet.serialize(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn an_error_ends_the_exchange_with_its_errno() {
+        let nack = error(-libc::ENOENT);
+        let err = reply(&NetlinkBuffer::new_checked(&nack[..]).unwrap()).err();
+        assert_eq!(err.and_then(|err| err.raw_os_error()), Some(libc::ENOENT));
+        let ack = error(0);
+        let ack = reply(&NetlinkBuffer::new_checked(&ack[..]).unwrap()).unwrap();
+        assert!(matches!(ack, Some(Reply::Ack)));
     }
 }
