@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, ConfigErrors};
 use crate::names::check_dns_name;
+use crate::spec::finish;
 
 /// Which door a container came through: what releases it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,11 +141,7 @@ impl ContainerSpec {
                 ));
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors::from(errors))
-        }
+        finish(errors)
     }
 }
 

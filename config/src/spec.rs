@@ -237,7 +237,8 @@ fn strip_origin(text: &str) -> String {
         .unwrap_or_else(|| text.to_owned())
 }
 
-fn finish(errors: Vec<ConfigError>) -> Result<(), ConfigErrors> {
+/// `Ok` when no problem was found, else all of them.
+pub(crate) fn finish(errors: Vec<ConfigError>) -> Result<(), ConfigErrors> {
     if errors.is_empty() {
         Ok(())
     } else {

@@ -22,6 +22,7 @@ use config::ContainerSpec;
 use serde::Deserialize;
 
 use super::model::{ContainerView, GcReport, GcRequest};
+use super::routes::body;
 use super::{ApiError, ApiState};
 use crate::agent::ContainerAttachment;
 
@@ -38,15 +39,6 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/v1/containers/gc", post(gc))
         .route("/v1/containers/{id}", delete(release))
         .route("/v1/containers/{id}/check", get(check))
-}
-
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(value)| value).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("bad request body: {}", err.body_text()),
-        )
-    })
 }
 
 async fn attach(

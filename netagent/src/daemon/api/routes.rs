@@ -60,7 +60,7 @@ pub(super) fn router(state: ApiState) -> Router {
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+pub(super) fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     body.map(|Json(value)| value).map_err(|err| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
