@@ -16,10 +16,7 @@ const ID_DB: &str = "bbbbbbbbbbbb22222222222222222222222222222222222222222222222
 /// A private host whose /run is a tmpfs of its own, so `ip netns add`
 /// pins its namespaces there and nowhere else.
 fn host_with_private_run() -> TestHost {
-    let host = TestHost::new();
-    host.in_host(&["mount", "-t", "tmpfs", "netagent-test", "/run"])
-        .assert_ok("a private /run");
-    host
+    TestHost::with_private_run("")
 }
 
 fn add_netns(host: &TestHost, name: &str) -> String {
@@ -318,11 +315,7 @@ fn the_netns_directory_survives_ip_netns_add_after_the_agent_pinned_there() {
     // The agent pins in /run/netns, as in production; `ip netns add` then
     // makes that directory a shared mount. Before the agent made it one
     // itself, `netagent rm` failed with EBUSY and left the file.
-    let mut host = TestHost::with_config("[paths]\nnetns_dir = \"/run/netns\"\n");
-    host.kill_daemon();
-    host.in_host(&["mount", "-t", "tmpfs", "netagent-test", "/run"])
-        .assert_ok("a private /run");
-    host.start_daemon();
+    let host = TestHost::with_private_run("[paths]\nnetns_dir = \"/run/netns\"\n");
     host.cli(&["network", "create", "app"])
         .assert_ok("network create");
     host.cli(&["run", "--name", "early", "--network", "app"])

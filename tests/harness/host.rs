@@ -56,16 +56,24 @@ impl TestHost {
     /// example `[agent]\ndns_mode = "direct"`; `[forwarding]` is taken: the
     /// tests give up on dead upstreams after 800 ms, well inside dig's wait).
     pub fn with_config(extra: &str) -> TestHost {
-        Self::with_config_and_env(extra, &[])
+        Self::build(extra, &[], false)
+    }
+
+    /// A private host with a tmpfs of its own on /run, mounted before the
+    /// agent starts, whose agent config has `extra` appended: for tests
+    /// that use the machine-wide paths under /run (`ip netns add` pins in
+    /// /run/netns) without touching the machine's.
+    pub fn with_private_run(extra: &str) -> TestHost {
+        Self::build(extra, &[], true)
     }
 
     /// A private host whose (debug-built) agent fails on purpose at the
     /// fault points named, comma-separated (netagent's agent/faults.rs).
     pub fn with_faults(faults: &str) -> TestHost {
-        Self::with_config_and_env("", &[("NETAGENT_FAULTS", faults)])
+        Self::build("", &[("NETAGENT_FAULTS", faults)], false)
     }
 
-    fn with_config_and_env(extra: &str, env: &[(&str, &str)]) -> TestHost {
+    fn build(extra: &str, env: &[(&str, &str)], private_run: bool) -> TestHost {
         require_root();
         let dir = tempfile::tempdir().expect("scratch directory");
         let root = dir.path();
@@ -114,6 +122,12 @@ impl TestHost {
         host.wait_for_holder();
         host.in_host(&["ip", "link", "set", "lo", "up"])
             .assert_ok("lo up in the private host");
+        if private_run {
+            // -n: util-linux would otherwise create /run/mount on the
+            // machine before the tmpfs covers /run.
+            host.in_host(&["mount", "-n", "-t", "tmpfs", "netagent-test", "/run"])
+                .assert_ok("a private /run");
+        }
         host.start_daemon();
         host
     }

@@ -1,0 +1,309 @@
+//! A bare OCI bundle run by runc or crun in a private host: the runtime's
+//! own `spec`, a copy of the busybox rootfs, and setters for what netagent
+//! cares about (hooks, bind mounts such as a per-container resolv.conf,
+//! the network namespace, annotations). State lives under `--root` in the
+//! bundle's directory; the container's cgroup below the fixture's parent.
+//!
+//! What the runtimes give hooks (measured here): createRuntime runs in the
+//! host's namespaces with the bundle as working directory and the OCI state
+//! on stdin (runc 1.1.5 says `"status":"creating"`, crun 1.8.1
+//! `"created"`); a hook without `env` inherits the runtime's environment;
+//! poststop gets `"status":"stopped"` (crun with `"pid":0`, runc none).
+//! Mounts are made before createRuntime runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::private::PrivateHost;
+use super::procs::{Cgroups, Probe};
+use super::{require_runtime_programs, rootfs, unique_name, wait_for, wait_quietly, OciRuntime};
+use crate::harness::host::{OutputExt, TestHost};
+
+/// Which network namespace the container gets.
+#[derive(Clone, Debug)]
+pub enum Netns {
+    /// A new one, made by the runtime (only `lo`, down, until a hook acts).
+    New,
+    /// An existing one, e.g. `/run/netns/NAME` or `/proc/PID/ns/net`.
+    Path(PathBuf),
+}
+
+/// A bundle and its container. Drop it before its [`TestHost`].
+pub struct OciBundle {
+    host: PrivateHost,
+    runtime: OciRuntime,
+    dir: PathBuf,
+    id: String,
+    config: Value,
+    cgroups: Cgroups,
+}
+
+impl OciBundle {
+    /// A bundle for container `id` in `host`, running `sleep 3600` until
+    /// [`Self::set_args`] says otherwise.
+    pub fn new(host: &TestHost, runtime: OciRuntime, id: &str) -> OciBundle {
+        require_runtime_programs(&[runtime.program(), "cp"]);
+        let host = PrivateHost::of(host);
+        host.prepare();
+        if runtime == OciRuntime::Crun {
+            host.hide_unified_cgroup();
+        }
+        let dir = host.scratch().join(unique_name(&format!("bundle-{id}")));
+        std::fs::create_dir_all(dir.join("state")).expect("bundle directory");
+        let rootfs = format!("{}/.", rootfs::shared_rootfs().display());
+        host.run_ok(&["cp", "-a", &rootfs, dir.join("rootfs").to_str().unwrap()]);
+        host.run_ok(&[runtime.program(), "spec", "--bundle", dir.to_str().unwrap()]);
+        let text = std::fs::read_to_string(dir.join("config.json")).expect("config.json");
+        let mut bundle = OciBundle {
+            host,
+            runtime,
+            dir,
+            id: id.to_owned(),
+            config: serde_json::from_str(&text).expect("the spec's JSON"),
+            cgroups: Cgroups::new(),
+        };
+        bundle.adapt_spec();
+        bundle
+    }
+
+    /// What a detached test container needs from the default spec: no
+    /// terminal (`run -d` would want a console socket), a writable rootfs,
+    /// and a cgroup below the fixture's parent.
+    fn adapt_spec(&mut self) {
+        let cgroup = format!("{}/{}", self.cgroups.parent(), self.id);
+        let config = &mut self.config;
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = json!(["sleep", "3600"]);
+        config["root"]["readonly"] = false.into();
+        config["linux"]["cgroupsPath"] = cgroup.into();
+    }
+
+    /// The bundle directory (config.json, rootfs/, state/).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The private host the container runs in.
+    pub fn host(&self) -> &PrivateHost {
+        &self.host
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The spec, to change what the setters do not cover.
+    pub fn config_mut(&mut self) -> &mut Value {
+        &mut self.config
+    }
+
+    /// The container's command.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.config["process"]["args"] = json!(args);
+    }
+
+    /// Adds hook `path ARGS` (argv, `args[0]` included) with environment
+    /// `env` (`KEY=VALUE`; empty: the runtime's own) to `stage`
+    /// (`createRuntime`, `poststop`, `prestart`, ...).
+    pub fn add_hook(&mut self, stage: &str, path: &Path, args: &[&str], env: &[&str]) {
+        let mut hook = json!({"path": path, "args": args});
+        if !env.is_empty() {
+            hook["env"] = json!(env);
+        }
+        let hooks = &mut self.config["hooks"][stage];
+        if hooks.is_null() {
+            *hooks = json!([]);
+        }
+        hooks.as_array_mut().unwrap().push(hook);
+    }
+
+    /// Bind-mounts host file or directory `source` onto `destination`.
+    pub fn bind_mount(&mut self, source: &Path, destination: &str, read_only: bool) {
+        let mut options = vec!["rbind"];
+        options.push(if read_only { "ro" } else { "rw" });
+        let mount = json!({"destination": destination, "type": "bind", "source": source, "options": options});
+        self.config["mounts"].as_array_mut().unwrap().push(mount);
+    }
+
+    /// Chooses the container's network namespace.
+    pub fn set_netns(&mut self, netns: Netns) {
+        let namespaces = self.config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "network");
+        namespaces.push(match netns {
+            Netns::New => json!({"type": "network"}),
+            Netns::Path(path) => json!({"type": "network", "path": path}),
+        });
+    }
+
+    /// Adds an annotation (hooks see them in the state).
+    pub fn annotate(&mut self, key: &str, value: &str) {
+        self.config["annotations"][key] = value.into();
+    }
+
+    /// `RUNTIME --root STATE ARGS`.
+    fn runtime_args(&self, args: &[&str]) -> Vec<String> {
+        let root = self.dir.join("state").display().to_string();
+        let head = [self.runtime.program().to_owned(), "--root".to_owned(), root];
+        head.into_iter()
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect()
+    }
+
+    /// Runs `RUNTIME --root STATE ARGS` (bounded) in the private host.
+    fn runtime(&self, args: &[&str]) -> Output {
+        let full = self.runtime_args(args);
+        self.host
+            .run(&full.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// Runs the runtime with `args` (bounded), its stdout and stderr going to
+    /// files: `run -d` and `create` hand their stdio to the container, so a
+    /// pipe would stay open as long as the container lives.
+    fn runtime_to_files(&self, args: &[&str]) -> Output {
+        let (out, err) = (self.dir.join("runtime.out"), self.dir.join("runtime.err"));
+        let full = self.runtime_args(args);
+        let status = self
+            .host
+            .bounded_command(&full.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+            .status()
+            .expect("run the OCI runtime");
+        Output {
+            status,
+            stdout: std::fs::read(out).unwrap_or_default(),
+            stderr: std::fs::read(err).unwrap_or_default(),
+        }
+    }
+
+    fn write_config(&self) {
+        let text = serde_json::to_string_pretty(&self.config).unwrap();
+        std::fs::write(self.dir.join("config.json"), text).expect("write config.json");
+    }
+
+    /// Writes config.json and runs `RUNTIME run -d`: createRuntime hooks
+    /// have run when it returns.
+    pub fn run_detached(&self) -> Output {
+        self.write_config();
+        let bundle = self.dir.to_str().unwrap();
+        self.runtime_to_files(&["run", "-d", "--bundle", bundle, &self.id])
+    }
+
+    /// Writes config.json and runs `RUNTIME create` (the container waits
+    /// for [`Self::start`]).
+    pub fn create(&self) -> Output {
+        self.write_config();
+        let bundle = self.dir.to_str().unwrap();
+        self.runtime_to_files(&["create", "--bundle", bundle, &self.id])
+    }
+
+    /// `RUNTIME start`.
+    pub fn start(&self) -> Output {
+        self.runtime(&["start", &self.id])
+    }
+
+    /// `RUNTIME state` as JSON (`Null` when there is no such container).
+    pub fn state(&self) -> Value {
+        let out = self.runtime(&["state", &self.id]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// `RUNTIME exec` of `command` in the container.
+    pub fn exec(&self, command: &[&str]) -> Output {
+        let mut args = vec!["exec", self.id.as_str()];
+        args.extend_from_slice(command);
+        self.runtime(&args)
+    }
+
+    /// Kills the container and deletes it (poststop hooks run then).
+    pub fn delete(&self) {
+        if self.state().is_null() {
+            return;
+        }
+        let _ = self.runtime(&["kill", &self.id, "KILL"]);
+        wait_quietly(Duration::from_secs(5), || {
+            self.state()["status"] != "running"
+        });
+        let out = self.runtime(&["delete", "--force", &self.id]);
+        if !out.status.success() {
+            eprintln!(
+                "{} delete {}: {}",
+                self.runtime.program(),
+                self.id,
+                out.stderr_text()
+            );
+        }
+    }
+
+    /// What to look for after the drop.
+    pub fn probe(&self) -> Probe {
+        static NAMES: [&str; 2] = ["runc", "crun"];
+        Probe::new(self.host.net_inode(), &NAMES, &self.dir, &self.cgroups)
+    }
+}
+
+impl Drop for OciBundle {
+    fn drop(&mut self) {
+        self.delete();
+        self.cgroups.remove();
+    }
+}
+
+/// Writes `dir/save-state`, a hook that saves its stdin (the OCI state) to
+/// the file named by its first argument and its environment next to it
+/// (`FILE.env`). Absolute paths: podman runs poststop with no PATH.
+pub fn state_hook(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("save-state");
+    let script =
+        "#!/bin/sh\n/bin/cat > \"$1.tmp\"\n/usr/bin/env > \"$1.env\"\n/bin/mv \"$1.tmp\" \"$1\"\n";
+    std::fs::write(&path, script).expect("write the hook");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The OCI state a [`state_hook`] saved in `file`, waiting up to 10 s for
+/// it (podman runs poststop from its cleanup process, after `rm` returns).
+pub fn saved_state(file: &Path) -> Value {
+    let text = wait_for(
+        &format!("hook output {}", file.display()),
+        Duration::from_secs(10),
+        || std::fs::read_to_string(file).ok(),
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("state JSON {text:?}: {e}"))
+}
+
+/// The environment a [`state_hook`] saw, one `KEY=VALUE` per entry (the
+/// hook writes it before the state, so it is there once the state is).
+pub fn saved_env(file: &Path) -> Vec<String> {
+    let env = format!("{}.env", file.display());
+    let text = std::fs::read_to_string(&env).unwrap_or_else(|e| panic!("read {env}: {e}"));
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Asserts that a saved OCI state names container `id`, in `bundle` when
+/// given, with annotation `key=value`, and (unless `stopped`) a pid.
+pub fn assert_state(
+    state: &Value,
+    id: &str,
+    bundle: Option<&Path>,
+    (key, value): (&str, &str),
+    stopped: bool,
+) {
+    assert_eq!(state["id"], id, "{state}");
+    match bundle {
+        Some(bundle) => assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}"),
+        None => assert!(
+            state["bundle"].as_str().is_some_and(|b| !b.is_empty()),
+            "{state}"
+        ),
+    }
+    assert_eq!(state["annotations"][key], value, "{state}");
+    if !stopped {
+        assert!(state["pid"].as_u64().unwrap_or(0) > 0, "a pid: {state}");
+    }
+}
