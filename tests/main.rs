@@ -1,5 +1,6 @@
-//! netagent's integration tests: one test binary (DESIGN.md, tests in
-//! three tiers). The pure tier lives next to the code in each crate.
+//! netagent's integration tests: one test binary (docs/ARCHITECTURE.md,
+//! tests). The pure tier lives next to the code in each crate; here are
+//! the loopback tier, the namespace tier and, inside it, real runtimes.
 //!
 //! - [`bench_smoke`]: the benchmark harness, run briefly so it cannot rot.
 //! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
@@ -19,6 +20,10 @@
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
+//! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
+//!   chained) and with its OCI hook.
+//! - [`runtime_oci`]: runc and crun with the hook; containerd's `ctr run
+//!   --cni` with the plugin.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod bench_smoke;
@@ -32,4 +37,6 @@ mod netns_cni;
 mod netns_domain;
 mod netns_failures;
 mod netns_walkthrough;
+mod runtime_oci;
+mod runtime_podman;
 mod serve_cli;
