@@ -204,8 +204,10 @@ fn cni_a_container_adopted_by_process_goes_when_the_process_exits() {
     let added = call("ADD", "default-web", &netns, "").netagent(&host, &conf);
     assert!(added.ok, "{:?}", added.json);
     assert!(host.cli(&["ps"]).stdout_text().contains("default-web"));
-    // SAFETY: kill with a pid and a signal number.
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     let _ = container.wait();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     while host.cli(&["ps"]).stdout_text().contains("default-web") {

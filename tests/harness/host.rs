@@ -27,8 +27,7 @@ pub struct TestHost {
 
 /// Root, or fail: the namespace tier must run (never a quiet skip).
 pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     assert_eq!(
         euid,
         0,
