@@ -221,14 +221,9 @@ impl OciBundle {
 
     /// Kills the container and deletes it (poststop hooks run then).
     pub fn delete(&self) {
-        if self.state().is_null() {
+        let Some(out) = self.kill_and_delete() else {
             return;
-        }
-        let _ = self.runtime(&["kill", &self.id, "KILL"]);
-        wait_quietly(Duration::from_secs(5), || {
-            self.state()["status"] != "running"
-        });
-        let out = self.runtime(&["delete", "--force", &self.id]);
+        };
         if !out.status.success() {
             eprintln!(
                 "{} delete {}: {}",
@@ -237,6 +232,20 @@ impl OciBundle {
                 out.stderr_text()
             );
         }
+    }
+
+    /// Kills the container with SIGKILL, waits (bounded) until it is no
+    /// longer running, and deletes it: the output of `RUNTIME delete`, which
+    /// runs the poststop hooks (`None` when there was no container).
+    pub fn kill_and_delete(&self) -> Option<Output> {
+        if self.state().is_null() {
+            return None;
+        }
+        let _ = self.runtime(&["kill", &self.id, "KILL"]);
+        wait_quietly(Duration::from_secs(5), || {
+            self.state()["status"] != "running"
+        });
+        Some(self.runtime(&["delete", "--force", &self.id]))
     }
 
     /// What to look for after the drop.

@@ -189,12 +189,23 @@ impl Podman {
     /// cgroup; returns the container id. `options` are podman's (for
     /// example `--network`, `--annotation`, `--dns`).
     pub fn run_detached(&self, name: &str, options: &[&str], command: &[&str]) -> String {
+        let output = self
+            .run_detached_command(name, options, command)
+            .output()
+            .expect("run podman");
+        checked(output, &format!("podman run -d --name {name} {options:?}"))
+    }
+
+    /// The command [`Self::run_detached`] runs, not yet started: for a
+    /// test that times it or watches something while it runs. Its stdout
+    /// is the container id.
+    pub fn run_detached_command(&self, name: &str, options: &[&str], command: &[&str]) -> Command {
         let parent = self.cgroups.parent();
         let mut args = vec!["run", "-d", "--name", name, "--cgroup-parent", &parent];
         args.extend_from_slice(options);
         args.push(rootfs::IMAGE);
         args.extend_from_slice(command);
-        checked(self.podman(&args), &format!("podman {args:?}"))
+        self.command(&args)
     }
 
     /// `podman exec NAME COMMAND`.
