@@ -101,20 +101,10 @@ impl Containerd {
         });
     }
 
-    /// What containerd logged.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default()
-    }
-
     /// The containerd namespace the fixture's containers live in (the
     /// prefix of `CNI_CONTAINERID`: `NAMESPACE-ID`).
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    /// The private host containerd runs in.
-    pub fn host(&self) -> &PrivateHost {
-        &self.host
     }
 
     /// Runs `ctr ARGS` (bounded) against this containerd and namespace.

@@ -33,10 +33,6 @@
 //!
 //! [`TestHost`]: super::host::TestHost
 
-// The fixtures are shared by tests still being written (netagent's CNI
-// plugin and hooks); until they all call them, some items are unused.
-#![allow(dead_code)]
-
 pub mod cni;
 pub mod containerd;
 pub mod oci;
@@ -44,7 +40,6 @@ pub mod podman;
 pub mod private;
 pub mod procs;
 pub mod rootfs;
-pub mod smoke;
 
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -132,11 +127,4 @@ pub fn wait_quietly(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 pub fn checked(output: Output, what: &str) -> String {
     output.assert_ok(what);
     output.stdout_text().trim().to_owned()
-}
-
-/// Runs `work` and returns its result with the time it took.
-pub fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
-    let start = Instant::now();
-    let value = work();
-    (value, start.elapsed())
 }

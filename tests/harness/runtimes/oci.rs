@@ -19,17 +19,8 @@ use serde_json::{json, Value};
 
 use super::private::PrivateHost;
 use super::procs::{Cgroups, Probe};
-use super::{require_runtime_programs, rootfs, unique_name, wait_for, wait_quietly, OciRuntime};
+use super::{require_runtime_programs, rootfs, unique_name, wait_quietly, OciRuntime};
 use crate::harness::host::{OutputExt, TestHost};
-
-/// Which network namespace the container gets.
-#[derive(Clone, Debug)]
-pub enum Netns {
-    /// A new one, made by the runtime (only `lo`, down, until a hook acts).
-    New,
-    /// An existing one, e.g. `/run/netns/NAME` or `/proc/PID/ns/net`.
-    Path(PathBuf),
-}
 
 /// A bundle and its container. Drop it before its [`TestHost`].
 pub struct OciBundle {
@@ -86,39 +77,9 @@ impl OciBundle {
         &self.dir
     }
 
-    /// The private host the container runs in.
-    pub fn host(&self) -> &PrivateHost {
-        &self.host
-    }
-
-    /// The container's id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// The spec, to change what the setters do not cover.
     pub fn config_mut(&mut self) -> &mut Value {
         &mut self.config
-    }
-
-    /// The container's command.
-    pub fn set_args(&mut self, args: &[&str]) {
-        self.config["process"]["args"] = json!(args);
-    }
-
-    /// Adds hook `path ARGS` (argv, `args[0]` included) with environment
-    /// `env` (`KEY=VALUE`; empty: the runtime's own) to `stage`
-    /// (`createRuntime`, `poststop`, `prestart`, ...).
-    pub fn add_hook(&mut self, stage: &str, path: &Path, args: &[&str], env: &[&str]) {
-        let mut hook = json!({"path": path, "args": args});
-        if !env.is_empty() {
-            hook["env"] = json!(env);
-        }
-        let hooks = &mut self.config["hooks"][stage];
-        if hooks.is_null() {
-            *hooks = json!([]);
-        }
-        hooks.as_array_mut().unwrap().push(hook);
     }
 
     /// Bind-mounts host file or directory `source` onto `destination`.
@@ -127,21 +88,6 @@ impl OciBundle {
         options.push(if read_only { "ro" } else { "rw" });
         let mount = json!({"destination": destination, "type": "bind", "source": source, "options": options});
         self.config["mounts"].as_array_mut().unwrap().push(mount);
-    }
-
-    /// Chooses the container's network namespace.
-    pub fn set_netns(&mut self, netns: Netns) {
-        let namespaces = self.config["linux"]["namespaces"].as_array_mut().unwrap();
-        namespaces.retain(|ns| ns["type"] != "network");
-        namespaces.push(match netns {
-            Netns::New => json!({"type": "network"}),
-            Netns::Path(path) => json!({"type": "network", "path": path}),
-        });
-    }
-
-    /// Adds an annotation (hooks see them in the state).
-    pub fn annotate(&mut self, key: &str, value: &str) {
-        self.config["annotations"][key] = value.into();
     }
 
     /// `RUNTIME --root STATE ARGS`.
@@ -191,19 +137,6 @@ impl OciBundle {
         self.write_config();
         let bundle = self.dir.to_str().unwrap();
         self.runtime_to_files(&["run", "-d", "--bundle", bundle, &self.id])
-    }
-
-    /// Writes config.json and runs `RUNTIME create` (the container waits
-    /// for [`Self::start`]).
-    pub fn create(&self) -> Output {
-        self.write_config();
-        let bundle = self.dir.to_str().unwrap();
-        self.runtime_to_files(&["create", "--bundle", bundle, &self.id])
-    }
-
-    /// `RUNTIME start`.
-    pub fn start(&self) -> Output {
-        self.runtime(&["start", &self.id])
     }
 
     /// `RUNTIME state` as JSON (`Null` when there is no such container).
@@ -259,60 +192,5 @@ impl Drop for OciBundle {
     fn drop(&mut self) {
         self.delete();
         self.cgroups.remove();
-    }
-}
-
-/// Writes `dir/save-state`, a hook that saves its stdin (the OCI state) to
-/// the file named by its first argument and its environment next to it
-/// (`FILE.env`). Absolute paths: podman runs poststop with no PATH.
-pub fn state_hook(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("save-state");
-    let script =
-        "#!/bin/sh\n/bin/cat > \"$1.tmp\"\n/usr/bin/env > \"$1.env\"\n/bin/mv \"$1.tmp\" \"$1\"\n";
-    std::fs::write(&path, script).expect("write the hook");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-/// The OCI state a [`state_hook`] saved in `file`, waiting up to 10 s for
-/// it (podman runs poststop from its cleanup process, after `rm` returns).
-pub fn saved_state(file: &Path) -> Value {
-    let text = wait_for(
-        &format!("hook output {}", file.display()),
-        Duration::from_secs(10),
-        || std::fs::read_to_string(file).ok(),
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("state JSON {text:?}: {e}"))
-}
-
-/// The environment a [`state_hook`] saw, one `KEY=VALUE` per entry (the
-/// hook writes it before the state, so it is there once the state is).
-pub fn saved_env(file: &Path) -> Vec<String> {
-    let env = format!("{}.env", file.display());
-    let text = std::fs::read_to_string(&env).unwrap_or_else(|e| panic!("read {env}: {e}"));
-    text.lines().map(str::to_owned).collect()
-}
-
-/// Asserts that a saved OCI state names container `id`, in `bundle` when
-/// given, with annotation `key=value`, and (unless `stopped`) a pid.
-pub fn assert_state(
-    state: &Value,
-    id: &str,
-    bundle: Option<&Path>,
-    (key, value): (&str, &str),
-    stopped: bool,
-) {
-    assert_eq!(state["id"], id, "{state}");
-    match bundle {
-        Some(bundle) => assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}"),
-        None => assert!(
-            state["bundle"].as_str().is_some_and(|b| !b.is_empty()),
-            "{state}"
-        ),
-    }
-    assert_eq!(state["annotations"][key], value, "{state}");
-    if !stopped {
-        assert!(state["pid"].as_u64().unwrap_or(0) > 0, "a pid: {state}");
     }
 }

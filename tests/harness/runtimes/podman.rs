@@ -12,7 +12,7 @@
 //! removes every container, prunes the networks, then kills what is left
 //! of them in the private host's network namespace.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -145,11 +145,6 @@ impl Podman {
         std::fs::write(self.dir.join("storage.conf"), storage).unwrap();
     }
 
-    /// The fixture's directory (config files, network configs, hooks).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Where podman reads and writes networks: conflists (CNI backend) or
     /// netavark's JSON files. Write a conflist here to define a network.
     pub fn network_config_dir(&self) -> PathBuf {
@@ -159,11 +154,6 @@ impl Podman {
     /// podman's hooks directory (see [`Self::add_hook`]).
     pub fn hooks_dir(&self) -> PathBuf {
         self.dir.join("hooks")
-    }
-
-    /// The private host podman runs in.
-    pub fn host(&self) -> &PrivateHost {
-        &self.host
     }
 
     /// A bounded `podman ARGS` command in the private host, with this
@@ -223,26 +213,6 @@ impl Podman {
         let address = address.as_str().unwrap_or_default();
         assert!(!address.is_empty(), "{name} has no address on {network}");
         address.to_owned()
-    }
-
-    /// Writes hook file `file` into the hooks directory: the OCI hook
-    /// `path ARGS` for `stages`, for containers with an annotation whose
-    /// key matches `annotation` (a regex, e.g. `^netagent\.network$`).
-    pub fn add_hook(
-        &self,
-        file: &str,
-        path: &Path,
-        args: &[&str],
-        stages: &[&str],
-        annotation: &str,
-    ) {
-        let hook = serde_json::json!({
-            "version": "1.0.0",
-            "hook": {"path": path, "args": args, "timeout": 10},
-            "when": {"annotations": {annotation: ".+"}},
-            "stages": stages,
-        });
-        std::fs::write(self.hooks_dir().join(file), hook.to_string()).expect("write a hook");
     }
 
     /// Removes every container at once (`rm -af -t0`).

@@ -144,18 +144,6 @@ impl PrivateHost {
         self.run_ok(&["cp", copy.to_str().unwrap(), target]);
     }
 
-    /// Shows `file` as the private host's /etc/resolv.conf (the one podman
-    /// copies into containers), e.g. the test host's `host-resolv.conf`.
-    pub fn use_resolv_conf(&self, file: &Path) {
-        self.run_ok(&[
-            "mount",
-            "-n",
-            "--bind",
-            file.to_str().unwrap(),
-            "/etc/resolv.conf",
-        ]);
-    }
-
     /// Mounts a fresh tmpfs on `dir` unless this helper already did.
     pub fn mount_tmpfs(&self, dir: &str) {
         if self.is_ours(dir) {

@@ -10,23 +10,6 @@ use std::time::Duration;
 
 use super::{unique_name, wait_quietly};
 
-/// Process names (`comm`, cut at 15 bytes) of all the runtimes and the
-/// helpers they leave running. Fixtures kill by network namespace only
-/// processes with their own part of these names, so that neither the test
-/// host's agent nor another fixture on the same host is touched.
-pub const RUNTIME_PROGRAMS: [&str; 10] = [
-    "conmon",
-    "aardvark-dns",
-    "netavark",
-    "containerd",
-    "containerd-shim",
-    "runc",
-    "crun",
-    "podman",
-    "ctr",
-    "catatonit",
-];
-
 /// One process as `/proc/PID/stat` shows it.
 #[derive(Debug, Clone)]
 pub struct Proc {
@@ -85,7 +68,7 @@ pub fn live_processes() -> Vec<Proc> {
 }
 
 /// Live processes named one of `names` (a fixture's part of
-/// [`RUNTIME_PROGRAMS`]) in the network namespace with inode `net`.
+/// runtimes' programs) in the network namespace with inode `net`.
 pub fn runtime_processes_in(net: u64, names: &[&str]) -> Vec<Proc> {
     live_processes()
         .into_iter()
