@@ -20,6 +20,8 @@
 //!   shared by the server and the forwarder.
 //! - [`resolv_conf`]: reading resolv.conf(5) and writing a sandbox's.
 //! - [`stats`]: questions counted by type and result.
+//! - [`secure_random`]: forwarded questions' ids and pool sockets, from
+//!   the kernel's secure generator.
 
 pub mod answer;
 pub mod forward;
@@ -27,6 +29,7 @@ pub mod handler;
 pub mod qname;
 pub mod resolv_conf;
 pub mod response;
+mod secure_random;
 pub mod server;
 pub mod stats;
 pub mod table;

@@ -34,7 +34,9 @@ use crate::udp_io::recv::with_answers_received;
 use crate::udp_io::send::{send_all, Outbox};
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
-/// leave a spoofer about one chance in a million per forged datagram.
+/// leave a spoofer about one chance in a million per forged datagram even
+/// if it knew the ports, and one in 1.8 billion if not
+/// ([`crate::secure_random`]).
 pub const SOCKETS_PER_FAMILY: usize = 16;
 
 type PendingKey = (u16, SocketAddr);
@@ -148,7 +150,7 @@ fn register(
 ) -> PendingKey {
     let mut pending = map.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        let key = (fastrand::u16(..), server);
+        let key = (crate::secure_random::u16(), server);
         if let std::collections::hash_map::Entry::Vacant(slot) = pending.entry(key) {
             slot.insert(Pending {
                 question: question.into(),

@@ -23,7 +23,7 @@ pub async fn exchange(
     socket.set_nonblocking(true).map_err(AttemptError::Io)?;
     let socket = TcpSocket::from_std_stream(socket.into());
     let mut stream = socket.connect(server).await.map_err(AttemptError::Io)?;
-    let id = fastrand::u16(..);
+    let id = crate::secure_random::u16();
     let len = u16::try_from(query.len()).map_err(|_| AttemptError::Malformed)?;
     let mut frame = Vec::with_capacity(query.len() + 2);
     frame.extend_from_slice(&len.to_be_bytes());

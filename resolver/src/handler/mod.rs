@@ -161,7 +161,7 @@ fn handle(
                     view,
                     transport,
                     reply_limit: limit,
-                    socket_hint: rng.u32(..),
+                    socket_hint: crate::secure_random::u32(),
                 })),
                 forwarded,
             );

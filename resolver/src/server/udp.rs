@@ -36,7 +36,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
             () = outbox.ready() => {}
         }
         outbox.drain_into(&mut replies);
-        let socket_hint = rng.u32(..);
+        let socket_hint = crate::secure_random::u32();
         let handled = socket.try_io(Interest::READABLE, || {
             with_received(|received| {
                 received.drain(socket.as_raw_fd(), |bytes, peer| {
