@@ -391,3 +391,50 @@ fn ipv6_networks_answer_aaaa_and_ipv4_only_interfaces_get_no_ipv6_address() {
     );
     host.assert_clean_after_removal();
 }
+
+/// The MAC of the link `name` in the private host.
+fn mac_of(host: &TestHost, name: &str) -> String {
+    let text = host
+        .in_host(&["ip", "-o", "link", "show", name])
+        .assert_ok("ip link show")
+        .stdout_text();
+    text.split("link/ether ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_gateway_keeps_its_mac_while_sandboxes_come_and_go() {
+    // A bridge with no MAC of its own takes its lowest port's, so removing
+    // that sandbox changed the gateway's MAC and cut its peers off until
+    // their ARP entries were probed again (containers/netavark#833).
+    let host = TestHost::new();
+    host.cli(&["network", "create", "app"])
+        .assert_ok("network create");
+    let inspect = host.cli(&["network", "inspect", "app"]).stdout_text();
+    let bridge = inspect
+        .split("\"com.docker.network.bridge.name\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the bridge's name in inspect")
+        .to_owned();
+    let before = mac_of(&host, &bridge);
+    let first_byte = u8::from_str_radix(&before[..2], 16).unwrap();
+    assert_eq!(
+        first_byte & 0x03,
+        0x02,
+        "locally administered unicast: {before}"
+    );
+    for round in 0..6 {
+        let name = format!("s{round}");
+        run(&host, &["--name", &name, "--network", "app"]);
+        assert_eq!(mac_of(&host, &bridge), before, "after {name} came");
+    }
+    for round in 0..6 {
+        host.cli(&["rm", &format!("s{round}")]).assert_ok("rm");
+        assert_eq!(mac_of(&host, &bridge), before, "after s{round} went");
+    }
+    host.assert_clean_after_removal();
+}

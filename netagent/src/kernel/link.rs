@@ -37,6 +37,15 @@ pub enum LinkError {
     Socket(#[from] std::io::Error),
 }
 
+/// A random locally administered unicast MAC (IEEE 802: the second-lowest
+/// bit of the first byte set, the lowest clear), for a bridge.
+fn bridge_mac() -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&fastrand::u64(..).to_ne_bytes()[..6]);
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    mac
+}
+
 fn kernel(
     step: &'static str,
     name: impl Into<String>,
@@ -115,9 +124,15 @@ impl Links {
     /// Creates a bridge with `addresses` (gateways with their prefixes) and
     /// brings it up; returns its index.
     pub async fn create_bridge(&self, name: &str, addresses: &[IpNet]) -> Result<u32, LinkError> {
+        // A bridge without an address of its own takes the lowest of its
+        // ports' MACs, so the gateway's MAC changes when that port's
+        // sandbox goes, and its peers send to the old one until their ARP
+        // entries are probed again: 5-50 s with no way out
+        // (containers/netavark#833). A fixed one of its own avoids it.
+        let bridge = LinkBridge::new(name).address(bridge_mac().to_vec()).build();
         self.handle
             .link()
-            .add(LinkBridge::new(name).build())
+            .add(bridge)
             .execute()
             .await
             .map_err(kernel("create bridge", name))?;
