@@ -41,8 +41,11 @@ use std::path::{Path, PathBuf};
 
 use crate::{ConfigError, ConfigErrors};
 
+mod domain;
 mod raw;
 
+use domain::check_domain;
+pub use domain::DEFAULT_DOMAIN;
 use raw::{check_range, section, RawAgent, RawForwarding, RawLog, RawPaths, RawResolver, SECTIONS};
 
 /// The resolver's settings, validated.
@@ -77,42 +80,6 @@ pub struct ResolverConfig {
     /// container name leaks upstream). A domain under `arpa` (the reverse
     /// zones) or `localhost` (RFC 6761 section 6.3) is refused.
     pub domain: Option<String>,
-}
-
-/// The default of [`ResolverConfig::domain`].
-pub const DEFAULT_DOMAIN: &str = "netagent.internal";
-
-/// Checks a `[resolver] domain` value: `""` turns the domain off (`None`);
-/// otherwise a DNS name, one trailing dot allowed, returned in lower case
-/// without the dot. The error names the value.
-fn check_domain(value: &str) -> Result<Option<String>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let suggestion = format!("use a name such as {DEFAULT_DOMAIN:?}, or \"\" to turn it off");
-    let name = value.strip_suffix('.').unwrap_or(value);
-    if name.is_empty() {
-        return Err(format!("{value:?} is the root; {suggestion}"));
-    }
-    if let Err(err) = crate::check_dns_name(name, "") {
-        // The error starts with its origin, empty here, and ": ".
-        let text = err.to_string();
-        let reason = text.strip_prefix(": ").unwrap_or(&text);
-        return Err(format!("{reason}; {suggestion}"));
-    }
-    let top = name.rsplit('.').next().unwrap_or_default();
-    for (reserved, why) in [
-        ("arpa", "reverse lookups live under it"),
-        ("localhost", "RFC 6761 keeps it for the loopback address"),
-    ] {
-        if top.eq_ignore_ascii_case(reserved) {
-            return Err(format!(
-                "{value:?} is under .{reserved}, which the resolver must not answer for \
-                 ({why}); {suggestion}"
-            ));
-        }
-    }
-    Ok(Some(name.to_ascii_lowercase()))
 }
 
 /// Bounds and timings for queries sent upstream, validated.

@@ -1,5 +1,8 @@
 //! The answer matrix: each row is a question from the sandbox `client`
-//! and the decision it must get (REFERENCE.md, issue #2).
+//! and the decision it must get (REFERENCE.md, issue #2); the sandboxes'
+//! own domain in [`domain`].
+
+mod domain;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use super::{answer, Decision, LocalRecord};
 use crate::qname::LocalDomain;
 use crate::table::tests::{endpoint, network};
-use crate::table::{EndpointTable, SandboxView};
+use crate::table::{Endpoint, EndpointTable, SandboxView};
 
 /// `client` is on `app` and `backend`; `secret` is on `other`.
 fn fixture() -> (EndpointTable, Arc<SandboxView>) {
@@ -47,7 +50,6 @@ fn fixture() -> (EndpointTable, Arc<SandboxView>) {
     let view = table.view(&client.id).unwrap();
     (table, view)
 }
-use crate::table::Endpoint;
 
 /// What a row expects; record lists are compared as sets.
 #[derive(Debug, Clone)]
@@ -312,208 +314,4 @@ fn services_from_exposed_ports() {
         Want::NxDomain(2),
     );
     check(&view, "_http._tcp.secret", RecordType::SRV, Want::Forward);
-}
-
-/// The fixture plus a network `internal` (named like the domain's last
-/// label) that `client` is on, with a container `netagent` (named like its
-/// first label) on it.
-fn fixture_with_lookalikes() -> (EndpointTable, Arc<SandboxView>) {
-    let (table, view) = fixture();
-    table.add_network(network("internal")).unwrap();
-    let client = Endpoint {
-        id: view.sandbox_id.to_string(),
-        ..endpoint("client", "internal", "10.3.0.10")
-    };
-    table.connect(client).unwrap();
-    table
-        .connect(endpoint("netagent", "internal", "10.3.0.80"))
-        .unwrap();
-    let view = table.view(&view.sandbox_id).unwrap();
-    (table, view)
-}
-
-#[test]
-fn the_sandboxes_domain_is_answered_like_the_short_name() {
-    use RecordType::{A, AAAA, MX, NS, PTR, SOA, SRV, TXT};
-    let (_table, view) = fixture_with_lookalikes();
-    let rows: &[(&str, RecordType, Want)] = &[
-        // Short names, as before.
-        ("web", A, Want::Addrs(&["10.0.0.2"])),
-        ("web.app", A, Want::Addrs(&["10.0.0.2"])),
-        // NAME.DOMAIN and NAME.NETWORK.DOMAIN, any case, every kind of name.
-        ("web.netagent.internal", A, Want::Addrs(&["10.0.0.2"])),
-        ("Web.NetAgent.INTERNAL.", A, Want::Addrs(&["10.0.0.2"])),
-        ("web.app.netagent.internal", A, Want::Addrs(&["10.0.0.2"])),
-        ("WEB.App.Netagent.Internal.", A, Want::Addrs(&["10.0.0.2"])),
-        ("web-host.netagent.internal", A, Want::Addrs(&["10.0.0.2"])),
-        (
-            "www.netagent.internal",
-            A,
-            Want::Addrs(&["10.0.0.2", "10.0.0.3"]),
-        ),
-        ("dual.netagent.internal", A, Want::Addrs(&["10.1.0.6"])),
-        ("dual.netagent.internal", AAAA, Want::Addrs(&["fd00::6"])),
-        ("v6only.netagent.internal", AAAA, Want::Addrs(&["fd00::5"])),
-        // NODATA rules; the domain's apex (2 labels) owns the SOA.
-        ("web.netagent.internal", AAAA, Want::NoData(2)),
-        ("web.netagent.internal", TXT, Want::NoData(2)),
-        ("web.netagent.internal", MX, Want::NoData(2)),
-        ("dual.app.netagent.internal", A, Want::NoData(2)),
-        ("app.netagent.internal", A, Want::NoData(2)),
-        // SRV under the domain; targets stay SANDBOX.NETWORK.
-        (
-            "_http._tcp.web.netagent.internal",
-            SRV,
-            Want::Srv(&[(80, "web.app.")], &["10.0.0.2"]),
-        ),
-        (
-            "_HTTP._tcp.www.app.NETAGENT.internal",
-            SRV,
-            Want::Srv(
-                &[(80, "web.app."), (8080, "web2.app.")],
-                &["10.0.0.2", "10.0.0.3"],
-            ),
-        ),
-        ("_http._tcp.web.netagent.internal", A, Want::NoData(2)),
-        ("_ftp._tcp.web.netagent.internal", SRV, Want::NxDomain(2)),
-        (
-            "_http._tcp.nosuch.netagent.internal",
-            SRV,
-            Want::NxDomain(2),
-        ),
-        // Unknown under the domain: NXDOMAIN here, never forwarded, even
-        // for a name that a short question would forward.
-        ("nosuch.netagent.internal", A, Want::NxDomain(2)),
-        ("NoSuch.NetAgent.Internal.", AAAA, Want::NxDomain(2)),
-        ("secret.netagent.internal", A, Want::NxDomain(2)),
-        ("secret.other.netagent.internal", A, Want::NxDomain(2)),
-        ("nobody.app.netagent.internal", A, Want::NxDomain(2)),
-        ("example.com.netagent.internal", A, Want::NxDomain(2)),
-        ("a.b.c.netagent.internal", TXT, Want::NxDomain(2)),
-        // The apex: NODATA for every type, with its SOA.
-        ("netagent.internal", A, Want::NoData(2)),
-        ("NetAgent.Internal.", AAAA, Want::NoData(2)),
-        ("netagent.internal", SOA, Want::NoData(2)),
-        ("netagent.internal", NS, Want::NoData(2)),
-        // A container named like the domain's first label, on a network
-        // named like its last: the container keeps its names, but the
-        // domain's apex is matched first.
-        ("netagent", A, Want::Addrs(&["10.3.0.80"])),
-        ("netagent.netagent.internal", A, Want::Addrs(&["10.3.0.80"])),
-        (
-            "netagent.internal.netagent.internal",
-            A,
-            Want::Addrs(&["10.3.0.80"]),
-        ),
-        ("internal", A, Want::NoData(1)),
-        ("web.internal", A, Want::NxDomain(1)),
-        // Outside the domain, as before; reverse lookups unchanged.
-        ("secret", A, Want::Forward),
-        ("example.com", A, Want::Forward),
-        ("web.internal.example", A, Want::Forward),
-        ("2.0.0.10.in-addr.arpa", PTR, Want::Ptr("web.app.")),
-        (
-            "80.0.3.10.in-addr.arpa",
-            PTR,
-            Want::Ptr("netagent.internal."),
-        ),
-    ];
-    for (qname, qtype, want) in rows {
-        check(&view, qname, *qtype, want.clone());
-    }
-}
-
-#[test]
-fn with_the_domain_turned_off_names_under_it_are_forwarded() {
-    use RecordType::{A, AAAA};
-    let off = LocalDomain::default();
-    let (_table, view) = fixture();
-    let rows: &[(&str, RecordType, Want)] = &[
-        ("web", A, Want::Addrs(&["10.0.0.2"])),
-        ("web.app", A, Want::Addrs(&["10.0.0.2"])),
-        ("web.netagent.internal", A, Want::Forward),
-        ("nosuch.netagent.internal", AAAA, Want::Forward),
-        ("netagent.internal", A, Want::Forward),
-    ];
-    for (qname, qtype, want) in rows {
-        check_in(&view, &off, qname, *qtype, want.clone());
-    }
-    // With no domain, `netagent.internal` is NAME.NETWORK again, and
-    // `web.netagent.internal` is under the network `internal`.
-    let (_table, view) = fixture_with_lookalikes();
-    let rows: &[(&str, RecordType, Want)] = &[
-        ("netagent.internal", A, Want::Addrs(&["10.3.0.80"])),
-        ("netagent", A, Want::Addrs(&["10.3.0.80"])),
-        ("web.netagent.internal", A, Want::NxDomain(1)),
-    ];
-    for (qname, qtype, want) in rows {
-        check_in(&view, &off, qname, *qtype, want.clone());
-    }
-}
-
-#[test]
-fn nothing_under_the_domain_is_forwarded_whatever_its_bytes_or_class() {
-    let (_table, view) = fixture();
-    let odd = Query::query(
-        Name::from_labels([b"we*b".as_slice(), b"NetAgent", b"internal"]).unwrap(),
-        RecordType::A,
-    );
-    let chaos = Query::query(
-        Name::from_ascii("web.netagent.internal").unwrap(),
-        RecordType::TXT,
-    )
-    .set_query_class(DNSClass::CH)
-    .clone();
-    for query in [odd, chaos] {
-        assert_eq!(
-            answer(&view, &query, &domain(), &mut fastrand::Rng::new()),
-            Decision::NxDomain { apex_labels: 2 },
-            "{query}"
-        );
-        assert_eq!(
-            answer(
-                &view,
-                &query,
-                &LocalDomain::default(),
-                &mut fastrand::Rng::new()
-            ),
-            Decision::Forward,
-            "{query} with the domain off"
-        );
-    }
-}
-
-#[test]
-fn another_domain_is_honoured_the_same_way() {
-    let (_table, view) = fixture();
-    let one_label = LocalDomain::new("Sandbox.");
-    check_in(
-        &view,
-        &one_label,
-        "web.sandbox",
-        RecordType::A,
-        Want::Addrs(&["10.0.0.2"]),
-    );
-    check_in(
-        &view,
-        &one_label,
-        "web.app.SANDBOX",
-        RecordType::A,
-        Want::Addrs(&["10.0.0.2"]),
-    );
-    check_in(
-        &view,
-        &one_label,
-        "nosuch.sandbox",
-        RecordType::A,
-        Want::NxDomain(1),
-    );
-    check_in(&view, &one_label, "sandbox", RecordType::A, Want::NoData(1));
-    check_in(
-        &view,
-        &one_label,
-        "web.netagent.internal",
-        RecordType::A,
-        Want::Forward,
-    );
 }
