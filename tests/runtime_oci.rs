@@ -338,16 +338,23 @@ fn hook_case(host: &TestHost, fragment: &Value, runtime: OciRuntime, resolv: Res
     probe.assert_clean();
 }
 
-#[test]
-fn ctr_cni_two_containers_resolve_each_other() {
+/// The machine as it was, a test host with network `app`, and containerd
+/// whose CNI configuration is contrib's conflist with netagent's plugin.
+fn containerd_on_app() -> (MachineSnapshot, TestHost, Containerd) {
     let machine = MachineSnapshot::take();
     let host = TestHost::new();
     host.cli(&["network", "create", "app"])
         .assert_ok("network create app");
-    host.cli(&["run", "--name", "peer", "--network", "app"])
-        .assert_ok("run peer");
     let (netd, plugins) = (cni_conf_dir(&host), netagent_plugin_dir(&host));
     let containerd = Containerd::new(&host, &netd, Some(&plugins));
+    (machine, host, containerd)
+}
+
+#[test]
+fn ctr_cni_two_containers_resolve_each_other() {
+    let (machine, host, containerd) = containerd_on_app();
+    host.cli(&["run", "--name", "peer", "--network", "app"])
+        .assert_ok("run peer");
     let mount = ctr_resolv_mount(&host);
     let http = ["httpd", "-f", "-p", "80", "-h", "/var/www"];
     let mut names = Vec::new();
@@ -390,12 +397,7 @@ fn ctr_cni_two_containers_resolve_each_other() {
 
 #[test]
 fn ctr_run_d_killed_leaves_no_sandbox() {
-    let machine = MachineSnapshot::take();
-    let host = TestHost::new();
-    host.cli(&["network", "create", "app"])
-        .assert_ok("network create app");
-    let (netd, plugins) = (cni_conf_dir(&host), netagent_plugin_dir(&host));
-    let containerd = Containerd::new(&host, &netd, Some(&plugins));
+    let (machine, host, containerd) = containerd_on_app();
     let links = host.links();
     let name = format!("{}-k", containerd.namespace());
     containerd.run_detached("k", &[], &["sleep", "600"]);

@@ -15,7 +15,6 @@
 mod support;
 mod timing;
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,7 +25,7 @@ use crate::harness::runtimes::procs::MachineSnapshot;
 use crate::harness::runtimes::{checked, rootfs, wait_for, OciRuntime};
 
 use support::*;
-use timing::{from_outside, report_timing};
+use timing::{from_outside, report_timing, time_then_remove};
 
 #[test]
 fn podman_cni_main_plugin() {
@@ -86,17 +85,7 @@ fn podman_cni_main_plugin() {
         "nslookup web from strict:\n{text}"
     );
 
-    let peer = from_outside(&host, Path::new(&netns_of(&podman, "client")));
-    report_timing(
-        "CNI, netagent as the main plugin",
-        &podman,
-        &peer,
-        &|_| vec!["--network".into(), "app".into()],
-        &|name| podman.ip(name, "app"),
-    );
-
-    podman.remove_all();
-    assert_no_sandbox_left(&host);
+    time_then_remove(&host, &podman, "CNI, netagent as the main plugin", "app");
     let inspect = checked(host.cli(&["network", "inspect", "app"]), "network inspect");
     let inspect: Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(
@@ -139,17 +128,12 @@ fn podman_cni_chained_after_bridge() {
     let (answers, text) = nslookup(&podman, "client", short);
     assert_eq!(answers, [web_ip.as_str()], "nslookup {short}:\n{text}");
 
-    let peer = from_outside(&host, Path::new(&netns_of(&podman, "client")));
-    report_timing(
-        "CNI, chained after bridge + host-local",
+    time_then_remove(
+        &host,
         &podman,
-        &peer,
-        &|_| vec!["--network".into(), "mesh".into()],
-        &|name| podman.ip(name, "mesh"),
+        "CNI, chained after bridge + host-local",
+        "mesh",
     );
-
-    podman.remove_all();
-    assert_no_sandbox_left(&host);
     assert!(
         !agent_networks(&host).contains(&"mesh".to_owned()),
         "the DNS-only network went with its last container: {:?}",

@@ -156,3 +156,19 @@ pub(super) fn report_timing(
         ms(&returned[TIMED_RUNS / 2]),
     );
 }
+
+/// Times new containers on the CNI network `network` as seen from the
+/// container `client`, then removes every container and checks that no
+/// sandbox of netagent's is left.
+pub(super) fn time_then_remove(host: &TestHost, podman: &Podman, label: &str, network: &str) {
+    let peer = from_outside(host, Path::new(&netns_of(podman, "client")));
+    report_timing(
+        label,
+        podman,
+        &peer,
+        &|_| vec!["--network".into(), network.into()],
+        &|name| podman.ip(name, network),
+    );
+    podman.remove_all();
+    assert_no_sandbox_left(host);
+}
