@@ -241,6 +241,7 @@ fn the_api_status_says_whose_fault_an_error_is() {
         ("GET", "/v1/sandboxes/ghost", None, "404", "no sandbox named"),
         ("DELETE", "/v1/sandboxes/ghost", None, "404", "no sandbox named"),
         ("DELETE", "/v1/sandboxes/web", None, "409", "share the namespace"),
+        ("DELETE", "/v1/sandboxes/web?force=maybe", None, "400", "?force=\"maybe\" is not"),
         ("POST", "/v1/sandboxes", Some(r#"{"name":"web"}"#), "409", "exists already"),
         ("POST", "/v1/sandboxes", Some(r#"{"name":"bad name"}"#), "400", "\"bad name\""),
         ("POST", "/v1/sandboxes", Some(r#"{"name":"x","network":{"network":"ghost"}}"#), "404", "no network named"),
@@ -248,6 +249,10 @@ fn the_api_status_says_whose_fault_an_error_is() {
         // Networks.
         ("POST", "/v1/networks", Some(r#"{"name":"app"}"#), "409", "exists already"),
         ("POST", "/v1/networks", Some(r#"{"name":"n","subnets":["10.1.0.1/24"]}"#), "400", "host bits set"),
+        ("POST", "/v1/networks", Some(r#"{"name":"n","subnets":["127.0.0.0/8"]}"#), "400", "overlaps 127.0.0.0/8, loopback"),
+        ("POST", "/v1/networks", Some(r#"{"name":"n","subnets":["10.1.0.0/24"],"gateways":["10.1.0.255"]}"#), "400", "broadcast address"),
+        ("POST", "/v1/networks", Some(r#"{"name":"n","dns":["0.0.0.0"]}"#), "400", "unspecified address"),
+        ("POST", "/v1/networks", Some(r#"{"name":"-n"}"#), "400", "starting with '-'"),
         ("DELETE", "/v1/networks/ghost", None, "404", "no network named"),
         ("DELETE", "/v1/networks/app", None, "409", "has sandboxes attached"),
         ("DELETE", "/v1/networks/bridge", None, "409", "built-in"),

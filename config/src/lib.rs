@@ -8,6 +8,7 @@
 //!   names, with errors that name the value and where it came from.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
 //! - [`spec`]: what users ask for: networks and sandboxes, checked.
+//! - `subnets`: a network's subnets and gateways, checked.
 //! - [`container`]: what a container runtime asks for through the CNI
 //!   plugin or the OCI hook, checked as hostile input.
 //! - [`nameserver`]: upstream server addresses (`IP`, `IP:PORT`,
@@ -45,6 +46,7 @@ pub mod names;
 pub mod nameserver;
 pub mod service;
 pub mod spec;
+mod subnets;
 
 pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{

@@ -36,6 +36,15 @@ pub enum NameError {
         found: char,
     },
     /// Two dots in a row, or a leading or trailing dot.
+    /// A label starts with '-' (RFC 1123 section 2.1: a label starts with
+    /// a letter or digit; and `-x` reads as a flag to dig and the CLI).
+    #[error("{origin}: {value:?} has a label starting with '-'; names and labels start with a letter, a digit or '_'")]
+    LeadingHyphen {
+        /// Where the name came from.
+        origin: String,
+        /// The name.
+        value: String,
+    },
     #[error("{origin}: {value:?} has an empty label")]
     EmptyLabel {
         /// Where the name came from.
@@ -127,6 +136,12 @@ fn check_characters(value: &str, origin: &str) -> Result<(), NameError> {
             value: value.to_owned(),
         });
     }
+    if value.split('.').any(|label| label.starts_with('-')) {
+        return Err(NameError::LeadingHyphen {
+            origin: origin.to_owned(),
+            value: value.to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -145,12 +160,14 @@ mod tests {
     fn refuses_each_bad_shape_naming_value_and_origin() {
         let long_label = "a".repeat(64);
         let long_name = ["abcdefghij"; 24].join(".");
-        let cases: [(&str, &str); 7] = [
+        let cases: [(&str, &str); 9] = [
             ("", "is empty"),
             ("my web", "contains ' '"),
             ("a,b", "contains ','"),
             ("a..b", "has an empty label"),
             (".a", "has an empty label"),
+            ("-web", "starting with '-'"),
+            ("web.-app", "starting with '-'"),
             (&long_label, "label of 64 bytes"),
             (&long_name, "263 bytes long"),
         ];

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::subnets::subnet_problems;
 use crate::{check_dns_name, ConfigError, ConfigErrors, NameServer, ServicePort};
 
 /// Names of the networks every host has, as in Docker.
@@ -49,43 +50,8 @@ impl NetworkSpec {
                 format!("{:?} is a built-in network", self.name),
             ));
         }
-        for gateway in &self.gateways {
-            if !self.subnets.iter().any(|s| s.contains(gateway)) {
-                errors.push(ConfigError::new(
-                    "gateways",
-                    format!("{gateway} is in none of the subnets {:?}", self.subnets),
-                ));
-            }
-        }
-        for subnet in &self.subnets {
-            let too_small = match subnet {
-                IpNet::V4(v4) => v4.prefix_len() > 30,
-                IpNet::V6(v6) => v6.prefix_len() > 126,
-            };
-            if too_small {
-                errors.push(ConfigError::new(
-                    "subnets",
-                    format!("{subnet} leaves no room for a gateway and a sandbox"),
-                ));
-            }
-            if subnet.trunc() != *subnet {
-                errors.push(ConfigError::new(
-                    "subnets",
-                    format!(
-                        "{subnet} has host bits set; did you mean {}?",
-                        subnet.trunc()
-                    ),
-                ));
-            }
-        }
-        for dns in &self.dns {
-            if dns.is_embedded_resolver() {
-                errors.push(ConfigError::new(
-                    "dns",
-                    "127.0.0.11 is the embedded resolver itself",
-                ));
-            }
-        }
+        errors.extend(subnet_problems(&self.subnets, &self.gateways));
+        errors.extend(dns_problems(&self.dns));
         finish(errors)
     }
 }
@@ -217,6 +183,7 @@ impl SandboxSpec {
                 ));
             }
         }
+        errors.extend(dns_problems(&self.dns));
         let needs_network = matches!(
             self.network,
             NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_)
@@ -229,6 +196,26 @@ impl SandboxSpec {
         }
         finish(errors)
     }
+}
+
+/// Upstream servers that cannot be one: the embedded resolver itself
+/// (every question would come back to it) and the unspecified address.
+fn dns_problems(dns: &[NameServer]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for server in dns {
+        if server.is_embedded_resolver() {
+            errors.push(ConfigError::new(
+                "dns",
+                "127.0.0.11 is the embedded resolver itself",
+            ));
+        } else if server.0.ip().is_unspecified() {
+            errors.push(ConfigError::new(
+                "dns",
+                format!("{server} is the unspecified address, not a server"),
+            ));
+        }
+    }
+    errors
 }
 
 fn strip_origin(text: &str) -> String {
@@ -279,6 +266,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("built-in"));
+    }
+
+    #[test]
+    fn unusable_upstreams_are_refused() {
+        let spec = NetworkSpec {
+            name: "app".into(),
+            dns: vec!["0.0.0.0".parse().unwrap(), "[::]:53".parse().unwrap()],
+            ..NetworkSpec::default()
+        };
+        let text = spec.check().unwrap_err().to_string();
+        assert!(
+            text.contains("0.0.0.0 is the unspecified address"),
+            "{text}"
+        );
+        assert!(text.contains(":: is the unspecified address"), "{text}");
+        let mut sandbox = SandboxSpec::named("web");
+        sandbox.dns = vec!["127.0.0.11".parse().unwrap()];
+        let text = sandbox.check().unwrap_err().to_string();
+        assert!(text.contains("embedded resolver itself"), "{text}");
     }
 
     #[test]

@@ -213,7 +213,16 @@ async fn remove_sandbox(
     Path(name): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> ApiResult<StatusCode> {
-    let force = query.get("force").is_some_and(|v| v == "true" || v == "1");
+    let force = match query.get("force").map(String::as_str) {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("?force={other:?} is not true, false, 1 or 0"),
+            ))
+        }
+    };
     state
         .run(|agent| async move { agent.remove_sandbox(&name, force).await })
         .await?;
