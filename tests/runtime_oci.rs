@@ -350,6 +350,17 @@ fn containerd_on_app() -> (MachineSnapshot, TestHost, Containerd) {
     (machine, host, containerd)
 }
 
+/// Stops containerd and checks that nothing of it, of the agent's or on
+/// the machine is left.
+fn finish_containerd(machine: MachineSnapshot, host: TestHost, containerd: Containerd) {
+    let probe = containerd.probe();
+    drop(containerd);
+    probe.assert_clean();
+    host.assert_clean_after_removal();
+    drop(host);
+    machine.assert_unchanged();
+}
+
 #[test]
 fn ctr_cni_two_containers_resolve_each_other() {
     let (machine, host, containerd) = containerd_on_app();
@@ -387,12 +398,7 @@ fn ctr_cni_two_containers_resolve_each_other() {
         );
     }
 
-    let probe = containerd.probe();
-    drop(containerd);
-    probe.assert_clean();
-    host.assert_clean_after_removal();
-    drop(host);
-    machine.assert_unchanged();
+    finish_containerd(machine, host, containerd);
 }
 
 #[test]
@@ -440,10 +446,5 @@ fn ctr_run_d_killed_leaves_no_sandbox() {
     );
     assert_eq!(host.links(), links, "the veth is gone with it");
 
-    let probe = containerd.probe();
-    drop(containerd);
-    probe.assert_clean();
-    host.assert_clean_after_removal();
-    drop(host);
-    machine.assert_unchanged();
+    finish_containerd(machine, host, containerd);
 }

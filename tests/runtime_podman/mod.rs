@@ -56,12 +56,7 @@ fn podman_cni_main_plugin() {
     );
     check_resolv_conf(&podman, "client", "CNI, netagent as the main plugin");
 
-    let (answers, text) = nslookup(&podman, "client", "web");
-    assert_eq!(answers, [web_ip.as_str()], "nslookup web:\n{text}");
-    assert_fetches_by_name(&podman, "client", "web");
-    let short = &web_id[..12];
-    let (answers, text) = nslookup(&podman, "client", short);
-    assert_eq!(answers, [web_ip.as_str()], "nslookup {short}:\n{text}");
+    assert_client_finds_web(&podman, &web_ip, &web_id);
 
     // podman appends the host's nameservers to the plugin's (it keeps host
     // servers whenever the network gave some); with --dns it writes only
@@ -121,12 +116,7 @@ fn podman_cni_chained_after_bridge() {
     );
     check_resolv_conf(&podman, "client", "CNI, chained after bridge + host-local");
 
-    let (answers, text) = nslookup(&podman, "client", "web");
-    assert_eq!(answers, [web_ip.as_str()], "nslookup web:\n{text}");
-    assert_fetches_by_name(&podman, "client", "web");
-    let short = &web_id[..12];
-    let (answers, text) = nslookup(&podman, "client", short);
-    assert_eq!(answers, [web_ip.as_str()], "nslookup {short}:\n{text}");
+    assert_client_finds_web(&podman, &web_ip, &web_id);
 
     time_then_remove(
         &host,

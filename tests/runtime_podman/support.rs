@@ -264,3 +264,14 @@ pub(super) fn assert_no_sandbox_left(host: &TestHost) {
     assert_eq!(agent_sandboxes(host), Vec::<String>::new(), "netagent ps");
     assert_eq!(veths(host), Vec::<String>::new(), "veths left");
 }
+
+/// From `client`: `web` and web's short id resolve to `web_ip` with busybox
+/// nslookup, and web's page can be fetched by name.
+pub(super) fn assert_client_finds_web(podman: &Podman, web_ip: &str, web_id: &str) {
+    let (answers, text) = nslookup(podman, "client", "web");
+    assert_eq!(answers, [web_ip], "nslookup web:\n{text}");
+    assert_fetches_by_name(podman, "client", "web");
+    let short = &web_id[..12];
+    let (answers, text) = nslookup(podman, "client", short);
+    assert_eq!(answers, [web_ip], "nslookup {short}:\n{text}");
+}

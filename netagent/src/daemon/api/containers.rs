@@ -89,37 +89,32 @@ async fn gc(
 }
 
 fn view_of(attachment: ContainerAttachment) -> ContainerView {
-    let ContainerAttachment {
-        sandbox,
-        endpoint,
-        gateways,
-        prefixes,
-        host_mac,
-        resolv_conf,
-    } = attachment;
-    let parsed = resolver::resolv_conf::ResolvConf::parse(&resolv_conf);
-    let nameservers = resolv_conf
+    let parsed = resolver::resolv_conf::ResolvConf::parse(&attachment.resolv_conf);
+    let nameservers = attachment
+        .resolv_conf
         .lines()
         .filter_map(|line| line.strip_prefix("nameserver"))
         .map(|rest| rest.trim().to_owned())
         .collect();
+    let endpoint = attachment.endpoint;
     ContainerView {
-        sandbox: sandbox.name,
-        id: sandbox.id,
-        netns: sandbox.netns,
+        sandbox: attachment.sandbox.name,
+        id: attachment.sandbox.id,
+        netns: attachment.sandbox.netns,
         network: endpoint.network,
         ifname: endpoint.ifname,
         mac: endpoint.mac,
         host_ifname: (!endpoint.host_veth.is_empty()).then_some(endpoint.host_veth),
-        host_mac,
-        addresses: prefixes
+        host_mac: attachment.host_mac,
+        addresses: attachment
+            .prefixes
             .iter()
             .map(|(address, prefix)| format!("{address}/{prefix}"))
             .collect(),
-        gateways,
-        resolv_conf,
+        gateways: attachment.gateways,
         nameservers,
         search: parsed.search,
         options: parsed.options,
+        resolv_conf: attachment.resolv_conf,
     }
 }
