@@ -7,6 +7,8 @@
 //! - [`names`]: checks for sandbox names, aliases, hostnames and network
 //!   names, with errors that name the value and where it came from.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
+//! - [`ports`]: published ports, `-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]`.
+//! - [`bridge_options`]: a bridge network's `-o KEY=VALUE`, Docker's keys.
 //! - [`spec`]: what users ask for: networks and sandboxes, checked.
 //! - `subnets`: a network's subnets and gateways, checked.
 //! - [`container`]: what a container runtime asks for through the CNI
@@ -39,15 +41,18 @@ macro_rules! serde_as_text {
     };
 }
 
+pub mod bridge_options;
 pub mod container;
 pub mod daemon;
 pub mod error;
 pub mod names;
 pub mod nameserver;
+pub mod ports;
 pub mod service;
 pub mod spec;
 mod subnets;
 
+pub use bridge_options::BridgeOptions;
 pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{
     AgentConfig, DaemonConfig, DnsMode, ForwardingConfig, LogConfig, LogFormat, PathsConfig,
@@ -56,5 +61,6 @@ pub use daemon::{
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use nameserver::{NameServer, NameServerError, DNS_PORT, EMBEDDED_RESOLVER};
+pub use ports::{PortMapping, PortMappingError};
 pub use service::{Protocol, ServicePort, ServicePortError};
 pub use spec::{Adopt, NetworkMode, NetworkSpec, SandboxSpec, BUILTIN_NETWORKS};

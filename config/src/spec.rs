@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::subnets::subnet_problems;
-use crate::{check_dns_name, ConfigError, ConfigErrors, NameServer, ServicePort};
+use crate::{
+    check_dns_name, BridgeOptions, ConfigError, ConfigErrors, NameServer, PortMapping, ServicePort,
+};
 
 /// Names of the networks every host has, as in Docker.
 pub const BUILTIN_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
@@ -36,6 +38,9 @@ pub struct NetworkSpec {
     pub dns: Vec<NameServer>,
     /// Free-form labels (`--label KEY=VALUE`).
     pub labels: BTreeMap<String, String>,
+    /// Driver options (`-o KEY=VALUE`), Docker's keys
+    /// ([`crate::bridge_options`]).
+    pub options: BTreeMap<String, String>,
 }
 
 impl NetworkSpec {
@@ -52,6 +57,9 @@ impl NetworkSpec {
         }
         errors.extend(subnet_problems(&self.subnets, &self.gateways));
         errors.extend(dns_problems(&self.dns));
+        if let Err(problems) = BridgeOptions::parse(&self.options) {
+            errors.extend(problems);
+        }
         finish(errors)
     }
 }
@@ -120,6 +128,12 @@ pub struct SandboxSpec {
     /// Exposed services (`--expose SERVICE=PORT/PROTO`).
     #[serde(default)]
     pub expose: Vec<ServicePort>,
+    /// Published ports (`-p`).
+    #[serde(default)]
+    pub publish: Vec<PortMapping>,
+    /// Publish every exposed port on an ephemeral host port (`-P`).
+    #[serde(default)]
+    pub publish_all: bool,
     /// A namespace to adopt instead of creating one: a path to a namespace
     /// file (`--netns`) or a process id (`--pid`).
     #[serde(default)]
@@ -153,6 +167,8 @@ impl SandboxSpec {
             dns_search: vec![],
             dns_options: vec![],
             expose: vec![],
+            publish: vec![],
+            publish_all: false,
             adopt: None,
         }
     }
@@ -194,8 +210,49 @@ impl SandboxSpec {
                 "--alias and --ip need a bridge or user-defined network",
             ));
         }
+        errors.extend(publish_problems(&self.publish));
+        if matches!(self.network, NetworkMode::Container(_)) && self.publishes() {
+            // Docker's own words for it.
+            errors.push(ConfigError::new(
+                "publish",
+                "conflicting options: port publishing and the container type network mode",
+            ));
+        }
         finish(errors)
     }
+
+    /// Whether it asks for published ports (which host and none modes
+    /// discard, with Docker's warning).
+    pub fn publishes(&self) -> bool {
+        !self.publish.is_empty() || self.publish_all
+    }
+}
+
+/// The same host port, protocol and address asked for twice.
+fn publish_problems(publish: &[PortMapping]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (i, mapping) in publish.iter().enumerate() {
+        let Some(port) = mapping.host_port else {
+            continue;
+        };
+        let clash = publish[..i].iter().any(|other| {
+            other.host_port == Some(port)
+                && other.protocol == mapping.protocol
+                && (other.host_ip.is_none()
+                    || mapping.host_ip.is_none()
+                    || other.host_ip == mapping.host_ip)
+        });
+        if clash {
+            errors.push(ConfigError::new(
+                format!("publish[{i}]"),
+                format!(
+                    "host port {port}/{} is published twice",
+                    mapping.protocol.as_str()
+                ),
+            ));
+        }
+    }
+    errors
 }
 
 /// Upstream servers that cannot be one: the embedded resolver itself

@@ -205,7 +205,8 @@ impl TestHost {
         text
     }
 
-    fn host_command(&self, args: &[&str]) -> Command {
+    /// A command that runs in the private host (spawn it for a server).
+    pub fn host_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("nsenter");
         command
             .arg("-t")

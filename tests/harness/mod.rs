@@ -10,6 +10,7 @@ pub mod inprocess;
 pub mod runtimes;
 pub mod serve;
 pub mod tables;
+pub mod world;
 
 use std::path::PathBuf;
 

@@ -9,9 +9,10 @@ use std::time::Instant;
 use ipnet::IpNet;
 use resolver::Endpoint;
 
+use super::dataplane::way_out;
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
-use crate::kernel::link::Links;
+use crate::kernel::link::{Links, PortOptions};
 use crate::kernel::netns::NsRef;
 
 /// What a sandbox asks for on one network.
@@ -95,6 +96,11 @@ impl Agent {
             .await
         {
             Ok(endpoint) => {
+                if let Err(err) = self.sync_dataplane(inner).await {
+                    let mut errors = vec![err];
+                    errors.extend(self.detach(inner, sandbox, network).await.err());
+                    return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
+                }
                 AgentMetrics::add(&self.metrics.attaches, 1);
                 AgentMetrics::add(
                     &self.metrics.attach_micros,
@@ -143,6 +149,7 @@ impl Agent {
                 net.bridge, net.name
             ))
         })?;
+        let options_in_force = net.bridge_options();
         faults::check(faults::ATTACH_VETH)?;
         // Recorded before it exists: a pair made whose later step (the
         // bridge, say) fails must go too, and deleting a link that was
@@ -153,7 +160,17 @@ impl Agent {
                 .open()
                 .map_err(AgentError::io(format!("open {}", record.netns.display())))?;
             self.links
-                .create_veth(&host_veth, &ifname, namespace.as_fd(), bridge)
+                .create_veth(
+                    &host_veth,
+                    &ifname,
+                    namespace.as_fd(),
+                    bridge,
+                    PortOptions {
+                        mtu: options_in_force.mtu,
+                        isolated: !options_in_force.icc,
+                        hairpin: !record.ports.is_empty(),
+                    },
+                )
                 .await?;
         }
         let inside = self.links_in(&ns).await?;
@@ -164,12 +181,6 @@ impl Agent {
         inside.set_up(index, &ifname).await?;
         for subnet in addresses_with_prefix(net, ipv4, ipv6) {
             inside.add_address(index, subnet, &ifname).await?;
-        }
-        let first = record.endpoints.is_empty();
-        if first && !net.internal {
-            for gateway in net.subnets.iter().map(|s| s.gateway) {
-                inside.add_default_route(gateway).await?;
-            }
         }
         let mac = inside.mac_of(&ifname).await?;
         let endpoint = EndpointRecord {
@@ -185,6 +196,15 @@ impl Agent {
         };
         let mut updated = record.clone();
         updated.endpoints.push(endpoint.clone());
+        let before = way_out(&inner.state, record).map(|n| n.name.clone());
+        if way_out(&inner.state, &updated).is_some_and(|n| n.name == net.name) {
+            // The way out moves here (first non-internal network in
+            // lexical order): the old default route goes first.
+            if before.is_some() {
+                inside.delete_default_routes().await?;
+            }
+            add_default_routes(&inside, net).await?;
+        }
         if !net.builtin {
             undo.resolver_started = self.ensure_resolver(inner, &updated).await?;
             self.table.connect(table_endpoint(&updated, &endpoint))?;
@@ -267,6 +287,7 @@ impl Agent {
             .chain(endpoint.ipv6.map(IpAddr::V6))
             .collect();
         release(inner, network, &addresses);
+        self.move_way_out(inner, &record, network).await;
         if !self.on_user_network(inner, &record) {
             self.remove_resolver(inner, &record).await;
         }
@@ -274,9 +295,33 @@ impl Agent {
             self.write_resolv_conf(inner, &record)?;
         }
         inner.state.sandboxes.insert(record.name.clone(), record);
+        self.sync_dataplane_or_log(inner).await;
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
         Ok(())
+    }
+
+    /// After leaving `left`: if it was the sandbox's way out, the next one
+    /// (if any) gets the default route. Best effort: a detach goes on.
+    async fn move_way_out(&self, inner: &Inner, record: &SandboxRecord, left: &str) {
+        let was_way_out = inner
+            .state
+            .networks
+            .get(left)
+            .is_some_and(|n| !n.internal && !n.dns_only);
+        let Some(next) = way_out(&inner.state, record) else {
+            return;
+        };
+        if !was_way_out || next.name.as_str() < left || !record.netns.exists() {
+            return;
+        }
+        let moved = async {
+            let inside = self.links_in(&NsRef::Path(record.netns.clone())).await?;
+            add_default_routes(&inside, next).await
+        };
+        if let Err(err) = moved.await {
+            tracing::warn!(sandbox = %record.name, network = %next.name, %err, "cannot move the default route");
+        }
     }
 
     /// Whether the sandbox is still on a user-defined network.
@@ -300,6 +345,14 @@ impl Agent {
             .map_err(AgentError::io("open netlink in the sandbox"))?;
         Ok(Links::from_connection(parts))
     }
+}
+
+/// A default route via each of the network's gateways.
+async fn add_default_routes(inside: &Links, net: &NetworkRecord) -> Result<(), AgentError> {
+    for gateway in net.subnets.iter().map(|s| s.gateway) {
+        inside.add_default_route(gateway).await?;
+    }
+    Ok(())
 }
 
 /// The endpoint as the resolver's table knows it.

@@ -17,6 +17,8 @@
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`container`]: containers real runtimes attach through the CNI
 //!   plugin or the OCI hook, released, checked and swept by container id.
+//! - [`dataplane`]: each sandbox's way out, its published ports, and the
+//!   host firewall made again from the state after every change.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
 //! - [`exits`]: releasing a container when its process exits.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
@@ -30,6 +32,7 @@
 //! nothing above it: the daemon's API drives it.
 
 mod container;
+mod dataplane;
 mod dns_only;
 pub(crate) mod endpoint;
 mod exits;
@@ -59,6 +62,7 @@ pub use container::ContainerAttachment;
 
 use crate::agent::ipam::{IpamError, SubnetAddresses};
 use crate::agent::store::{State, Store};
+use crate::kernel::firewall::Firewall;
 use crate::kernel::link::{LinkError, Links};
 use crate::kernel::netns::NetnsWorker;
 
@@ -155,6 +159,8 @@ struct Inner {
     ipam: BTreeMap<String, Vec<SubnetAddresses>>,
     /// Sandbox name -> its running resolver.
     resolvers: BTreeMap<String, LiveResolver>,
+    /// Sandbox name -> the host ports it holds for its published ports.
+    ports: BTreeMap<String, Vec<crate::kernel::ports::Reservation>>,
 }
 
 /// Counters for the metrics endpoint.
@@ -172,6 +178,13 @@ pub struct AgentMetrics {
     pub redirects_restored: Arc<AtomicU64>,
 }
 
+impl Agent {
+    /// Times the host firewall was restored after something removed it.
+    pub fn firewall_restored(&self) -> u64 {
+        self.firewall.restored.load(Ordering::Relaxed)
+    }
+}
+
 impl AgentMetrics {
     fn add(counter: &AtomicU64, value: u64) {
         counter.fetch_add(value, Ordering::Relaxed);
@@ -187,6 +200,8 @@ pub struct Agent {
     core: Arc<ResolverCore>,
     forwarder: Arc<Forwarder>,
     store: Store,
+    /// The host firewall (masquerade, published ports, ICC, isolation).
+    firewall: Arc<Firewall>,
     inner: Mutex<Inner>,
     /// Processes of adopted containers, to watch for their exit.
     exits: exits::ExitQueue,
@@ -240,6 +255,7 @@ impl Agent {
             core,
             forwarder,
             store,
+            firewall: Arc::new(Firewall::default()),
             inner: Mutex::new(Inner::default()),
             exits,
             metrics: AgentMetrics::default(),
@@ -247,6 +263,13 @@ impl Agent {
         exits::spawn(Arc::clone(&agent), exit_queue);
         agent.restore().await?;
         agent.ensure_default_bridge().await?;
+        agent.sync_dataplane(&*agent.inner.lock().await).await?;
+        let firewall = Arc::clone(&agent.firewall);
+        tokio::spawn(async move {
+            if let Err(err) = crate::kernel::firewall::guard(firewall).await {
+                tracing::error!(%err, "cannot watch the host's nftables ruleset; a flushed firewall stays flushed");
+            }
+        });
         watch::spawn(Arc::clone(&agent))
             .map_err(AgentError::io("watch the namespace directory"))?;
         Ok(agent)

@@ -27,10 +27,22 @@ impl Agent {
             )));
         }
         let subnets = self.choose_subnets(&inner, &spec).await?;
+        let options = config::BridgeOptions::parse(&spec.options).unwrap_or_default();
+        if let Some(bridge) = &options.name {
+            if let Some(other) = inner.state.networks.values().find(|n| &n.bridge == bridge) {
+                return Err(AgentError::Conflict(format!(
+                    "bridge {bridge:?} belongs to network {:?} already",
+                    other.name
+                )));
+            }
+        }
         let id = new_id();
         let record = NetworkRecord {
             name: spec.name.clone(),
-            bridge: format!("na-{}", &id[..12]),
+            bridge: options
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("na-{}", &id[..12])),
             id,
             created: now_rfc3339(),
             subnets,
@@ -40,6 +52,7 @@ impl Agent {
             dns: spec.dns.clone(),
             labels: spec.labels.clone(),
             dns_only: false,
+            options: spec.options.clone(),
         };
         self.bring_up_network(&mut inner, record.clone()).await?;
         Ok(record)
@@ -74,6 +87,7 @@ impl Agent {
             dns: vec![],
             labels: Default::default(),
             dns_only: false,
+            options: Default::default(),
         };
         self.bring_up_network(&mut inner, record).await
     }
@@ -90,7 +104,10 @@ impl Agent {
             .iter()
             .map(|s| IpNet::new(s.gateway, s.subnet.prefix_len()).expect("prefix of the subnet"))
             .collect();
-        self.links.create_bridge(&record.bridge, &gateways).await?;
+        let mtu = record.bridge_options().mtu;
+        self.links
+            .create_bridge(&record.bridge, &gateways, mtu)
+            .await?;
         if !record.builtin {
             if let Err(err) = self.table.add_network(table_network(&record)) {
                 let _ = self.links.delete(&record.bridge).await;
@@ -107,6 +124,14 @@ impl Agent {
             inner.ipam.remove(&record.name);
             let _ = self.table.remove_network(&record.name);
             let _ = self.links.delete(&record.bridge).await;
+            return Err(err);
+        }
+        if let Err(err) = self.sync_dataplane(inner).await {
+            inner.state.networks.remove(&record.name);
+            inner.ipam.remove(&record.name);
+            let _ = self.table.remove_network(&record.name);
+            let _ = self.links.delete(&record.bridge).await;
+            let _ = self.persist(inner);
             return Err(err);
         }
         tracing::info!(network = %record.name, bridge = %record.bridge, "network created");
@@ -213,6 +238,7 @@ impl Agent {
         inner.state.networks.remove(name);
         inner.ipam.remove(name);
         self.persist(&inner)?;
+        self.sync_dataplane_or_log(&inner).await;
         tracing::info!(network = %name, "network removed");
         Ok(())
     }

@@ -23,7 +23,9 @@ impl Agent {
                 .map(|s| ipnet::IpNet::new(s.gateway, s.subnet.prefix_len()).expect("prefix"))
                 .collect();
             if !record.dns_only && self.links.index_of(&record.bridge).await?.is_none() {
-                self.links.create_bridge(&record.bridge, &gateways).await?;
+                self.links
+                    .create_bridge(&record.bridge, &gateways, record.bridge_options().mtu)
+                    .await?;
             }
             if !record.builtin {
                 self.table.add_network(table_network(record))?;
@@ -128,12 +130,34 @@ impl Agent {
                 tracing::warn!(%err, sandbox = %kept.name, "cannot rewrite its resolv.conf");
             }
         }
+        self.hold_ports_again(inner, &kept);
         if let Some(container) = &kept.container {
             if let Some(pid) = container.pid {
                 self.watch_exit(&kept.name, &container.id, pid, kept.netns_inode);
             }
         }
         tracing::info!(sandbox = %kept.name, endpoints = kept.endpoints.len(), "sandbox restored");
+    }
+}
+
+impl Agent {
+    /// Holds the restored sandbox's host ports again (they were freed with
+    /// the old process). A port a host process took meanwhile is named in
+    /// the log; its rule stays, as the sandbox's port was published first.
+    fn hold_ports_again(&self, inner: &mut Inner, record: &SandboxRecord) {
+        let mut held = Vec::new();
+        for mapping in &record.ports {
+            let port = mapping.host_port.unwrap_or(0);
+            let protocol = super::dataplane::protocol_number(mapping.protocol);
+            match crate::kernel::ports::reserve(protocol, mapping.host_ip, port) {
+                Ok(reservation) => held.push(reservation),
+                Err(err) => tracing::warn!(
+                    sandbox = %record.name, %mapping, %err,
+                    "cannot hold the published port again; a host process may have it"
+                ),
+            }
+        }
+        inner.ports.insert(record.name.clone(), held);
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use config::{Adopt, NetworkMode, SandboxSpec};
 
+use super::dataplane::wanted_ports;
 use super::endpoint::AttachOptions;
 use super::network::DEFAULT_BRIDGE;
 use super::{faults, Agent, AgentError, Inner};
@@ -29,6 +30,8 @@ impl Agent {
                 return Err(AgentError::not_found("network", network));
             }
         }
+        let (ports, held) =
+            self.reserve_ports(&inner, &spec.name, &self.wanted_ports(&inner, &spec))?;
         let record = match &spec.network {
             NetworkMode::Container(other) => self.sharing_record(&inner, &spec, other)?,
             NetworkMode::Host => SandboxRecord {
@@ -37,6 +40,8 @@ impl Agent {
             },
             _ => self.own_namespace(&spec).await?,
         };
+        let record = SandboxRecord { ports, ..record };
+        inner.ports.insert(record.name.clone(), held);
         inner
             .state
             .sandboxes
@@ -50,6 +55,21 @@ impl Agent {
                 Err(AgentError::from_steps(errors).expect_err("the cause is in"))
             }
         }
+    }
+
+    /// The ports `spec` publishes, on its network's `host_binding_ipv4`
+    /// where no address is given.
+    fn wanted_ports(&self, inner: &Inner, spec: &SandboxSpec) -> Vec<config::PortMapping> {
+        let network = match &spec.network {
+            NetworkMode::Network(network) => network.as_str(),
+            _ => DEFAULT_BRIDGE,
+        };
+        let binding = inner
+            .state
+            .networks
+            .get(network)
+            .and_then(|n| n.bridge_options().host_binding_ipv4);
+        wanted_ports(spec, binding.map(std::net::IpAddr::V4))
     }
 
     /// Attaches the sandbox to the network of its mode, writes its
@@ -109,6 +129,7 @@ impl Agent {
             endpoints: vec![],
             dns_mode: self.config.agent.dns_mode,
             container: None,
+            ports: vec![],
         }
     }
 
@@ -254,6 +275,7 @@ impl Agent {
         }
         self.remove_resolv_conf(name);
         inner.state.sandboxes.remove(name);
+        inner.ports.remove(name);
         tracing::info!(sandbox = name, "sandbox removed");
         errors
     }

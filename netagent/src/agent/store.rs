@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use config::{NameServer, SandboxSpec, ServicePort};
+use config::{BridgeOptions, NameServer, PortMapping, SandboxSpec, ServicePort};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,16 @@ pub struct NetworkRecord {
     /// with its last endpoint.
     #[serde(default)]
     pub dns_only: bool,
+    /// Driver options as given (`-o`), Docker's keys.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl NetworkRecord {
+    /// Its options in force (checked when it was made).
+    pub fn bridge_options(&self) -> BridgeOptions {
+        BridgeOptions::parse(&self.options).unwrap_or_default()
+    }
 }
 
 /// A subnet and its gateway.
@@ -85,6 +95,9 @@ pub struct SandboxRecord {
     /// hook, if it came that way.
     #[serde(default)]
     pub container: Option<ContainerRecord>,
+    /// Its published ports, host port chosen (`-p`, `-P`).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 /// The runtime's container behind a sandbox.
@@ -352,6 +365,7 @@ mod tests {
                 dns: vec![],
                 labels: BTreeMap::new(),
                 dns_only: false,
+                options: BTreeMap::new(),
             },
         );
         store.save(&state).unwrap();

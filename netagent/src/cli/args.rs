@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use config::{NameServer, ServicePort};
+use config::{NameServer, PortMapping, ServicePort};
 use ipnet::IpNet;
 
 use crate::daemon::serve::ServeArgs;
@@ -168,6 +168,10 @@ pub struct NetworkCreateArgs {
     /// A label, KEY=VALUE.
     #[arg(long = "label", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
+    /// A driver option, KEY=VALUE, with Docker's keys
+    /// (com.docker.network.bridge.enable_icc, ...).
+    #[arg(short = 'o', long = "opt", value_parser = parse_label)]
+    pub options: Vec<(String, String)>,
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -208,6 +212,12 @@ pub struct SandboxFlags {
     /// An exposed service, SERVICE=PORT/PROTO (answered as SRV).
     #[arg(long = "expose")]
     pub expose: Vec<ServicePort>,
+    /// Publish a port, [IP:][HOSTPORT:]CONTAINERPORT[/PROTO] (repeatable).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<PortMapping>,
+    /// Publish every exposed port on a port from the ephemeral range.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
 }
 
 /// `netagent run`

@@ -80,6 +80,7 @@ async fn create(client: &Client, args: NetworkCreateArgs) -> Result<()> {
         internal: args.internal,
         dns: args.dns,
         labels: args.labels.into_iter().collect(),
+        options: args.options.into_iter().collect(),
     };
     let created: NetworkInspect = client.post("/v1/networks", &spec).await?;
     println!("{}", created.id);

@@ -22,6 +22,8 @@ fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
         dns_search: flags.dns_search,
         dns_options: flags.dns_options,
         expose: flags.expose,
+        publish: flags.publish,
+        publish_all: flags.publish_all,
         adopt,
     }
 }
@@ -30,6 +32,17 @@ fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
 /// and exits with its status.
 pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
     let name = args.sandbox.name.clone();
+    let mode = NetworkMode::parse(&args.sandbox.network);
+    let publishes = !args.sandbox.publish.is_empty() || args.sandbox.publish_all;
+    if publishes && matches!(mode, NetworkMode::Host | NetworkMode::None) {
+        // Docker's words (moby daemon/container_operations.go).
+        let mode = if mode == NetworkMode::Host {
+            "host"
+        } else {
+            "none"
+        };
+        eprintln!("WARNING: Published ports are discarded when using {mode} network mode");
+    }
     let view: SandboxView = client
         .post("/v1/sandboxes", &spec_of(args.sandbox, None))
         .await?;
@@ -85,17 +98,47 @@ pub async fn ps(client: &Client) -> Result<()> {
                     Some(_) => config::EMBEDDED_RESOLVER.to_string(),
                     None => "-".into(),
                 },
+                ports_text(&s.ports),
             ]
         })
         .collect();
     print!(
         "{}",
         table(
-            &["SANDBOX ID", "NAME", "NETWORKS", "ADDRESSES", "DNS"],
+            &[
+                "SANDBOX ID",
+                "NAME",
+                "NETWORKS",
+                "ADDRESSES",
+                "DNS",
+                "PORTS"
+            ],
             &rows
         )
     );
     Ok(())
+}
+
+/// Published ports as Docker's `ps` shows them:
+/// `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
+pub fn ports_text(ports: &[config::PortMapping]) -> String {
+    let shown: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let address = match p.host_ip {
+                Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+                Some(ip) => ip.to_string(),
+                None => "0.0.0.0".into(),
+            };
+            format!(
+                "{address}:{}->{}/{}",
+                p.host_port.unwrap_or(0),
+                p.container_port,
+                p.protocol.as_str()
+            )
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// How `ps` shows a sandbox on no network: `bridge`, `host`, `none`,

@@ -12,12 +12,29 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoVeth, LinkAttribute, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridgePort, InfoData, InfoVeth, LinkAttribute,
+    LinkMessage,
 };
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 use thiserror::Error;
+
+/// How a veth's host end sits on its bridge.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortOptions {
+    /// MTU of both ends; the kernel's default when `None`.
+    pub mtu: Option<u32>,
+    /// An isolated port: no frames to or from other isolated ports of the
+    /// bridge (a network with ICC off), only to the bridge itself.
+    pub isolated: bool,
+    /// Hairpin mode: frames may go back out the port they came in by.
+    /// With br_netfilter loaded, a sandbox reaching its own published port
+    /// is translated at the bridge and sent back to its own port (Docker
+    /// sets it with `userland-proxy=false` for the same reason).
+    pub hairpin: bool,
+}
 
 /// A failed link operation.
 #[derive(Debug, Error)]
@@ -122,14 +139,24 @@ impl Links {
     }
 
     /// Creates a bridge with `addresses` (gateways with their prefixes) and
-    /// brings it up; returns its index.
-    pub async fn create_bridge(&self, name: &str, addresses: &[IpNet]) -> Result<u32, LinkError> {
+    /// `mtu` (the kernel's default when `None`) and brings it up; returns
+    /// its index.
+    pub async fn create_bridge(
+        &self,
+        name: &str,
+        addresses: &[IpNet],
+        mtu: Option<u32>,
+    ) -> Result<u32, LinkError> {
         // A bridge without an address of its own takes the lowest of its
         // ports' MACs, so the gateway's MAC changes when that port's
         // sandbox goes, and its peers send to the old one until their ARP
         // entries are probed again: 5-50 s with no way out
         // (containers/netavark#833). A fixed one of its own avoids it.
-        let bridge = LinkBridge::new(name).address(bridge_mac().to_vec()).build();
+        let mut bridge = LinkBridge::new(name).address(bridge_mac().to_vec());
+        if let Some(mtu) = mtu {
+            bridge = bridge.mtu(mtu);
+        }
+        let bridge = bridge.build();
         self.handle
             .link()
             .add(bridge)
@@ -153,13 +180,23 @@ impl Links {
         peer: &str,
         peer_ns: BorrowedFd<'_>,
         bridge: u32,
+        port: PortOptions,
     ) -> Result<(), LinkError> {
-        let peer_message = LinkMessageBuilder::<LinkUnspec>::new()
+        let PortOptions {
+            mtu,
+            isolated,
+            hairpin,
+        } = port;
+        let mut peer_message = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer.to_owned())
-            .setns_by_fd(peer_ns.as_raw_fd())
-            .build();
-        let message = LinkVeth::new(host_end, peer)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .setns_by_fd(peer_ns.as_raw_fd());
+        let mut message = LinkVeth::new(host_end, peer);
+        if let Some(mtu) = mtu {
+            peer_message = peer_message.mtu(mtu);
+            message = message.mtu(mtu);
+        }
+        let message = message
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message.build())))
             .build();
         self.handle
             .link()
@@ -179,7 +216,20 @@ impl Links {
             .change(attach)
             .execute()
             .await
-            .map_err(kernel("attach to bridge", host_end))
+            .map_err(kernel("attach to bridge", host_end))?;
+        if isolated || hairpin {
+            let port = LinkBridgePort::new(index)
+                .append_info_data(InfoBridgePort::Isolated(isolated))
+                .hairpin(hairpin)
+                .build();
+            self.handle
+                .link()
+                .change(port)
+                .execute()
+                .await
+                .map_err(kernel("set bridge port flags of", host_end))?;
+        }
+        Ok(())
     }
 
     /// The index of a link that must exist for `step` to go on.
@@ -276,6 +326,37 @@ impl Links {
             .execute()
             .await
             .map_err(kernel("add default route via", gateway.to_string()))
+    }
+
+    /// Deletes every default route (IPv4 and IPv6) of the main table:
+    /// before the way out moves to another network.
+    pub async fn delete_default_routes(&self) -> Result<(), LinkError> {
+        for request in [
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        ] {
+            let mut defaults = Vec::new();
+            let mut routes = self.handle.route().get(request).execute();
+            while let Some(route) = routes
+                .try_next()
+                .await
+                .map_err(kernel("list routes", "default"))?
+            {
+                let main = route.header.table == libc::RT_TABLE_MAIN;
+                if main && route.header.destination_prefix_length == 0 {
+                    defaults.push(route);
+                }
+            }
+            for route in defaults {
+                self.handle
+                    .route()
+                    .del(route)
+                    .execute()
+                    .await
+                    .map_err(kernel("delete route", "default"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Every IPv4 and IPv6 destination in the main routing table, to keep

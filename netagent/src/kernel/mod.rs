@@ -10,8 +10,16 @@
 //! - [`redirect`]: 127.0.0.11:53 to the agent's port inside a sandbox, as
 //!   stateless nf_tables rules over netlink, and the watch that restores
 //!   them.
+//! - [`firewall`]: the host's data plane for the bridges: outbound
+//!   masquerade, published ports, ICC, isolation between networks, in one
+//!   nf_tables table of the agent's, restored when something removes it.
+//! - [`ports`]: host ports held for published ports.
+//! - `nft`: nf_tables netlink framing shared by the two.
 
+pub mod firewall;
 pub mod link;
 pub mod netns;
+pub(crate) mod nft;
+pub mod ports;
 pub mod process;
 pub mod redirect;

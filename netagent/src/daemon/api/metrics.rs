@@ -11,6 +11,7 @@ pub async fn render(agent: &Agent) -> String {
     let queries = agent.query_stats();
     let state = agent.state().await;
     let m = &agent.metrics;
+    let firewall_restored = agent.firewall_restored();
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, value: u64| {
         let _ = writeln!(
@@ -77,6 +78,11 @@ pub async fn render(agent: &Agent) -> String {
         "netagent_redirect_restored_total",
         "DNS redirects put back after something removed them from a sandbox.",
         m.redirects_restored.load(Ordering::Relaxed),
+    );
+    counter(
+        "netagent_firewall_restored_total",
+        "The host firewall table put back after something removed or changed it.",
+        firewall_restored,
     );
     let _ = writeln!(out, "# HELP netagent_queries_total Questions answered, by type and result.\n# TYPE netagent_queries_total counter");
     for (qtype, result, value) in queries {

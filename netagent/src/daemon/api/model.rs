@@ -105,7 +105,8 @@ pub struct NetworkInspect {
     pub labels: BTreeMap<String, String>,
     /// Its name.
     pub name: String,
-    /// Driver options: `com.docker.network.bridge.name`, its Linux bridge.
+    /// Driver options: those given, and `com.docker.network.bridge.name`,
+    /// its Linux bridge (all six of Docker's for the default `bridge`).
     pub options: BTreeMap<String, String>,
     /// Always `local`.
     pub scope: String,
@@ -220,6 +221,9 @@ pub struct SandboxView {
     /// The port its resolver listens on inside it (53 in direct mode);
     /// `None` when it has no resolver.
     pub resolver_port: Option<u16>,
+    /// Its published ports, host ports chosen.
+    #[serde(default)]
+    pub ports: Vec<config::PortMapping>,
 }
 
 /// One sandbox's attachment to one network: an element of

@@ -108,12 +108,24 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect
         },
         config_only: false,
         containers,
-        options: BTreeMap::from([(
-            "com.docker.network.bridge.name".to_owned(),
-            network.bridge.clone(),
-        )]),
+        options: network_options(network),
         labels: network.labels.clone(),
     }
+}
+
+/// A network's `Options` as Docker shows them: every option in force for
+/// the default `bridge` (as for docker0); for a user-defined network the
+/// options it was given, and its bridge's name, which the agent chose.
+fn network_options(network: &NetworkRecord) -> BTreeMap<String, String> {
+    if network.builtin {
+        return network.bridge_options().shown_for_default(&network.bridge);
+    }
+    let mut options = network.options.clone();
+    options.insert(
+        config::bridge_options::BRIDGE_NAME.to_owned(),
+        network.bridge.clone(),
+    );
+    options
 }
 
 /// A sandbox's view: its record, its resolv.conf and its resolver's port.
@@ -136,6 +148,7 @@ pub fn sandbox_view(
         dns_mode: record.dns_mode,
         resolv_conf,
         resolver_port,
+        ports: record.ports,
     }
 }
 

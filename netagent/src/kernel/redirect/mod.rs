@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 mod rules;
-mod wire;
 
 use crate::kernel::netns::{NetnsWorker, NsRef};
 
@@ -68,7 +67,7 @@ pub async fn is_programmed(worker: &NetnsWorker, ns: &NsRef) -> io::Result<bool>
 /// it costs nothing while nobody touches the rules, unlike polling every
 /// sandbox with `nft list`.
 pub fn subscribe_here() -> io::Result<OwnedFd> {
-    wire::open_socket(wire::Purpose::Events)
+    crate::kernel::nft::open_socket(crate::kernel::nft::Purpose::Events)
 }
 
 /// Keeps the redirect in place: after every change to the namespace's

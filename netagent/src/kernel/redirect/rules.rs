@@ -13,7 +13,7 @@
 //! - no names for the payload bases (`enum nft_payload_bases`), for
 //!   NF_ACCEPT (`linux/netfilter.h`) or NF_IP_PRI_RAW
 //!   (`linux/netfilter_ipv4.h`): constants below;
-//! - no socket and no reply handling: [`super::wire`].
+//! - no socket and no reply handling: [`crate::kernel::nft`].
 //!
 //! rustables, the other nftables crate, has neither `notrack` nor a
 //! payload write with checksum update, and builds with bindgen. The
@@ -34,7 +34,12 @@ use netlink_packet_netfilter::nftables::{
     TableMessage,
 };
 
-use super::wire::{equals, exchange, load, request, Batch, Reply};
+use netlink_packet_netfilter::NetfilterProtoFamily;
+
+use crate::kernel::nft::{equals, exchange, load, request, Batch, Reply};
+
+/// The redirect's tables are of the ip family: it rewrites IPv4 only.
+const FAMILY: NetfilterProtoFamily = NetfilterProtoFamily::IPv4;
 
 /// The nftables table netagent owns in each sandbox.
 pub const TABLE: &str = "netagent";
@@ -85,7 +90,7 @@ pub fn program_here(port: u16) -> io::Result<()> {
 /// The transaction [`program_here`] sends, replacing an existing table if
 /// `replace`.
 fn program_batch(port: u16, replace: bool) -> Batch {
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(FAMILY);
     if replace {
         batch.add(table(NfTablesMessage::NewTable), NLM_F_CREATE);
         batch.add(table(NfTablesMessage::DeleteTable), 0);
@@ -106,7 +111,11 @@ fn program_batch(port: u16, replace: bool) -> Batch {
 /// Whether the netagent table exists in this namespace: NFT_MSG_GETTABLE
 /// answers with the table or ENOENT.
 fn table_exists_here() -> io::Result<bool> {
-    let query = request(table(NfTablesMessage::GetTable), NLM_F_REQUEST | NLM_F_ACK);
+    let query = request(
+        FAMILY,
+        table(NfTablesMessage::GetTable),
+        NLM_F_REQUEST | NLM_F_ACK,
+    );
     unless_missing(
         exchange(&query, |_| ControlFlow::Break(())).map(|()| true),
         false,
@@ -130,7 +139,7 @@ pub fn remove_here() -> io::Result<()> {
 /// Create-if-missing then delete: removes the table whether or not it
 /// is there, in one transaction.
 fn remove_batch() -> Batch {
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(FAMILY);
     batch.add(table(NfTablesMessage::NewTable), NLM_F_CREATE);
     batch.add(table(NfTablesMessage::DeleteTable), 0);
     batch
@@ -158,6 +167,7 @@ fn rules_query() -> Vec<u8> {
         RuleAttribute::Chain(CHAIN.into()),
     ];
     request(
+        FAMILY,
         NfTablesMessage::GetRule(RuleMessage { attributes }),
         NLM_F_REQUEST | NLM_F_DUMP,
     )
@@ -378,7 +388,11 @@ mod tests {
 
     #[test]
     fn queries_are_byte_identical_to_the_hand_encoding() {
-        let table = request(table(NfTablesMessage::GetTable), NLM_F_REQUEST | NLM_F_ACK);
+        let table = request(
+            FAMILY,
+            table(NfTablesMessage::GetTable),
+            NLM_F_REQUEST | NLM_F_ACK,
+        );
         assert_eq!(hex(&table), GET_TABLE);
         assert_eq!(hex(&rules_query()), GET_RULES);
     }

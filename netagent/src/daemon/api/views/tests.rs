@@ -43,6 +43,7 @@ fn fixture() -> State {
             dns: vec!["9.9.9.9".parse().unwrap()],
             labels: BTreeMap::from([("demo".to_owned(), "yes".to_owned())]),
             dns_only: false,
+            options: Default::default(),
         },
     );
     let mut spec = SandboxSpec::named("web");
@@ -72,6 +73,7 @@ fn fixture() -> State {
         }],
         dns_mode: DnsMode::Redirect,
         container: None,
+        ports: vec![],
     };
     let mut side = web.clone();
     side.name = "side".into();
@@ -162,6 +164,6 @@ fn the_small_bodies_are_as_before() {
 
 const LIST: &str = r#"[{"id":"NETWORK_ID","name":"app","driver":"bridge","scope":"local","subnets":["10.1.0.0/24","fd00:1::/64"],"internal":true,"sandboxes":1}]"#;
 const INSPECT: &str = r#"{"Attachable":false,"ConfigFrom":{"Network":""},"ConfigOnly":false,"Containers":{"WEB_ID":{"EndpointID":"ENDPOINT_ID","IPv4Address":"10.1.0.2/24","IPv6Address":"fd00:1::2/64","MacAddress":"02:42:0a:01:00:02","Name":"web"}},"Created":"2026-01-02T03:04:05Z","Driver":"bridge","EnableIPv6":true,"IPAM":{"Config":[{"Gateway":"10.1.0.1","Subnet":"10.1.0.0/24"},{"Gateway":"fd00:1::1","Subnet":"fd00:1::/64"}],"Driver":"default","Options":{}},"Id":"NETWORK_ID","Ingress":false,"Internal":true,"Labels":{"demo":"yes"},"Name":"app","Options":{"com.docker.network.bridge.name":"na-abababababab"},"Scope":"local"}"#;
-const SANDBOX: &str = r#"{"name":"web","id":"WEB_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"web","network":{"network":"app"},"aliases":["www"],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":["http=80/tcp"],"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":true,"shares_with":null,"host_mode":false,"endpoints":[{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/web.conf","resolver_port":40000}"#;
-const SIDE: &str = r#"{"name":"side","id":"SIDE_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"side","network":{"container":"web"},"aliases":[],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":[],"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":false,"shares_with":"web","host_mode":false,"endpoints":[],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/side.conf","resolver_port":null}"#;
+const SANDBOX: &str = r#"{"name":"web","id":"WEB_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"web","network":{"network":"app"},"aliases":["www"],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":["http=80/tcp"],"publish":[],"publish_all":false,"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":true,"shares_with":null,"host_mode":false,"endpoints":[{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/web.conf","resolver_port":40000,"ports":[]}"#;
+const SIDE: &str = r#"{"name":"side","id":"SIDE_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"side","network":{"container":"web"},"aliases":[],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":[],"publish":[],"publish_all":false,"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":false,"shares_with":"web","host_mode":false,"endpoints":[],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/side.conf","resolver_port":null,"ports":[]}"#;
 const ENDPOINT: &str = r#"{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}"#;

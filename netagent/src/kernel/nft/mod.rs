@@ -1,10 +1,11 @@
-//! Netlink framing for nf_tables (NETLINK_NETFILTER): the one socket
-//! opener, batches between NFNL_MSG_BATCH_BEGIN and NFNL_MSG_BATCH_END,
+//! Netlink framing for nf_tables (NETLINK_NETFILTER), shared by the
+//! sandbox redirect ([`super::redirect`]) and the host firewall
+//! ([`super::firewall`]): the one socket opener, batches between NFNL_MSG_BATCH_BEGIN and NFNL_MSG_BATCH_END,
 //! the one reader of the kernel's replies (acknowledgements, errors,
 //! multi-part dumps), and the two expressions every match is made of.
 //! The messages themselves are the types of netlink-packet-netfilter,
 //! serialised by netlink-packet-core (the same core as rtnetlink); what
-//! they say is in [`super::rules`].
+//! they say is in `redirect::rules` and `firewall::encode`.
 //!
 //! Names follow the kernel's uapi: `linux/netlink.h` and
 //! `linux/netfilter/nfnetlink.h`.
@@ -50,7 +51,7 @@ const RECEIVE_BUFFER: usize = 64 * 1024;
 const FIRST_SEQUENCE: u32 = 1;
 
 /// What a netfilter socket is for.
-pub(super) enum Purpose {
+pub(crate) enum Purpose {
     /// Requests and their replies: blocking, with a receive timeout.
     Requests,
     /// The nftables event group, non-blocking, for the event loop.
@@ -59,7 +60,7 @@ pub(super) enum Purpose {
 
 /// A NETLINK_NETFILTER socket of the calling thread's namespace (the
 /// worker's, inside a sandbox): the only place one is made.
-pub(super) fn open_socket(purpose: Purpose) -> io::Result<OwnedFd> {
+pub(crate) fn open_socket(purpose: Purpose) -> io::Result<OwnedFd> {
     let (flags, groups) = match purpose {
         Purpose::Requests => (SockFlag::SOCK_CLOEXEC, 0),
         Purpose::Events => (
@@ -82,7 +83,8 @@ pub(super) fn open_socket(purpose: Purpose) -> io::Result<OwnedFd> {
 
 /// nf_tables messages to send as one transaction, and how many
 /// acknowledgements they ask for.
-pub(super) struct Batch {
+pub(crate) struct Batch {
+    family: NetfilterProtoFamily,
     buf: Vec<u8>,
     sequence: u32,
     acks: u32,
@@ -91,8 +93,9 @@ pub(super) struct Batch {
 impl Batch {
     /// A batch opened by NFNL_MSG_BATCH_BEGIN, whose `res_id` names the
     /// subsystem the batch is for (nfnetlink.h).
-    pub(super) fn new() -> Self {
+    pub(crate) fn new(family: NetfilterProtoFamily) -> Self {
         let mut batch = Self {
+            family,
             buf: Vec::new(),
             sequence: FIRST_SEQUENCE - 1,
             acks: 0,
@@ -102,9 +105,20 @@ impl Batch {
     }
 
     /// Appends one nf_tables message, asking for its acknowledgement.
-    pub(super) fn add(&mut self, message: NfTablesMessage, flags: u16) {
+    pub(crate) fn add(&mut self, message: NfTablesMessage, flags: u16) {
+        self.add_for(self.family, message, flags);
+    }
+
+    /// Appends one nf_tables message of another address family (one
+    /// transaction may change tables of several).
+    pub(crate) fn add_for(
+        &mut self,
+        family: NetfilterProtoFamily,
+        message: NfTablesMessage,
+        flags: u16,
+    ) {
         self.acks += 1;
-        self.push(nft(message), NLM_F_REQUEST | NLM_F_ACK | flags);
+        self.push(nft(family, message), NLM_F_REQUEST | NLM_F_ACK | flags);
     }
 
     fn push(&mut self, message: NetfilterMessage, flags: u16) {
@@ -114,13 +128,13 @@ impl Batch {
 
     /// Closes the batch with NFNL_MSG_BATCH_END: its bytes, and how many
     /// acknowledgements to wait for.
-    pub(super) fn end(mut self) -> (Vec<u8>, u32) {
+    pub(crate) fn end(mut self) -> (Vec<u8>, u32) {
         self.push(control(ControlMessage::BatchEnd), NLM_F_REQUEST);
         (self.buf, self.acks)
     }
 
     /// Sends the batch and waits for the kernel's verdict on each message.
-    pub(super) fn commit(self) -> io::Result<()> {
+    pub(crate) fn commit(self) -> io::Result<()> {
         let (bytes, mut pending) = self.end();
         exchange(&bytes, |reply| {
             if let Reply::Ack = reply {
@@ -136,15 +150,19 @@ impl Batch {
 }
 
 /// One nf_tables request outside a batch (a query), as bytes.
-pub(super) fn request(message: NfTablesMessage, flags: u16) -> Vec<u8> {
+pub(crate) fn request(
+    family: NetfilterProtoFamily,
+    message: NfTablesMessage,
+    flags: u16,
+) -> Vec<u8> {
     let mut buf = Vec::new();
-    append(&mut buf, nft(message), flags, FIRST_SEQUENCE);
+    append(&mut buf, nft(family, message), flags, FIRST_SEQUENCE);
     buf
 }
 
-/// An nf_tables message for the ip family.
-fn nft(message: NfTablesMessage) -> NetfilterMessage {
-    let header = NetfilterHeader::new(NetfilterProtoFamily::IPv4, NFNETLINK_V0, 0);
+/// An nf_tables message for `family`'s tables.
+fn nft(family: NetfilterProtoFamily, message: NfTablesMessage) -> NetfilterMessage {
+    let header = NetfilterHeader::new(family, NFNETLINK_V0, 0);
     NetfilterMessage::new(header, message)
 }
 
@@ -168,7 +186,7 @@ fn append(buf: &mut Vec<u8>, message: NetfilterMessage, flags: u16, sequence: u3
 }
 
 /// One reply from the kernel, as [`exchange`] hands it on.
-pub(super) enum Reply {
+pub(crate) enum Reply {
     /// NLMSG_ERROR with error 0: a request was applied.
     Ack,
     /// An nf_tables message (a dump's part, or a query's answer).
@@ -181,7 +199,7 @@ pub(super) enum Reply {
 /// until it breaks or the kernel ends a dump (NLMSG_DONE). An NLMSG_ERROR
 /// carrying an error ends the exchange with that errno. The one reader of
 /// replies: batches, queries and dumps all go through it.
-pub(super) fn exchange(
+pub(crate) fn exchange(
     request: &[u8],
     mut on_reply: impl FnMut(Reply) -> ControlFlow<()>,
 ) -> io::Result<()> {
@@ -226,7 +244,7 @@ fn reply(message: &NetlinkBuffer<&[u8]>) -> io::Result<Option<Reply>> {
 }
 
 /// Loads `len` bytes at `offset` of `base` into register 1.
-pub(super) fn load(base: u32, offset: u32, len: u32) -> ListAttribute<ExpressionAttribute> {
+pub(crate) fn load(base: u32, offset: u32, len: u32) -> ListAttribute<ExpressionAttribute> {
     Expressions::Payload(vec![
         Payload::DestinationRegister(Register::Reg1),
         Payload::Base(base),
@@ -237,7 +255,7 @@ pub(super) fn load(base: u32, offset: u32, len: u32) -> ListAttribute<Expression
 }
 
 /// Register 1 equals `value`, or the rule stops here.
-pub(super) fn equals(value: &[u8]) -> ListAttribute<ExpressionAttribute> {
+pub(crate) fn equals(value: &[u8]) -> ListAttribute<ExpressionAttribute> {
     Expressions::Cmp(vec![
         Cmp::SourceRegister(Register::Reg1),
         Cmp::Op(Operator::Equal),
@@ -269,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_framed_by_begin_and_end() {
-        let (bytes, acks) = Batch::new().end();
+        let (bytes, acks) = Batch::new(NetfilterProtoFamily::IPv4).end();
         let begin = NetlinkBuffer::new_checked(&bytes[..]).unwrap();
         let end = NetlinkBuffer::new_checked(&bytes[begin.length() as usize..]).unwrap();
         assert_eq!(

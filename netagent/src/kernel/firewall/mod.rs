@@ -1,0 +1,171 @@
+//! The bridges' data plane in the host namespace: outbound masquerade,
+//! published ports, ICC and isolation between networks, as one nf_tables
+//! table of the agent's (`inet netagent`), never touching anyone else's
+//! tables. ICC is a property of the bridge ports ([`plan`] says why).
+//!
+//! - [`plan`]: the rules as a pure function of the bridges and ports.
+//! - [`encode`]: a plan as one netlink transaction.
+//!
+//! [`Firewall`] keeps the inputs last applied, so that when something
+//! removes the table (`nft flush ruleset`, a firewalld reload) the
+//! [`guard`] puts it back at once, as the sandbox redirect's guard does.
+//! Every call here does blocking netlink I/O in the calling thread's
+//! namespace: the agent calls it from a blocking thread at home.
+
+use std::io;
+use std::ops::ControlFlow;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_netfilter::nftables::NfTablesMessageType;
+
+pub mod encode;
+pub mod plan;
+
+pub use plan::{BridgeNet, Forward, Inputs};
+
+use crate::kernel::nft::{exchange, open_socket, request, Purpose, Reply};
+
+/// The firewall as last applied, and how often it had to be restored.
+#[derive(Debug, Default)]
+pub struct Firewall {
+    applied: Mutex<Option<Inputs>>,
+    /// Times the table was found missing or changed and loaded again.
+    pub restored: AtomicU64,
+}
+
+impl Firewall {
+    /// Makes the kernel hold the rules for `inputs` (one transaction), or
+    /// removes the tables when there is no network at all. Turns on IPv4
+    /// forwarding (and IPv6 when a network masquerades IPv6) and
+    /// `route_localnet` on each bridge that publishes to localhost, as
+    /// Docker does.
+    pub fn apply(&self, inputs: Inputs) -> io::Result<()> {
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if applied.as_ref() == Some(&inputs) {
+            return Ok(());
+        }
+        if inputs.networks.is_empty() {
+            encode::remove().commit()?;
+        } else {
+            prepare_sysctls(&inputs)?;
+            encode::program(&plan::plan(&inputs)).commit()?;
+        }
+        *applied = Some(inputs);
+        Ok(())
+    }
+
+    /// Checks the tables against what was applied and loads them again
+    /// if anything is missing; true if it had to.
+    pub fn heal(&self) -> io::Result<bool> {
+        let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(inputs) = applied.as_ref().filter(|i| !i.networks.is_empty()) else {
+            return Ok(false);
+        };
+        let plan = plan::plan(inputs);
+        if is_whole(&plan)? {
+            return Ok(false);
+        }
+        encode::program(&plan).commit()?;
+        self.restored.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+}
+
+/// Whether every chain of the plan is there with as many rules as it
+/// should have.
+fn is_whole(plan: &plan::Plan) -> io::Result<bool> {
+    for (chain, expected) in encode::rule_counts(plan) {
+        let mut rules = 0;
+        let query = request(
+            netlink_packet_netfilter::NetfilterProtoFamily::Inet,
+            encode::rules_of(chain),
+            NLM_F_REQUEST | NLM_F_DUMP,
+        );
+        let dump = exchange(&query, |reply| {
+            if let Reply::Nft(NfTablesMessageType::NewRule) = reply {
+                rules += 1;
+            }
+            ControlFlow::Continue(())
+        });
+        match dump {
+            Ok(()) if rules == expected => {}
+            Ok(()) => return Ok(false),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(true)
+}
+
+/// The sysctls the rules need: forwarding, and `route_localnet` on each
+/// bridge with a way out, so that the host's own `localhost:PORT` can be
+/// translated to a sandbox (Docker's `userland-proxy=false`; the
+/// `localnet` chain drops 127/8 that arrives on a bridge).
+fn prepare_sysctls(inputs: &Inputs) -> io::Result<()> {
+    enable("/proc/sys/net/ipv4/ip_forward", "IPv4 forwarding")?;
+    let v6_out = inputs
+        .networks
+        .iter()
+        .any(|n| !n.internal && n.subnets.iter().any(|s| s.addr().is_ipv6()));
+    if v6_out {
+        enable("/proc/sys/net/ipv6/conf/all/forwarding", "IPv6 forwarding")?;
+    }
+    for net in inputs.networks.iter().filter(|n| !n.internal) {
+        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge);
+        std::fs::write(&path, "1").map_err(|err| with_path(err, &path))?;
+    }
+    Ok(())
+}
+
+/// Writes 1 to a sysctl unless it is 1 already, and says so in the log:
+/// an operator should know the agent turned forwarding on.
+fn enable(path: &str, what: &str) -> io::Result<()> {
+    let now = std::fs::read_to_string(path).map_err(|err| with_path(err, path))?;
+    if now.trim() != "1" {
+        std::fs::write(path, "1").map_err(|err| with_path(err, path))?;
+        tracing::info!(
+            sysctl = path,
+            "turned on {what} (as Docker does) for the bridges' way out"
+        );
+    }
+    Ok(())
+}
+
+fn with_path(err: io::Error, path: &str) -> io::Error {
+    io::Error::new(err.kind(), format!("{path}: {err}"))
+}
+
+/// Keeps the firewall in place: after every change to the host's
+/// nftables ruleset, checks the agent's tables and loads them again if
+/// something removed them. Runs until aborted; the socket is made here,
+/// in the agent's own namespace.
+pub async fn guard(firewall: Arc<Firewall>) -> io::Result<()> {
+    let events = open_socket(Purpose::Events)?;
+    // SAFETY: the AsyncFd owns the descriptor, which stays open exactly as
+    // long as it is registered.
+    let events = unsafe { tokio::io::unix::AsyncFd::register(events) }?;
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let mut ready = events.readable().await?;
+        while nix::sys::socket::recv(
+            events.get_ref().as_raw_fd(),
+            &mut buffer,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .is_ok()
+        {}
+        ready.clear_ready();
+        let firewall = Arc::clone(&firewall);
+        match tokio::task::spawn_blocking(move || firewall.heal()).await {
+            Ok(Ok(true)) => tracing::warn!(
+                "the agent's nftables table was removed or changed (a firewall reload?): restored"
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(err)) => tracing::error!(%err, "cannot restore the agent's nftables table"),
+            Err(err) => tracing::error!(%err, "the firewall check panicked"),
+        }
+    }
+}

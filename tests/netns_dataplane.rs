@@ -1,0 +1,325 @@
+//! Namespace tier: the bridges' data plane (issue #12). A "world"
+//! namespace stands for the outside ([`crate::harness::world`]); servers
+//! that answer with the address they saw show what NAT did.
+
+use crate::harness::host::{OutputExt, TestHost};
+use crate::harness::world::{
+    ask, ask_until_answered, make_world, remove_world, serve, world, HOST_ADDRESS, WORLD_ADDRESS,
+};
+
+fn cli_ok(host: &TestHost, args: &[&str]) -> String {
+    host.cli(args)
+        .assert_ok(&format!("netagent {args:?}"))
+        .stdout_text()
+}
+
+/// The sandbox's IPv4 address on `network`.
+fn address_of(host: &TestHost, sandbox: &str, network: &str) -> String {
+    let view: serde_json::Value =
+        serde_json::from_str(&cli_ok(host, &["inspect", sandbox])).expect("inspect is JSON");
+    let view = if view.is_array() {
+        view[0].clone()
+    } else {
+        view
+    };
+    let endpoints = view["endpoints"].as_array().cloned().unwrap_or_default();
+    endpoints
+        .iter()
+        .find(|e| e["network"] == network)
+        .and_then(|e| e["ipv4"].as_str())
+        .unwrap_or_else(|| panic!("{sandbox} has no address on {network}: {view}"))
+        .to_owned()
+}
+
+/// The agent's tables as `nft` lists them.
+fn agent_tables(host: &TestHost) -> String {
+    host.in_host(&["nft", "list", "tables"]).stdout_text()
+}
+
+/// After removal, the agent's table holds the default bridge's rules and
+/// nothing of what was removed.
+fn assert_only_default_bridge_rules(host: &TestHost) {
+    let table = host
+        .in_host(&["nft", "list", "table", "inet", "netagent"])
+        .stdout_text();
+    assert!(table.contains("netagent0"), "{table}");
+    for gone in ["na-", "dnat ip to", "8080"] {
+        assert!(!table.contains(gone), "{gone} left in: {table}");
+    }
+}
+
+#[test]
+fn published_ports_reach_the_sandbox_from_the_world_the_host_and_peers() {
+    let host = TestHost::with_private_run("");
+    make_world(&host);
+    cli_ok(&host, &["network", "create", "app"]);
+    cli_ok(
+        &host,
+        &[
+            "run",
+            "--name",
+            "web",
+            "--network",
+            "app",
+            "-p",
+            "8080:80",
+            "-p",
+            "8081:81/udp",
+        ],
+    );
+    cli_ok(&host, &["run", "--name", "peer", "--network", "app"]);
+    let web = host.netns_path("web");
+    let peer = host.netns_path("peer");
+    let _web_server = serve(&host, Some(&web), 80);
+    let _web_udp = serve(&host, Some(&web), 81);
+    let _world_server = serve(&host, Some(world()), 7000);
+
+    // The way out: the world sees the host's address (masquerade).
+    assert_eq!(
+        ask_until_answered(&host, Some(&web), WORLD_ADDRESS, 7000, "tcp").as_deref(),
+        Some(HOST_ADDRESS)
+    );
+    // The world reaches the published port on the host's address, and the
+    // sandbox sees the world's own address (DNAT only).
+    assert_eq!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").as_deref(),
+        Some(WORLD_ADDRESS)
+    );
+    assert_eq!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8081, "udp").as_deref(),
+        Some(WORLD_ADDRESS),
+        "UDP publishing"
+    );
+    // The host itself, on localhost and on its own address.
+    assert!(
+        ask(&host, None, "127.0.0.1", 8080, "tcp").is_some(),
+        "localhost:8080"
+    );
+    assert!(
+        ask(&host, None, HOST_ADDRESS, 8080, "tcp").is_some(),
+        "host address"
+    );
+    // Hairpin: a peer and the sandbox itself through the host's address.
+    assert!(
+        ask(&host, Some(&peer), HOST_ADDRESS, 8080, "tcp").is_some(),
+        "a peer, hairpin"
+    );
+    assert!(
+        ask(&host, Some(&web), HOST_ADDRESS, 8080, "tcp").is_some(),
+        "itself, hairpin"
+    );
+    let ps = cli_ok(&host, &["ps"]);
+    assert!(
+        ps.contains("0.0.0.0:8080->80/tcp") && ps.contains("0.0.0.0:8081->81/udp"),
+        "{ps}"
+    );
+
+    // The same host port again: refused, naming it; and one a host
+    // process holds.
+    host.cli(&[
+        "run",
+        "--name",
+        "again",
+        "--network",
+        "app",
+        "-p",
+        "8080:80",
+    ])
+    .assert_fails_with("8080/tcp is already published by sandbox \"web\"");
+    let _host_server = serve(&host, None, 9090);
+    ask_until_answered(&host, None, "127.0.0.1", 9090, "tcp").expect("the host's own server");
+    host.cli(&[
+        "run",
+        "--name",
+        "taken",
+        "--network",
+        "app",
+        "-p",
+        "9090:80",
+    ])
+    .assert_fails_with("9090/tcp is in use by a process on the host");
+
+    // rm takes the mapping away.
+    cli_ok(&host, &["rm", "web"]);
+    assert_eq!(ask(&host, Some(world()), HOST_ADDRESS, 8080, "tcp"), None);
+    remove_world(&host);
+    host.assert_clean_after_removal();
+    assert_only_default_bridge_rules(&host);
+}
+
+#[test]
+fn icc_isolation_internal_networks_and_bridge_options() {
+    let host = TestHost::with_private_run("");
+    make_world(&host);
+    let _world_server = serve(&host, Some(world()), 7000);
+    cli_ok(
+        &host,
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.enable_icc=false",
+            "-o",
+            "com.docker.network.driver.mtu=1400",
+            "quiet",
+        ],
+    );
+    cli_ok(&host, &["network", "create", "other"]);
+    cli_ok(&host, &["network", "create", "--internal", "closed"]);
+    cli_ok(
+        &host,
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.enable_ip_masquerade=false",
+            "--subnet",
+            "10.77.0.0/24",
+            "plain",
+        ],
+    );
+    for (name, network) in [
+        ("a", "quiet"),
+        ("b", "quiet"),
+        ("o", "other"),
+        ("c", "closed"),
+        ("p", "plain"),
+    ] {
+        cli_ok(&host, &["run", "--name", name, "--network", network]);
+    }
+    let path = |name: &str| host.netns_path(name);
+    let _b_server = serve(&host, Some(&path("b")), 80);
+    let _o_server = serve(&host, Some(&path("o")), 80);
+    let b = address_of(&host, "b", "quiet");
+    let o = address_of(&host, "o", "other");
+    // The servers are up: the host reaches both.
+    ask_until_answered(&host, None, &b, 80, "tcp").expect("the host reaches b");
+    ask_until_answered(&host, None, &o, 80, "tcp").expect("the host reaches o");
+
+    // ICC off: a cannot reach b, but resolves it and still gets out.
+    assert_eq!(ask(&host, Some(&path("a")), &b, 80, "tcp"), None, "ICC off");
+    assert_eq!(
+        host.dig_short("a", &["b"]),
+        std::slice::from_ref(&b),
+        "names still resolve"
+    );
+    assert!(
+        ask(&host, Some(&path("a")), WORLD_ADDRESS, 7000, "tcp").is_some(),
+        "a gets out"
+    );
+    // Isolation: a network does not reach another's sandboxes...
+    assert_eq!(
+        ask(&host, Some(&path("b")), &o, 80, "tcp"),
+        None,
+        "isolated"
+    );
+    // ...unless the sandbox is on both.
+    cli_ok(&host, &["network", "connect", "other", "b"]);
+    assert!(
+        ask(&host, Some(&path("b")), &o, 80, "tcp").is_some(),
+        "on both networks"
+    );
+    // Internal: no way out.
+    assert_eq!(
+        ask(&host, Some(&path("c")), WORLD_ADDRESS, 7000, "tcp"),
+        None,
+        "internal"
+    );
+    // Masquerade off: the world sees the sandbox's own address (given a
+    // route back).
+    host.in_host(&[
+        "ip",
+        "netns",
+        "exec",
+        "world",
+        "ip",
+        "route",
+        "add",
+        "10.77.0.0/24",
+        "via",
+        HOST_ADDRESS,
+    ])
+    .assert_ok("route back");
+    let p = address_of(&host, "p", "plain");
+    assert_eq!(
+        ask(&host, Some(&path("p")), WORLD_ADDRESS, 7000, "tcp"),
+        Some(p)
+    );
+
+    // Options: MTU on bridge and veth, shown in inspect; a bad key refused.
+    let inside = host
+        .exec("a", &["ip", "link", "show", "eth0"])
+        .stdout_text();
+    assert!(inside.contains("mtu 1400"), "{inside}");
+    let inspect = cli_ok(&host, &["network", "inspect", "quiet"]);
+    assert!(
+        inspect.contains("\"com.docker.network.bridge.enable_icc\": \"false\""),
+        "{inspect}"
+    );
+    let bridge = cli_ok(&host, &["network", "inspect", "bridge"]);
+    assert!(
+        bridge.contains("\"com.docker.network.bridge.default_bridge\": \"true\""),
+        "{bridge}"
+    );
+    host.cli(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.colour=blue",
+        "bad",
+    ])
+    .assert_fails_with("unknown option \"com.docker.network.bridge.colour\"");
+    remove_world(&host);
+    host.assert_clean_after_removal();
+    assert_only_default_bridge_rules(&host);
+}
+
+#[test]
+fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
+    let mut host = TestHost::with_private_run("");
+    make_world(&host);
+    cli_ok(&host, &["network", "create", "app"]);
+    cli_ok(
+        &host,
+        &["run", "--name", "web", "--network", "app", "-p", "8080:80"],
+    );
+    let _server = serve(&host, Some(&host.netns_path("web")), 80);
+    ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").expect("published");
+
+    host.in_host(&["nft", "flush", "ruleset"])
+        .assert_ok("nft flush ruleset");
+    assert!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").is_some(),
+        "healed after a flush: {}",
+        agent_tables(&host)
+    );
+    let socket = host.socket();
+    let metrics = host
+        .in_host(&[
+            "curl",
+            "-s",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "http://localhost/metrics",
+        ])
+        .stdout_text();
+    assert!(
+        metrics.contains("netagent_firewall_restored_total"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("netagent_firewall_restored_total 0"),
+        "{metrics}"
+    );
+
+    host.kill_daemon();
+    host.start_daemon();
+    assert!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").is_some(),
+        "published again after a restart"
+    );
+    cli_ok(&host, &["rm", "web"]);
+    remove_world(&host);
+    host.assert_clean_after_removal();
+    assert_only_default_bridge_rules(&host);
+}
