@@ -56,10 +56,12 @@ impl FakeUpstream {
     }
 
     /// Starts a fake on `addr` (port 0 picks one; UDP and TCP share it).
+    /// A port the kernel picks for UDP may be taken for TCP (by another
+    /// test's client connection): then another one is picked, a bounded
+    /// number of times.
     pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> FakeUpstream {
-        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
+        let (udp, tcp) = bind_both(addr);
         let addr = udp.local_addr().unwrap();
-        let tcp = std::net::TcpListener::bind(addr).expect("bind fake tcp on the same port");
         udp.set_nonblocking(true).unwrap();
         tcp.set_nonblocking(true).unwrap();
         let udp_packets = Arc::new(AtomicUsize::new(0));
@@ -236,4 +238,18 @@ fn reply(query: &Message, behaviour: Behaviour) -> Vec<u8> {
         }
     };
     message.to_vec().unwrap()
+}
+
+/// A UDP socket and a TCP listener on the same port of `addr` (any free
+/// one when its port is 0).
+fn bind_both(addr: SocketAddr) -> (std::net::UdpSocket, std::net::TcpListener) {
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
+        match std::net::TcpListener::bind(udp.local_addr().unwrap()) {
+            Ok(tcp) => return (udp, tcp),
+            Err(err) if addr.port() == 0 && err.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(err) => panic!("bind fake tcp on the same port: {err}"),
+        }
+    }
+    panic!("no port free for both UDP and TCP after 50 tries");
 }
