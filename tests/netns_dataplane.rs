@@ -139,6 +139,41 @@ fn published_ports_reach_the_sandbox_from_the_world_the_host_and_peers() {
     ])
     .assert_fails_with("9090/tcp is in use by a process on the host");
 
+    // The mapping follows the way out through connect and disconnect: a
+    // sandbox on an internal network only publishes nothing.
+    cli_ok(&host, &["network", "create", "--internal", "closed"]);
+    cli_ok(
+        &host,
+        &[
+            "run",
+            "--name",
+            "late",
+            "--network",
+            "closed",
+            "-p",
+            "8090:80",
+        ],
+    );
+    let _late_server = serve(&host, Some(&host.netns_path("late")), 80);
+    ask_until_answered(&host, None, &address_of(&host, "late", "closed"), 80, "tcp")
+        .expect("late serves");
+    assert_eq!(
+        ask(&host, Some(world()), HOST_ADDRESS, 8090, "tcp"),
+        None,
+        "internal only"
+    );
+    cli_ok(&host, &["network", "connect", "app", "late"]);
+    assert!(
+        ask(&host, Some(world()), HOST_ADDRESS, 8090, "tcp").is_some(),
+        "after connect"
+    );
+    cli_ok(&host, &["network", "disconnect", "app", "late"]);
+    assert_eq!(
+        ask(&host, Some(world()), HOST_ADDRESS, 8090, "tcp"),
+        None,
+        "after disconnect"
+    );
+
     // rm takes the mapping away.
     cli_ok(&host, &["rm", "web"]);
     assert_eq!(ask(&host, Some(world()), HOST_ADDRESS, 8080, "tcp"), None);
@@ -311,6 +346,24 @@ fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
         !metrics.contains("netagent_firewall_restored_total 0"),
         "{metrics}"
     );
+
+    // Another table whose forward chain drops by default (Docker's
+    // FORWARD policy): the agent says so, naming the chain and the fix.
+    for step in [
+        "nft add table ip filter",
+        "nft add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
+    ] {
+        let args: Vec<&str> = step.split(' ').collect();
+        host.in_host(&args).assert_ok(step);
+    }
+    cli_ok(&host, &["network", "create", "other"]);
+    let log = host.daemon_log();
+    assert!(
+        log.contains("ip filter FORWARD") && log.contains("drops forwarded traffic"),
+        "{log}"
+    );
+    host.in_host(&["nft", "delete", "table", "ip", "filter"])
+        .assert_ok("delete it");
 
     host.kill_daemon();
     host.start_daemon();

@@ -5,6 +5,8 @@
 //!
 //! - [`plan`]: the rules as a pure function of the bridges and ports.
 //! - [`encode`]: a plan as one netlink transaction.
+//! - [`coexist`]: other tables' forward chains that would drop the
+//!   bridges' traffic, found and explained.
 //!
 //! [`Firewall`] keeps the inputs last applied, so that when something
 //! removes the table (`nft flush ruleset`, a firewalld reload) the
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_netfilter::nftables::NfTablesMessageType;
 
+pub mod coexist;
 pub mod encode;
 pub mod plan;
 
@@ -32,6 +35,8 @@ use crate::kernel::nft::{exchange, open_socket, request, Purpose, Reply};
 #[derive(Debug, Default)]
 pub struct Firewall {
     applied: Mutex<Option<Inputs>>,
+    /// Other tables' dropping forward chains already warned about.
+    warned: Mutex<Vec<String>>,
     /// Times the table was found missing or changed and loaded again.
     pub restored: AtomicU64,
 }
@@ -52,9 +57,26 @@ impl Firewall {
         } else {
             prepare_sysctls(&inputs)?;
             encode::program(&plan::plan(&inputs)).commit()?;
+            self.warn_about_other_tables(&inputs);
         }
         *applied = Some(inputs);
         Ok(())
+    }
+
+    /// Logs once per chain each other table's forward chain that would
+    /// drop the bridges' traffic, with the fix.
+    fn warn_about_other_tables(&self, inputs: &Inputs) {
+        let Ok(chains) = coexist::forward_drops_elsewhere() else {
+            return;
+        };
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        let bridges: Vec<String> = inputs.networks.iter().map(|n| n.bridge.clone()).collect();
+        for chain in chains {
+            if !warned.contains(&chain) {
+                tracing::warn!(chain, "{}", coexist::advice(&chain, &bridges));
+                warned.push(chain);
+            }
+        }
     }
 
     /// Checks the tables against what was applied and loads them again

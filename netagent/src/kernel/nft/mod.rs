@@ -14,6 +14,7 @@ use std::io;
 use std::ops::ControlFlow;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use netlink_packet_core::ParseableParametrized;
 use netlink_packet_core::{
     DecodeError, ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
     NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
@@ -24,7 +25,8 @@ use netlink_packet_netfilter::nftables::{
 };
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{
-    NetfilterHeader, NetfilterMessage, NetfilterProtoFamily, NetfilterSubsystem,
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+    NetfilterSubsystem,
 };
 use nix::sys::socket::{
     bind, recv, send, setsockopt, socket, sockopt::ReceiveTimeout, AddressFamily, MsgFlags,
@@ -203,6 +205,36 @@ pub(crate) fn exchange(
     request: &[u8],
     mut on_reply: impl FnMut(Reply) -> ControlFlow<()>,
 ) -> io::Result<()> {
+    exchange_raw(request, |reply, _| on_reply(reply))
+}
+
+/// The nf_tables messages of a dump (`request` with NLM_F_DUMP), parsed;
+/// parts that do not parse are skipped.
+pub(crate) fn dump(request: &[u8]) -> io::Result<Vec<(NetfilterProtoFamily, NfTablesMessage)>> {
+    let mut messages = Vec::new();
+    exchange_raw(request, |reply, message| {
+        if let Reply::Nft(_) = reply {
+            let parsed =
+                NetfilterMessage::parse_with_param(message.payload(), message.message_type());
+            if let Ok(NetfilterMessage {
+                header,
+                inner: NetfilterMessageInner::NfTables(nft),
+                ..
+            }) = parsed
+            {
+                messages.push((header.family, nft));
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(messages)
+}
+
+/// [`exchange`], handing on each message's bytes too.
+fn exchange_raw(
+    request: &[u8],
+    mut on_reply: impl FnMut(Reply, &NetlinkBuffer<&[u8]>) -> ControlFlow<()>,
+) -> io::Result<()> {
     let fd = open_socket(Purpose::Requests)?;
     send(fd.as_raw_fd(), request, MsgFlags::empty())?;
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
@@ -214,7 +246,7 @@ pub(crate) fn exchange(
             let Some(reply) = reply(&message)? else {
                 return Ok(());
             };
-            if on_reply(reply).is_break() {
+            if on_reply(reply, &message).is_break() {
                 return Ok(());
             }
             at += align(message.length() as usize);
