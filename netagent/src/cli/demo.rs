@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use config::{DaemonConfig, DnsMode, NetworkMode};
 
 use super::client::Client;
+use super::demo_ports::{fetch, serve_page, World, HOST_ADDRESS};
 use super::exec::command_in_sandbox;
 use crate::daemon::api::model::{
     ConnectBody, EndpointView, NetworkInspect, NetworkSpec, SandboxSpec, SandboxView,
@@ -39,6 +40,7 @@ pub fn run() -> Result<i32> {
         let mut demo = Demo {
             client: Client::new(&config.paths.socket),
             worker: NetnsWorker::start()?,
+            scratch: scratch.clone(),
             step: 0,
             failed: 0,
         };
@@ -96,6 +98,7 @@ fn program_exists(name: &str) -> bool {
 struct Demo {
     client: Client,
     worker: NetnsWorker,
+    scratch: PathBuf,
     step: usize,
     failed: usize,
 }
@@ -128,15 +131,16 @@ impl Demo {
             "netagent network create new_network",
             created.map(|n| format!("bridge network, subnet {}", first_subnet(&n))),
         );
-        for name in ["nginx01", "nginx02"] {
-            let result = self.run_sandbox(name, Some("new_network")).await;
-            self.report(
-                &format!("netagent run --name {name} --network new_network"),
-                result,
-            );
-        }
+        let result = self.run_published("nginx01").await;
+        self.report(
+            "netagent run --name nginx01 --network new_network -p 8080:80",
+            result,
+        );
+        let result = self.run_sandbox("nginx02", Some("new_network")).await;
+        self.report("netagent run --name nginx02 --network new_network", result);
         self.resolve_and_reach("nginx01", "nginx02").await;
         self.resolve_and_reach("nginx02", "nginx01").await;
+        self.published_page().await;
         let result = self.run_sandbox("nginx03", None).await;
         self.report(
             "netagent run --name nginx03   (the default bridge: no embedded DNS)",
@@ -204,6 +208,54 @@ impl Demo {
             "sandbox {name} at {}",
             ipv4_of(view.endpoints.first())
         ))
+    }
+
+    async fn run_published(&self, name: &str) -> Result<String> {
+        let mut spec = SandboxSpec::named(name);
+        spec.network = NetworkMode::Network("new_network".into());
+        spec.publish = vec!["8080:80".parse()?];
+        let view: SandboxView = self.client.post("/v1/sandboxes", &spec).await?;
+        Ok(format!(
+            "sandbox {name} at {}, its port 80 published on the host's port 8080",
+            ipv4_of(view.endpoints.first())
+        ))
+    }
+
+    /// nginx01 serves a page on its port 80; the host fetches it on
+    /// localhost:8080 and the world on the host's address.
+    async fn published_page(&mut self) {
+        let scratch = self.scratch.clone();
+        let world = World::make(&self.worker, &scratch).await;
+        let nginx01: Result<SandboxView> = self.client.get("/v1/sandboxes/nginx01").await;
+        let served = match nginx01 {
+            Ok(view) => serve_page(&self.worker, &view.netns, 2).await,
+            Err(err) => Err(err),
+        };
+        let local = match served {
+            Ok(()) => tokio::task::spawn_blocking(|| fetch(([127, 0, 0, 1], 8080).into()))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|page| page),
+            Err(err) => Err(err),
+        };
+        self.report(
+            "host: curl http://localhost:8080/   (nginx01's port 80, published)",
+            local.map(|page| format!("got {page}")),
+        );
+        let remote = match &world {
+            Ok(world) => {
+                let address = SocketAddr::new(HOST_ADDRESS.parse().expect("an address"), 8080);
+                world.fetch(&self.worker, address).await
+            }
+            Err(err) => Err(anyhow::anyhow!("no world namespace: {err:#}")),
+        };
+        self.report(
+            &format!("another machine: curl http://{HOST_ADDRESS}:8080/   (the host's address)"),
+            remote.map(|page| format!("got {page}")),
+        );
+        if let Ok(world) = world {
+            let _ = world.remove();
+        }
     }
 
     async fn resolve_and_reach(&mut self, from: &str, to: &str) {

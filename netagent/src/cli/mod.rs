@@ -16,6 +16,8 @@
 //! - `exec`: running a command inside a sandbox, as `ip netns exec` does.
 //! - `output`: aligned tables and indented JSON.
 //! - `demo`: Docker's walkthrough, replayed against a private agent.
+//! - `demo_ports`: the demo's published port, fetched from the host and
+//!   from a "world" namespace.
 //! - [`cni`]: the CNI plugin (the binary run with `CNI_COMMAND` set).
 //! - `hook`: the OCI runtime hook, `netagent hook createRuntime|poststop`.
 
@@ -23,6 +25,7 @@ mod args;
 mod client;
 pub mod cni;
 mod demo;
+mod demo_ports;
 mod dns;
 mod exec;
 mod hook;

@@ -182,11 +182,41 @@ impl Links {
         bridge: u32,
         port: PortOptions,
     ) -> Result<(), LinkError> {
-        let PortOptions {
-            mtu,
-            isolated,
-            hairpin,
-        } = port;
+        let index = self.create_pair(host_end, peer, peer_ns, port.mtu).await?;
+        let attach = LinkUnspec::new_with_index(index)
+            .controller(bridge)
+            .up()
+            .build();
+        self.handle
+            .link()
+            .change(attach)
+            .execute()
+            .await
+            .map_err(kernel("attach to bridge", host_end))?;
+        if port.isolated || port.hairpin {
+            let flags = LinkBridgePort::new(index)
+                .append_info_data(InfoBridgePort::Isolated(port.isolated))
+                .hairpin(port.hairpin)
+                .build();
+            self.handle
+                .link()
+                .change(flags)
+                .execute()
+                .await
+                .map_err(kernel("set bridge port flags of", host_end))?;
+        }
+        Ok(())
+    }
+
+    /// Creates a veth pair, `peer` directly inside `peer_ns`, the host end
+    /// down and without IPv6 addresses of its own; returns its index.
+    pub async fn create_pair(
+        &self,
+        host_end: &str,
+        peer: &str,
+        peer_ns: BorrowedFd<'_>,
+        mtu: Option<u32>,
+    ) -> Result<u32, LinkError> {
         let mut peer_message = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer.to_owned())
             .setns_by_fd(peer_ns.as_raw_fd());
@@ -207,29 +237,7 @@ impl Links {
         let index = self.existing_index(host_end, "create veth").await?;
         // A bridge port needs no IPv6 address of its own.
         self.without_ipv6_addresses(index, host_end).await?;
-        let attach = LinkUnspec::new_with_index(index)
-            .controller(bridge)
-            .up()
-            .build();
-        self.handle
-            .link()
-            .change(attach)
-            .execute()
-            .await
-            .map_err(kernel("attach to bridge", host_end))?;
-        if isolated || hairpin {
-            let port = LinkBridgePort::new(index)
-                .append_info_data(InfoBridgePort::Isolated(isolated))
-                .hairpin(hairpin)
-                .build();
-            self.handle
-                .link()
-                .change(port)
-                .execute()
-                .await
-                .map_err(kernel("set bridge port flags of", host_end))?;
-        }
-        Ok(())
+        Ok(index)
     }
 
     /// The index of a link that must exist for `step` to go on.
