@@ -6,6 +6,8 @@
 //!   of the file reported together.
 //! - [`names`]: checks for sandbox names, aliases, hostnames and network
 //!   names, with errors that name the value and where it came from.
+//! - [`extras`]: `--add-host`, `--mac-address`, `--ip-range`,
+//!   `--aux-address` checks, and the state of a sandbox's command.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
 //! - [`spec`]: what users ask for: networks and sandboxes, checked.
 //! - `subnets`: a network's subnets and gateways, checked.
@@ -42,6 +44,7 @@ macro_rules! serde_as_text {
 pub mod container;
 pub mod daemon;
 pub mod error;
+pub mod extras;
 pub mod names;
 pub mod nameserver;
 pub mod service;
@@ -54,6 +57,7 @@ pub use daemon::{
     ResolverConfig,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use extras::{parse_mac, CommandState};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use nameserver::{NameServer, NameServerError, DNS_PORT, EMBEDDED_RESOLVER};
 pub use service::{Protocol, ServicePort, ServicePortError};

@@ -53,6 +53,7 @@ impl Agent {
             dns: vec![],
             labels: Default::default(),
             dns_only: true,
+            user_subnets: false,
         };
         self.table.add_network(table_network(&record))?;
         inner.state.networks.insert(name.to_owned(), record);

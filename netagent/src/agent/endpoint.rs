@@ -9,6 +9,8 @@ use std::time::Instant;
 use ipnet::IpNet;
 use resolver::Endpoint;
 
+use config::NetworkMode;
+
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::kernel::link::Links;
@@ -21,6 +23,10 @@ pub struct AttachOptions {
     pub aliases: Vec<String>,
     /// A static address.
     pub ip: Option<IpAddr>,
+    /// A static IPv6 address too (`--ip6`).
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// The interface's MAC address (`--mac-address`).
+    pub mac: Option<[u8; 6]>,
     /// The interface's name inside the sandbox (a CNI runtime's
     /// CNI_IFNAME); the next free `ethN` when not given.
     pub ifname: Option<String>,
@@ -79,6 +85,12 @@ impl Agent {
             .get(sandbox)
             .cloned()
             .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
+        if record.spec.network == NetworkMode::None && record.container.is_none() {
+            // Docker refuses to connect a `--network none` container.
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} is on network none: it cannot be connected to another network"
+            )));
+        }
         if record.shares_with.is_some() || record.host_mode {
             return Err(AgentError::Conflict(format!(
                 "sandbox {sandbox:?} shares another namespace; connect that one instead"
@@ -124,7 +136,19 @@ impl Agent {
         options: AttachOptions,
         undo: &mut Undo,
     ) -> Result<EndpointRecord, AgentError> {
-        let (ipv4, ipv6) = allocate(inner, net, options.ip, undo)?;
+        let wanted: Vec<IpAddr> = options
+            .ip
+            .into_iter()
+            .chain(options.ip6.map(IpAddr::V6))
+            .collect();
+        if !wanted.is_empty() && !net.user_subnets {
+            // Docker's rule and words (moby's daemon/network.go).
+            return Err(AgentError::Conflict(format!(
+                "user specified IP address is supported only when connecting to networks with user configured subnets (network {:?} has none)",
+                net.name
+            )));
+        }
+        let (ipv4, ipv6) = allocate(inner, net, &wanted, undo)?;
         let ifname = match options.ifname {
             Some(ifname) if record.endpoints.iter().any(|e| e.ifname == ifname) => {
                 return Err(AgentError::Conflict(format!(
@@ -160,6 +184,9 @@ impl Agent {
         let index = inside.existing_index(&ifname, "bring up").await?;
         if ipv6.is_none() {
             inside.without_ipv6_addresses(index, &ifname).await?;
+        }
+        if let Some(mac) = options.mac {
+            inside.set_mac(index, mac, &ifname).await?;
         }
         inside.set_up(index, &ifname).await?;
         for subnet in addresses_with_prefix(net, ipv4, ipv6) {
@@ -321,14 +348,14 @@ pub(super) fn table_endpoint(record: &SandboxRecord, endpoint: &EndpointRecord) 
 fn allocate(
     inner: &mut Inner,
     net: &NetworkRecord,
-    wanted: Option<IpAddr>,
+    wanted: &[IpAddr],
     undo: &mut Undo,
 ) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), AgentError> {
     let subnets = inner
         .ipam
         .get_mut(&net.name)
         .ok_or_else(|| AgentError::not_found("network", &net.name))?;
-    if let Some(address) = wanted {
+    for &address in wanted {
         if !subnets.iter().any(|s| s.contains(&address)) {
             return Err(crate::agent::ipam::IpamError::OutsideSubnet {
                 address,
@@ -344,7 +371,7 @@ fn allocate(
         if (is_v4 && ipv4.is_some()) || (!is_v4 && ipv6.is_some()) {
             continue;
         }
-        let address = match wanted.filter(|a| subnet.contains(a)) {
+        let address = match wanted.iter().copied().find(|a| subnet.contains(a)) {
             Some(address) => {
                 subnet.reserve(address, &net.name)?;
                 address

@@ -66,6 +66,11 @@ pub struct SubnetAddresses {
     /// The bridge's address on it.
     pub gateway: IpAddr,
     used: BTreeSet<IpAddr>,
+    /// Only this part of the subnet is handed out (`--ip-range`); a static
+    /// address may be anywhere in the subnet, as in Docker.
+    range: Option<IpNet>,
+    /// Never handed out nor taken (`--aux-address`).
+    aux: BTreeSet<IpAddr>,
     /// Every host address below this one is used or reserved, so the
     /// search for the lowest free one starts here: one sandbox after
     /// another costs the same however many there are.
@@ -80,14 +85,25 @@ impl SubnetAddresses {
             subnet,
             gateway,
             used: BTreeSet::new(),
+            range: None,
+            aux: BTreeSet::new(),
             scan_from: subnet.network(),
         }
+    }
+
+    /// The same, handing out addresses from `range` only and never the
+    /// `aux` ones.
+    pub fn with_limits(mut self, range: Option<IpNet>, aux: &[IpAddr]) -> SubnetAddresses {
+        self.range = range;
+        self.aux = aux.iter().copied().collect();
+        self
     }
 
     /// Whether `address` is the network address, the IPv4 broadcast or the
     /// gateway: never given to an endpoint.
     fn is_reserved(&self, address: IpAddr) -> bool {
         address == self.gateway
+            || self.aux.contains(&address)
             || address == self.subnet.network()
             || (self.subnet.addr().is_ipv4() && address == self.subnet.broadcast())
     }
@@ -95,7 +111,8 @@ impl SubnetAddresses {
     /// Hands out the lowest free address.
     pub fn allocate(&mut self, network: &str) -> Result<IpAddr, IpamError> {
         let free = self
-            .subnet
+            .range
+            .unwrap_or(self.subnet)
             .hosts()
             .skip_while(|a| *a < self.scan_from)
             .find(|a| !self.is_reserved(*a) && !self.used.contains(a));
@@ -117,6 +134,9 @@ impl SubnetAddresses {
         };
         if address == self.gateway {
             return Err(taken("it is the gateway"));
+        }
+        if self.aux.contains(&address) {
+            return Err(taken("it is an --aux-address of the network"));
         }
         if self.is_reserved(address) {
             return Err(taken("it is the subnet's network or broadcast address"));

@@ -44,6 +44,10 @@ pub struct NetworkRecord {
     /// with its last endpoint.
     #[serde(default)]
     pub dns_only: bool,
+    /// Whether the user gave its subnets (`--subnet`): Docker takes a
+    /// static `--ip` only on such a network.
+    #[serde(default)]
+    pub user_subnets: bool,
 }
 
 /// A subnet and its gateway.
@@ -53,6 +57,12 @@ pub struct SubnetRecord {
     pub subnet: IpNet,
     /// The bridge's address on it.
     pub gateway: std::net::IpAddr,
+    /// Addresses are handed out from this part of it only (`--ip-range`).
+    #[serde(default)]
+    pub ip_range: Option<IpNet>,
+    /// Addresses never handed out (`--aux-address`).
+    #[serde(default)]
+    pub aux: Vec<std::net::IpAddr>,
 }
 
 /// A sandbox the agent made or adopted.
@@ -85,6 +95,9 @@ pub struct SandboxRecord {
     /// hook, if it came that way.
     #[serde(default)]
     pub container: Option<ContainerRecord>,
+    /// The command `netagent run` started in it, as the CLI reported it.
+    #[serde(default)]
+    pub command: Option<config::CommandState>,
 }
 
 /// The runtime's container behind a sandbox.
@@ -345,6 +358,8 @@ mod tests {
                 subnets: vec![SubnetRecord {
                     subnet: "10.1.0.0/24".parse().unwrap(),
                     gateway: "10.1.0.1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 }],
                 builtin: false,
                 internal: false,
@@ -352,6 +367,7 @@ mod tests {
                 dns: vec![],
                 labels: BTreeMap::new(),
                 dns_only: false,
+                user_subnets: true,
             },
         );
         store.save(&state).unwrap();

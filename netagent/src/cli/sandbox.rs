@@ -1,14 +1,13 @@
-//! `netagent run`, `attach`, `ps`, `inspect`, `exec`, `rm`.
+//! `netagent run`, `attach`, `exec`, `rm`, and the `run -d` supervisor.
+//! `ps` is in ps.rs, `inspect` in inspect.rs.
 
-use std::path::Path;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use config::{Adopt, NetworkMode};
 
-use super::args::{AttachArgs, RunArgs, SandboxFlags};
+use super::args::{environment, AttachArgs, ExecArgs, RmArgs, RunArgs, SandboxFlags, SuperviseArgs};
 use super::client::{encode, Client};
-use super::exec::run_in_sandbox;
-use super::output::{print_json, table};
+use super::command::{detach, prepare, run_to_end, start, code_of, tell_parent};
+use super::errors::{or_no_such, run_failed, Exit, RUN_FAILED};
 use crate::daemon::api::model::{SandboxSpec, SandboxView};
 
 fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
@@ -18,6 +17,9 @@ fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
         aliases: flags.aliases,
         hostname: flags.hostname,
         ip: flags.ip,
+        ip6: flags.ip6,
+        mac_address: flags.mac_address,
+        extra_hosts: flags.add_hosts,
         dns: flags.dns,
         dns_search: flags.dns_search,
         dns_options: flags.dns_options,
@@ -26,23 +28,89 @@ fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
     }
 }
 
+/// Docker's IMAGE word, refused with what netagent does instead: never
+/// a silent no-op (issue #13).
+fn refuse_image(args: &RunArgs) -> Result<()> {
+    let Some(image) = args.image.first() else {
+        return Ok(());
+    };
+    Err(Exit {
+        code: RUN_FAILED,
+        message: format!(
+            "netagent: {image:?} looks like an image: netagent runs no images. `netagent run` makes a sandbox (a network namespace on the network, with its name in DNS); put a program to run in it after `--` (`netagent run --name {name} -- {image} ...`), or give real containers netagent's network with its CNI plugin or OCI hook (README.md, \"Use it with your runtime\")",
+            name = args.sandbox.name,
+        ),
+    }
+    .into())
+}
+
 /// `netagent run`: creates the sandbox; runs the command inside, if any,
-/// and exits with its status.
-pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
-    let name = args.sandbox.name.clone();
+/// in the foreground (exiting with its code) or detached (`-d`).
+pub async fn run(client: &Client, host: &std::path::Path, args: RunArgs) -> Result<i32> {
+    refuse_image(&args)?;
+    let env = environment(&args.env);
+    if args.command.is_empty() && !args.env.is_empty() {
+        eprintln!("WARNING: --env has no effect without a command after `--`");
+    }
     let view: SandboxView = client
         .post("/v1/sandboxes", &spec_of(args.sandbox, None))
-        .await?;
+        .await
+        .map_err(run_failed)?;
     if args.command.is_empty() {
         println!("{}", view.id);
         return Ok(0);
     }
-    let code = exec_with(&view, &args.command);
-    if args.rm {
-        client
-            .delete(&format!("/v1/sandboxes/{}", encode(&name)))
-            .await?;
+    if args.detach {
+        let started = detach(host, &view.name, &args.command, &env, args.rm);
+        if started.is_err() {
+            remove_quietly(client, &view.name).await;
+        }
+        started?;
+        println!("{}", view.id);
+        return Ok(0);
     }
+    let command = match prepare(&view, &args.command, &env, None) {
+        Ok(command) => command,
+        Err(err) => {
+            remove_quietly(client, &view.name).await;
+            return Err(err);
+        }
+    };
+    let code = run_to_end(client, &view, command, &args.command, args.rm, || ()).await;
+    if code.is_err() && args.rm {
+        remove_quietly(client, &view.name).await;
+    }
+    code
+}
+
+async fn remove_quietly(client: &Client, name: &str) {
+    let _ = client
+        .delete(&format!("/v1/sandboxes/{}?force=true", encode(name)))
+        .await;
+}
+
+/// `netagent supervise`: `run -d`'s command, in a session of its own.
+pub async fn supervise(client: &Client, args: SuperviseArgs) -> Result<i32> {
+    let view = sandbox(client, &args.name).await?;
+    let env = environment(&args.env);
+    let command = match prepare(&view, &args.command, &env, None) {
+        Ok(command) => command,
+        Err(err) => return Ok(failed(err)),
+    };
+    let result = run_to_end(client, &view, command, &args.command, args.rm, || {
+        tell_parent("started -")
+    })
+    .await;
+    match result {
+        Ok(code) => Ok(code),
+        Err(err) => Ok(failed(err)),
+    }
+}
+
+/// Tells the waiting `run -d` why the command did not start.
+fn failed(err: anyhow::Error) -> i32 {
+    let (line, code) = super::errors::report(&err);
+    tell_parent(&format!("{code} {line}"));
     code
 }
 
@@ -60,88 +128,49 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Result<()> {
     Ok(())
 }
 
-/// `netagent ps`.
-pub async fn ps(client: &Client) -> Result<()> {
-    let sandboxes: Vec<SandboxView> = client.get("/v1/sandboxes").await?;
-    let rows: Vec<Vec<String>> = sandboxes
-        .into_iter()
-        .map(|s| {
-            let networks: Vec<&str> = s.endpoints.iter().map(|e| e.network.as_str()).collect();
-            let addresses: Vec<String> = s
-                .endpoints
-                .iter()
-                .filter_map(|e| e.ipv4.map(|a| a.to_string()))
-                .collect();
-            vec![
-                s.id.chars().take(12).collect(),
-                s.name.clone(),
-                if networks.is_empty() {
-                    mode_text(&s.spec.network)
-                } else {
-                    networks.join(",")
-                },
-                addresses.join(","),
-                match s.resolver_port {
-                    Some(_) => config::EMBEDDED_RESOLVER.to_string(),
-                    None => "-".into(),
-                },
-            ]
-        })
-        .collect();
-    print!(
-        "{}",
-        table(
-            &["SANDBOX ID", "NAME", "NETWORKS", "ADDRESSES", "DNS"],
-            &rows
-        )
-    );
-    Ok(())
-}
-
-/// How `ps` shows a sandbox on no network: `bridge`, `host`, `none`,
-/// `container:NAME` (or `network:NAME`).
-fn mode_text(mode: &NetworkMode) -> String {
-    match mode {
-        NetworkMode::Bridge => "bridge".into(),
-        NetworkMode::Host => "host".into(),
-        NetworkMode::None => "none".into(),
-        NetworkMode::Container(name) => format!("container:{name}"),
-        NetworkMode::Network(name) => format!("network:{name}"),
-    }
-}
-
-/// `netagent inspect`.
-pub async fn inspect(client: &Client, name: &str) -> Result<()> {
-    let view: SandboxView = client
+/// One sandbox's view, or Docker's `No such container`.
+pub async fn sandbox(client: &Client, name: &str) -> Result<SandboxView> {
+    client
         .get(&format!("/v1/sandboxes/{}", encode(name)))
-        .await?;
-    print_json(&view)
+        .await
+        .map_err(|err| or_no_such(err, "container", name))
 }
 
-/// `netagent exec`.
-pub async fn exec(client: &Client, sandbox: &str, command: &[String]) -> Result<i32> {
-    let view: SandboxView = client
-        .get(&format!("/v1/sandboxes/{}", encode(sandbox)))
-        .await?;
-    exec_with(&view, command)
+/// `netagent exec NAME CMD ARGS...`: the command's own exit code.
+pub async fn exec(client: &Client, args: ExecArgs) -> Result<i32> {
+    let view = sandbox(client, &args.sandbox).await?;
+    let env = environment(&args.env);
+    let mut command = prepare(&view, &args.command, &env, args.workdir.as_deref())?;
+    let mut child = start(&mut command, &args.command[0])?;
+    if args.detach {
+        return Ok(0);
+    }
+    Ok(code_of(child.wait()?))
 }
 
-fn exec_with(view: &SandboxView, command: &[String]) -> Result<i32> {
-    let netns = &view.netns;
-    let resolv_conf = Path::new(&view.resolv_conf);
-    let status = run_in_sandbox(netns, Some(resolv_conf), command)
-        .with_context(|| format!("cannot run {:?} in {}", command[0], netns.display()))?;
-    Ok(status.code().unwrap_or(128 + 9))
-}
-
-/// `netagent rm`.
-pub async fn rm(client: &Client, names: &[String], force: bool) -> Result<()> {
-    for name in names {
-        let suffix = if force { "?force=true" } else { "" };
-        client
+/// `netagent rm`: Docker's rules. A running command is refused unless
+/// `-f` (the agent's words); a missing name is `No such container`, which
+/// `-f` prints but does not fail on.
+pub async fn rm(client: &Client, args: RmArgs) -> Result<()> {
+    let mut failed = false;
+    for name in &args.names {
+        let suffix = if args.force { "?force=true" } else { "" };
+        let removed = client
             .delete(&format!("/v1/sandboxes/{}{suffix}", encode(name)))
-            .await?;
-        println!("{name}");
+            .await;
+        match removed {
+            Ok(()) => println!("{name}"),
+            Err(err) => {
+                let missing = super::errors::is_not_found(&err);
+                let err = or_no_such(err, "container", name);
+                eprintln!("{}", super::errors::line(&err));
+                failed |= !(args.force && missing);
+            }
+        }
+    }
+    if failed {
+        // Every error is printed already; exit 1 as Docker does.
+        return Err(Exit::new(String::new()).into());
     }
     Ok(())
 }

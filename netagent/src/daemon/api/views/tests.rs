@@ -31,10 +31,14 @@ fn fixture() -> State {
                 SubnetRecord {
                     subnet: "10.1.0.0/24".parse().unwrap(),
                     gateway: "10.1.0.1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 },
                 SubnetRecord {
                     subnet: "fd00:1::/64".parse().unwrap(),
                     gateway: "fd00:1::1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 },
             ],
             builtin: false,
@@ -43,6 +47,7 @@ fn fixture() -> State {
             dns: vec!["9.9.9.9".parse().unwrap()],
             labels: BTreeMap::from([("demo".to_owned(), "yes".to_owned())]),
             dns_only: false,
+            user_subnets: true,
         },
     );
     let mut spec = SandboxSpec::named("web");
@@ -72,6 +77,7 @@ fn fixture() -> State {
         }],
         dns_mode: DnsMode::Redirect,
         container: None,
+        command: None,
     };
     let mut side = web.clone();
     side.name = "side".into();
