@@ -15,6 +15,8 @@
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
 //! - [`netns_cni`]: the CNI plugin under the spec's contract, called by
 //!   hand, alone and chained after `bridge` + `host-local`.
+//! - [`netns_docker_cli`]: a Docker user's command lines, exit codes and
+//!   words, and the JSON key paths of `inspect` (issue #13).
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
@@ -34,6 +36,7 @@ mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
 mod netns_cni;
+mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
 mod netns_walkthrough;

@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn macs_are_six_octets_and_unicast() {
-        assert_eq!(parse_mac("02:42:ac:11:00:02"), Some([2, 0x42, 0xac, 0x11, 0, 2]));
+        assert_eq!(
+            parse_mac("02:42:ac:11:00:02"),
+            Some([2, 0x42, 0xac, 0x11, 0, 2])
+        );
         assert!(mac_problems(Some("02:42:ac:11:00:02")).is_empty());
         assert!(mac_problems(Some("01:00:5e:00:00:01"))[0]
             .to_string()

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-
 // Every forwarded question allocates a handful of small buffers and a task
 // on the agent's one thread; mimalloc's thread-local free lists make that
 // measurably cheaper than glibc's malloc (bench/, forwarded names).

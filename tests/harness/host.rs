@@ -317,7 +317,9 @@ impl TestHost {
     /// checks that nothing of them is left: no veth, no bridge but the
     /// default one, no namespace file, no resolv.conf.
     pub fn assert_clean_after_removal(&self) {
-        let ps = self.cli(&["ps", "-a", "--format", "{{.Names}}"]).stdout_text();
+        let ps = self
+            .cli(&["ps", "-a", "--format", "{{.Names}}"])
+            .stdout_text();
         for name in ps.lines() {
             self.cli(&["rm", "--force", name]);
         }

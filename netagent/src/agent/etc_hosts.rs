@@ -85,7 +85,10 @@ mod tests {
         .unwrap();
         let text = hosts_text(&record);
         assert!(text.starts_with("127.0.0.1\tlocalhost\n"), "{text}");
-        assert!(text.contains("10.0.0.5\tdb\n::1\tv6\n10.89.0.2\tweb-1\n"), "{text}");
+        assert!(
+            text.contains("10.0.0.5\tdb\n::1\tv6\n10.89.0.2\tweb-1\n"),
+            "{text}"
+        );
         assert_eq!(hostname_of(&record), "web-1");
     }
 }

@@ -63,7 +63,11 @@ impl Agent {
             aliases: record.spec.aliases.clone(),
             ip: record.spec.ip,
             ip6: record.spec.ip6,
-            mac: record.spec.mac_address.as_deref().and_then(config::parse_mac),
+            mac: record
+                .spec
+                .mac_address
+                .as_deref()
+                .and_then(config::parse_mac),
             ifname: None,
         };
         match &record.spec.network {

@@ -136,9 +136,20 @@ pub async fn run_to_end(
 /// Starts `netagent supervise` detached (a session of its own, no
 /// terminal) and waits for the one line it writes once the command has
 /// started (or failed to): `run -d` then exits as `docker run -d` does.
-pub fn detach(host: &Path, name: &str, argv: &[String], env: &[(String, String)], rm: bool) -> Result<()> {
+pub fn detach(
+    host: &Path,
+    name: &str,
+    argv: &[String],
+    env: &[(String, String)],
+    rm: bool,
+) -> Result<()> {
     let mut supervisor = Command::new(std::env::current_exe()?);
-    supervisor.arg("--host").arg(host).arg("supervise").arg("--name").arg(name);
+    supervisor
+        .arg("--host")
+        .arg(host)
+        .arg("supervise")
+        .arg("--name")
+        .arg(name);
     if rm {
         supervisor.arg("--rm");
     }
@@ -170,7 +181,10 @@ pub fn detach(host: &Path, name: &str, argv: &[String], env: &[(String, String)]
             message: message.to_owned(),
         }
         .into()),
-        None => Err(Exit::new(format!("the supervisor of {name:?} ended before the command started")).into()),
+        None => Err(Exit::new(format!(
+            "the supervisor of {name:?} ended before the command started"
+        ))
+        .into()),
     }
 }
 

@@ -128,7 +128,10 @@ mod tests {
         let err = or_no_such(refused(404, "no network named \"x\""), "network", "x");
         assert_eq!(report(&err), ("Error: No such network: x".into(), 1));
         let err = run_failed(refused(400, "bad"));
-        assert_eq!(report(&err), ("Error response from daemon: bad".into(), 125));
+        assert_eq!(
+            report(&err),
+            ("Error response from daemon: bad".into(), 125)
+        );
         let other = or_no_such(refused(500, "boom"), "container", "x");
         assert_eq!(report(&other).0, "Error response from daemon: boom");
     }

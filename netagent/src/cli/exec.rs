@@ -50,7 +50,8 @@ pub fn command_with(netns: &Path, setup: &Setup, argv: &[String]) -> std::io::Re
     let mut mounts = Vec::new();
     for (source, target) in &setup.files {
         if source.exists() {
-            let source = CString::new(source.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+            let source =
+                CString::new(source.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
             mounts.push((source, *target));
         }
     }

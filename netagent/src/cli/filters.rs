@@ -25,7 +25,10 @@ impl Filters {
                     "Error response from daemon: Invalid filter '{key}'"
                 )));
             }
-            filters.entry(key.to_owned()).or_default().push(value.to_owned());
+            filters
+                .entry(key.to_owned())
+                .or_default()
+                .push(value.to_owned());
         }
         Ok(Filters(filters))
     }
@@ -58,7 +61,11 @@ mod tests {
 
     #[test]
     fn values_of_one_key_are_ored_and_keys_are_anded() {
-        let flags = ["name=web".to_owned(), "name=db".into(), "driver=bridge".into()];
+        let flags = [
+            "name=web".to_owned(),
+            "name=db".into(),
+            "driver=bridge".into(),
+        ];
         let filters = Filters::parse(&flags, &["name", "driver"]).unwrap();
         let row = |name: &str, driver: &str| {
             let (name, driver) = (name.to_owned(), driver.to_owned());
@@ -76,7 +83,10 @@ mod tests {
     #[test]
     fn unknown_keys_and_missing_values_are_refused_naming_them() {
         let err = Filters::parse(&["colour=red".to_owned()], &["name"]).unwrap_err();
-        assert_eq!(err.message, "Error response from daemon: Invalid filter 'colour'");
+        assert_eq!(
+            err.message,
+            "Error response from daemon: Invalid filter 'colour'"
+        );
         let err = Filters::parse(&["name".to_owned()], &["name"]).unwrap_err();
         assert!(err.message.contains("name=value"), "{}", err.message);
         let labels = BTreeMap::from([("team".to_owned(), "web".to_owned())]);

@@ -140,9 +140,9 @@ fn to_json(value: &Value) -> serde_json::Value {
             (_, _, f) => f.unwrap_or(0.0).into(),
         },
         Value::Array(items) => items.iter().map(to_json).collect(),
-        Value::Object(map) | Value::Map(map) => serde_json::Value::Object(
-            map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
-        ),
+        Value::Object(map) | Value::Map(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
     }
 }
 
@@ -169,18 +169,24 @@ fn json(args: &[Value]) -> Result<Value, FuncError> {
 fn join(args: &[Value]) -> Result<Value, FuncError> {
     let args = arg(args, "join", 2)?;
     let Value::Array(items) = &args[0] else {
-        return Err(FuncError::Generic("join takes a list and a separator".into()));
+        return Err(FuncError::Generic(
+            "join takes a list and a separator".into(),
+        ));
     };
     let parts: Vec<String> = items.iter().map(text).collect();
     Ok(Value::String(parts.join(&text(&args[1]))))
 }
 
 fn lower(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(&arg(args, "lower", 1)?[0]).to_lowercase()))
+    Ok(Value::String(
+        text(&arg(args, "lower", 1)?[0]).to_lowercase(),
+    ))
 }
 
 fn upper(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(&arg(args, "upper", 1)?[0]).to_uppercase()))
+    Ok(Value::String(
+        text(&arg(args, "upper", 1)?[0]).to_uppercase(),
+    ))
 }
 
 fn title(args: &[Value]) -> Result<Value, FuncError> {

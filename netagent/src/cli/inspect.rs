@@ -73,7 +73,10 @@ pub async fn docker_shape(client: &Client, view: &SandboxView) -> Result<Value> 
         let network: NetworkInspect = client
             .get(&format!("/v1/networks/{}", encode(&endpoint.network)))
             .await?;
-        networks.insert(endpoint.network.clone(), network_entry(view, endpoint, &network));
+        networks.insert(
+            endpoint.network.clone(),
+            network_entry(view, endpoint, &network),
+        );
     }
     Ok(shape(view, networks))
 }
@@ -82,7 +85,11 @@ fn shape(view: &SandboxView, networks: BTreeMap<String, Value>) -> Value {
     let (status, _) = state_and_status(view);
     let command = view.command.as_ref();
     let argv = command.map(|c| c.argv.clone()).unwrap_or_default();
-    let hostname = view.spec.hostname.clone().unwrap_or_else(|| view.name.clone());
+    let hostname = view
+        .spec
+        .hostname
+        .clone()
+        .unwrap_or_else(|| view.name.clone());
     let bridge = networks.get("bridge").cloned().unwrap_or(Value::Null);
     let field = |name: &str| bridge.get(name).cloned().unwrap_or_else(|| json!(""));
     json!({
@@ -171,9 +178,16 @@ fn network_entry(view: &SandboxView, endpoint: &EndpointView, network: &NetworkI
     };
     let v4 = endpoint.ipv4.map(IpAddr::V4).and_then(subnet_of);
     let v6 = endpoint.ipv6.map(IpAddr::V6).and_then(subnet_of);
-    let first = view.endpoints.first().map(|e| e.network == endpoint.network) == Some(true);
+    let first = view
+        .endpoints
+        .first()
+        .map(|e| e.network == endpoint.network)
+        == Some(true);
     // A static address is the endpoint's IPAM config, as in Docker.
-    let ipam_config = match (first.then_some(view.spec.ip).flatten(), first.then_some(view.spec.ip6).flatten()) {
+    let ipam_config = match (
+        first.then_some(view.spec.ip).flatten(),
+        first.then_some(view.spec.ip6).flatten(),
+    ) {
         (None, None) => Value::Null,
         (v4, v6) => json!({
             "IPv4Address": v4.map(|a| a.to_string()).unwrap_or_default(),

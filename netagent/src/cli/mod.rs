@@ -61,7 +61,11 @@ pub fn parse() -> Cli {
     match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { errors::RUN_FAILED } else { 0 };
+            let code = if err.use_stderr() {
+                errors::RUN_FAILED
+            } else {
+                0
+            };
             let _ = err.print();
             std::process::exit(code);
         }

@@ -98,7 +98,10 @@ async fn create(client: &Client, args: NetworkCreateArgs) -> Result<()> {
 async fn remove(client: &Client, names: &[String]) -> Result<()> {
     let mut failed = false;
     for name in names {
-        match client.delete(&format!("/v1/networks/{}", encode(name))).await {
+        match client
+            .delete(&format!("/v1/networks/{}", encode(name)))
+            .await
+        {
             Ok(()) => println!("{name}"),
             Err(err) => {
                 eprintln!("{}", super::errors::line(&or_no_such(err, "network", name)));
@@ -156,7 +159,10 @@ async fn prune_matching(client: &Client, filters: &Filters) -> Result<Vec<String
         if !(user_defined && network.sandboxes == 0 && pass) {
             continue;
         }
-        match client.delete(&format!("/v1/networks/{}", encode(&network.name))).await {
+        match client
+            .delete(&format!("/v1/networks/{}", encode(&network.name)))
+            .await
+        {
             Ok(()) => removed.push(network.name),
             // Gone or in use meanwhile: not this prune's to remove.
             Err(err) if is_not_found(&err) => {}

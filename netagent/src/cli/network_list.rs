@@ -84,7 +84,10 @@ fn matches(network: &NetworkSummary, key: &str, value: &str) -> bool {
         },
         "dangling" => {
             let dangling = !is_builtin(network) && network.sandboxes == 0;
-            matches!((value, dangling), ("true" | "1", true) | ("false" | "0", false))
+            matches!(
+                (value, dangling),
+                ("true" | "1", true) | ("false" | "0", false)
+            )
         }
         _ => false,
     }

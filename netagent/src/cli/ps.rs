@@ -29,7 +29,14 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 const COLUMNS: [&str; 8] = [
-    "ID", "Command", "RunningFor", "Status", "Ports", "Names", "Networks", "Addresses",
+    "ID",
+    "Command",
+    "RunningFor",
+    "Status",
+    "Ports",
+    "Names",
+    "Networks",
+    "Addresses",
 ];
 
 const FILTERS: &[&str] = &["name", "id", "network", "status", "exited"];
@@ -46,14 +53,21 @@ pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
         .filter(|row| filters.pass(|key, value| matches(row, key, value)))
         .collect();
     let text = if args.list.quiet {
-        rows.iter().map(|r| format!("{}\n", r["ID"].as_str().unwrap_or(""))).collect()
+        rows.iter()
+            .map(|r| format!("{}\n", r["ID"].as_str().unwrap_or("")))
+            .collect()
     } else if let Some(format) = &args.list.format {
         Format::parse(format, &default_template()).render(&rows, HEADERS)?
     } else {
         let header: Vec<&str> = COLUMNS.iter().map(|c| title(c)).collect();
         let cells: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| COLUMNS.iter().map(|c| r[*c].as_str().unwrap_or("").to_owned()).collect())
+            .map(|r| {
+                COLUMNS
+                    .iter()
+                    .map(|c| r[*c].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .collect();
         table(&header, &cells)
     };
@@ -68,11 +82,19 @@ fn filters_ask_for_exited(filters: &Filters) -> bool {
 }
 
 fn default_template() -> String {
-    COLUMNS.iter().map(|c| format!("{{{{.{c}}}}}")).collect::<Vec<_>>().join("\t")
+    COLUMNS
+        .iter()
+        .map(|c| format!("{{{{.{c}}}}}"))
+        .collect::<Vec<_>>()
+        .join("\t")
 }
 
 fn title(field: &str) -> &'static str {
-    HEADERS.iter().find(|(f, _)| *f == field).map(|(_, t)| *t).unwrap_or("")
+    HEADERS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, t)| *t)
+        .unwrap_or("")
 }
 
 fn matches(row: &Value, key: &str, value: &str) -> bool {
@@ -125,7 +147,11 @@ pub fn state_and_status(view: &SandboxView) -> (&'static str, String) {
     match &view.command {
         None => ("running", format!("Up {}", since(&view.created))),
         Some(_) if view.running => {
-            let started = view.command.as_ref().map(|c| c.started.as_str()).unwrap_or("");
+            let started = view
+                .command
+                .as_ref()
+                .map(|c| c.started.as_str())
+                .unwrap_or("");
             ("running", format!("Up {}", since(started)))
         }
         Some(command) => match (command.exit_code, &command.finished) {
@@ -150,7 +176,11 @@ fn mode_text(view: &SandboxView) -> String {
 
 /// Docker's COMMAND cell: quoted, cut to 20 characters with `…`.
 fn command_text(view: &SandboxView, no_trunc: bool) -> String {
-    let argv = view.command.as_ref().map(|c| c.argv.join(" ")).unwrap_or_default();
+    let argv = view
+        .command
+        .as_ref()
+        .map(|c| c.argv.join(" "))
+        .unwrap_or_default();
     // docker/cli's formatter: cut first, then quote.
     let cut: String = if no_trunc || argv.chars().count() <= 20 {
         argv

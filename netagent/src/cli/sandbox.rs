@@ -4,9 +4,11 @@
 use anyhow::{bail, Result};
 use config::{Adopt, NetworkMode};
 
-use super::args::{environment, AttachArgs, ExecArgs, RmArgs, RunArgs, SandboxFlags, SuperviseArgs};
+use super::args::{
+    environment, AttachArgs, ExecArgs, RmArgs, RunArgs, SandboxFlags, SuperviseArgs,
+};
 use super::client::{encode, Client};
-use super::command::{detach, prepare, run_to_end, start, code_of, tell_parent};
+use super::command::{code_of, detach, prepare, run_to_end, start, tell_parent};
 use super::errors::{or_no_such, run_failed, Exit, RUN_FAILED};
 use crate::daemon::api::model::{SandboxSpec, SandboxView};
 

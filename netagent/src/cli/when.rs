@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn stamps_round_trip_and_durations_read_as_dockers() {
         assert_eq!(parse_rfc3339("1970-01-02T00:00:01Z"), Some(86_401));
-        assert_eq!(parse_rfc3339("2026-01-02T03:04:05.123Z").map(|s| s % 60), Some(5));
+        assert_eq!(
+            parse_rfc3339("2026-01-02T03:04:05.123Z").map(|s| s % 60),
+            Some(5)
+        );
         assert_eq!(parse_rfc3339(&now_rfc3339()), Some(now()));
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(human_duration(0), "Less than a second");

@@ -22,7 +22,11 @@ fn fields_json_index_and_range_render_as_go_templates_do() {
         r#"{"team":"web"}"#
     );
     assert_eq!(
-        render_one("{{upper .Name}} {{join (split \"a,b\" \",\") \"+\"}}", &network).unwrap(),
+        render_one(
+            "{{upper .Name}} {{join (split \"a,b\" \",\") \"+\"}}",
+            &network
+        )
+        .unwrap(),
         "APP a+b"
     );
 }
@@ -49,7 +53,10 @@ fn the_table_prefix_gives_a_header_and_aligned_columns() {
     let text = format
         .render(&rows, &[("ID", "NETWORK ID"), ("Name", "NAME")])
         .unwrap();
-    assert_eq!(text, "NETWORK ID   NAME\n1            database\n22           web\n");
+    assert_eq!(
+        text,
+        "NETWORK ID   NAME\n1            database\n22           web\n"
+    );
     let plain = Format::parse("{{.Name}}", "").render(&rows, &[]).unwrap();
     assert_eq!(plain, "database\nweb\n");
     let default = Format::parse("table", "{{.Name}}")

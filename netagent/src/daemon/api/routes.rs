@@ -11,8 +11,8 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use super::model::{
-    CommandState, ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect, NetworkSpec,
-    NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
+    CommandState, ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect,
+    NetworkSpec, NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
 };
 use super::views::{endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view};
 use super::{metrics, ApiError, ApiState};
@@ -115,7 +115,10 @@ async fn remove_network(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if super::builtin::MODE_NETWORKS.iter().any(|(n, _)| *n == name) {
+    if super::builtin::MODE_NETWORKS
+        .iter()
+        .any(|(n, _)| *n == name)
+    {
         // Docker's words (403 there too).
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
