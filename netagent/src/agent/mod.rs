@@ -21,6 +21,7 @@
 //!   plugin or the OCI hook, released, checked and swept by container id.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
 //! - [`exits`]: releasing a container when its process exits.
+//! - `addresses`: an endpoint's addresses, static or allocated.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
 //! - [`faults`]: failures on purpose, for the namespace tests (debug
@@ -31,6 +32,7 @@
 //! The agent uses [`crate::kernel`] for every change to the kernel and
 //! nothing above it: the daemon's API drives it.
 
+mod addresses;
 mod command;
 mod container;
 mod dns_only;
