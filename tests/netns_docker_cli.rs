@@ -103,6 +103,8 @@ const LISTS: &[Row] = &[
     (&["network", "ls", "--filter", "driver=null", "--format", "{{.Name}}/{{.Driver}}"], 0, &["none/null"]),
     (&["network", "ls", "--filter", "type=custom", "--format", "{{json .Name}}"], 0, &["\"mynet\"", "\"new_network\""]),
     (&["network", "inspect", "host", "none", "-f", "{{.Name}}={{.Driver}}"], 0, &["host=host", "none=null"]),
+    // Docker's default pools: 172.17/16 for bridge, then whole /16s.
+    (&["network", "inspect", "-f", "{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "bridge", "new_network"], 0, &["bridge 172.17.0.0/16", "new_network 172.18.0.0/16"]),
     (&["network", "inspect", "new_network", "ghostnet"], 1, &["\"new_network\"", "Error: No such network: ghostnet"]),
     (&["network", "rm", "host"], 1, &["host is a pre-defined network and cannot be removed"]),
     (&["network", "create", "-d", "macvlan", "mv"], 1, &["\"macvlan\"", "bridge driver only"]),

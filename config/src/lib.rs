@@ -53,8 +53,8 @@ mod subnets;
 
 pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{
-    AgentConfig, DaemonConfig, DnsMode, ForwardingConfig, LogConfig, LogFormat, PathsConfig,
-    ResolverConfig,
+    docker_default_pools, AddressPool, AgentConfig, DaemonConfig, DnsMode, ForwardingConfig,
+    LogConfig, LogFormat, PathsConfig, ResolverConfig,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use extras::{parse_mac, CommandState};

@@ -193,6 +193,18 @@ pub fn pick_subnet(pools: &[IpNet], size: u8, taken: &[IpNet]) -> Result<IpNet, 
     })
 }
 
+/// The first free subnet of the first pool that has one, each pool cut
+/// into its own size (Docker's default pools: whole /16s, then /20s).
+pub fn pick_from_pools(pools: &[config::AddressPool], taken: &[IpNet]) -> Result<IpNet, IpamError> {
+    pools
+        .iter()
+        .find_map(|pool| pick_subnet(&[pool.base], pool.size, taken).ok())
+        .ok_or_else(|| IpamError::PoolsExhausted {
+            pools: pools.iter().map(|p| p.base).collect(),
+            size: pools.first().map(|p| p.size).unwrap_or(0),
+        })
+}
+
 /// Whether two subnets share any address.
 pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
@@ -299,5 +311,19 @@ mod tests {
         ));
         assert!(overlaps(&net("10.0.0.0/8"), &net("10.1.0.0/16")));
         assert!(!overlaps(&net("10.0.0.0/16"), &net("10.1.0.0/16")));
+    }
+
+    #[test]
+    fn each_pool_is_cut_into_its_own_size_as_dockers_defaults_are() {
+        let pools = config::docker_default_pools();
+        assert_eq!(pick_from_pools(&pools, &[]).unwrap(), net("172.18.0.0/16"));
+        let taken: Vec<IpNet> = (18..=31).map(|b| net(&format!("172.{b}.0.0/16"))).collect();
+        assert_eq!(
+            pick_from_pools(&pools, &taken).unwrap(),
+            net("192.168.0.0/20")
+        );
+        let mut all = taken.clone();
+        all.push(net("192.168.0.0/16"));
+        assert!(pick_from_pools(&pools, &all).is_err());
     }
 }

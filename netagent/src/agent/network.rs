@@ -56,11 +56,7 @@ impl Agent {
         let wanted = self.config.agent.bridge_subnet;
         let taken = self.taken_prefixes(&inner).await?;
         let subnet = if taken.iter().any(|t| overlaps(t, &wanted)) {
-            ipam::pick_subnet(
-                &self.config.agent.address_pools,
-                self.config.agent.subnet_size,
-                &taken,
-            )?
+            ipam::pick_from_pools(&self.config.agent.address_pools, &taken)?
         } else {
             wanted
         };
@@ -157,11 +153,7 @@ impl Agent {
         }
         let taken = self.taken_prefixes(inner).await?;
         if !chosen.iter().any(|s| s.subnet.addr().is_ipv4()) {
-            let subnet = ipam::pick_subnet(
-                &self.config.agent.address_pools,
-                self.config.agent.subnet_size,
-                &taken,
-            )?;
+            let subnet = ipam::pick_from_pools(&self.config.agent.address_pools, &taken)?;
             chosen.insert(0, subnet_record(subnet, None));
         }
         if spec.ipv6 && !chosen.iter().any(|s| s.subnet.addr().is_ipv6()) {
