@@ -28,11 +28,13 @@ pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {
             sandbox,
             aliases,
             ip,
+            ip6,
         } => {
             let body = ConnectBody {
                 sandbox,
                 aliases,
                 ip,
+                ip6,
             };
             let _: EndpointView = client
                 .post(&format!("/v1/networks/{}/connect", encode(&network)), &body)

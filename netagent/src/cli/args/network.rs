@@ -45,6 +45,9 @@ pub enum NetworkCommand {
         /// A static address.
         #[arg(long)]
         ip: Option<IpAddr>,
+        /// A static IPv6 address.
+        #[arg(long)]
+        ip6: Option<std::net::Ipv6Addr>,
     },
     /// Disconnect a sandbox from a network.
     Disconnect {

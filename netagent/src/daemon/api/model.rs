@@ -186,6 +186,9 @@ pub struct ConnectBody {
     /// A static address on the network (`--ip`).
     #[serde(default)]
     pub ip: Option<IpAddr>,
+    /// A static IPv6 address on the network (`--ip6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// `POST /v1/networks/{name}/disconnect`'s body.

@@ -151,6 +151,7 @@ async fn connect(
     let options = AttachOptions {
         aliases: request.aliases,
         ip: request.ip,
+        ip6: request.ip6,
         ..AttachOptions::default()
     };
     let sandbox = request.sandbox;
