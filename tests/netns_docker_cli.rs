@@ -90,6 +90,8 @@ const RUN_AND_EXEC: &[Row] = &[
     (&["exec", "m1", "cat", "/etc/hosts"], 0, &["10.1.2.3\tdb.example", "192.168.0.50\tm1"]),
     (&["exec", "nginx01", "getent", "hosts", "web"], 2, &[]),
     (&["run", "--name", "quick", "--", "true"], 0, &[]),
+    // No --name: one made up as Docker does, adjective_name.
+    (&["run", "--net", "mynet", "--rm", "--", "sh", "-c", "hostname | grep _"], 0, &[]),
     (&["network", "create", "--ipv6", "--subnet", "10.32.0.0/24", "--subnet", "fd00:32::/64", "dual"], 0, &[]),
     (&["run", "--name", "six", "--net", "dual", "--ip6", "fd00:32::66"], 0, &[]),
     (&["ps", "--filter", "name=six", "--format", "{{.Addresses}}"], 0, &["10.32.0.2,fd00:32::66"]),

@@ -45,8 +45,13 @@ impl Exit {
 /// Whether the agent answered "not found" (404) to the request behind
 /// `err`.
 pub fn is_not_found(err: &anyhow::Error) -> bool {
+    status_of(err) == Some(404)
+}
+
+/// The HTTP status the agent answered the request behind `err` with.
+pub fn status_of(err: &anyhow::Error) -> Option<u16> {
     err.chain()
-        .any(|cause| matches!(cause.downcast_ref::<Refused>(), Some(r) if r.status == 404))
+        .find_map(|cause| cause.downcast_ref::<Refused>().map(|r| r.status))
 }
 
 /// `err`, with a 404 from the agent turned into Docker's `No such`.

@@ -12,9 +12,9 @@ use super::command::{code_of, detach, prepare, run_to_end, start, tell_parent};
 use super::errors::{or_no_such, run_failed, Exit, RUN_FAILED};
 use crate::daemon::api::model::{SandboxSpec, SandboxView};
 
-fn spec_of(flags: SandboxFlags, adopt: Option<Adopt>) -> SandboxSpec {
+fn spec_of(flags: SandboxFlags, name: String, adopt: Option<Adopt>) -> SandboxSpec {
     SandboxSpec {
-        name: flags.name,
+        name,
         network: NetworkMode::parse(&flags.network),
         aliases: flags.aliases,
         hostname: flags.hostname,
@@ -40,7 +40,7 @@ fn refuse_image(args: &RunArgs) -> Result<()> {
         code: RUN_FAILED,
         message: format!(
             "netagent: {image:?} looks like an image: netagent runs no images. `netagent run` makes a sandbox (a network namespace on the network, with its name in DNS); put a program to run in it after `--` (`netagent run --name {name} -- {image} ...`), or give real containers netagent's network with its CNI plugin or OCI hook (README.md, \"Use it with your runtime\")",
-            name = args.sandbox.name,
+            name = args.sandbox.name.as_deref().unwrap_or("NAME"),
         ),
     }
     .into())
@@ -54,10 +54,7 @@ pub async fn run(client: &Client, host: &std::path::Path, args: RunArgs) -> Resu
     if args.command.is_empty() && !args.env.is_empty() {
         eprintln!("WARNING: --env has no effect without a command after `--`");
     }
-    let view: SandboxView = client
-        .post("/v1/sandboxes", &spec_of(args.sandbox, None))
-        .await
-        .map_err(run_failed)?;
+    let view = create(client, args.sandbox).await.map_err(run_failed)?;
     if args.command.is_empty() {
         println!("{}", view.id);
         return Ok(0);
@@ -83,6 +80,39 @@ pub async fn run(client: &Client, host: &std::path::Path, args: RunArgs) -> Resu
         remove_quietly(client, &view.name).await;
     }
     code
+}
+
+/// Creates the sandbox; without `--name`, under a name made up as
+/// Docker makes them (`adjective_noun`), another one if it is taken.
+async fn create(client: &Client, flags: SandboxFlags) -> Result<SandboxView> {
+    if let Some(name) = flags.name.clone() {
+        return client
+            .post("/v1/sandboxes", &spec_of(flags, name, None))
+            .await;
+    }
+    let mut tries = 0;
+    loop {
+        let spec = spec_of(flags.clone(), made_up_name(), None);
+        match client.post("/v1/sandboxes", &spec).await {
+            Err(err) if tries < 8 && super::errors::status_of(&err) == Some(409) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// `focused_turing`: Docker's kind of name, from shorter lists.
+fn made_up_name() -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "admiring", "brave", "clever", "eager", "focused", "gallant", "happy", "jolly", "keen",
+        "lucid", "modest", "nifty", "quirky", "serene", "upbeat", "vibrant",
+    ];
+    const NAMES: [&str; 16] = [
+        "babbage", "curie", "dijkstra", "euclid", "hopper", "kepler", "knuth", "lamport", "liskov",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak",
+    ];
+    let adjective = ADJECTIVES[fastrand::usize(..ADJECTIVES.len())];
+    let name = NAMES[fastrand::usize(..NAMES.len())];
+    format!("{adjective}_{name}")
 }
 
 async fn remove_quietly(client: &Client, name: &str) {
@@ -123,8 +153,11 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Result<()> {
         (None, Some(pid)) => Adopt::Pid(pid),
         (None, None) => bail!("--netns PATH or --pid PID is required"),
     };
+    let Some(name) = args.sandbox.name.clone() else {
+        bail!("--name is required: the adopted namespace's sandbox needs a name");
+    };
     let view: SandboxView = client
-        .post("/v1/sandboxes", &spec_of(args.sandbox, Some(adopt)))
+        .post("/v1/sandboxes", &spec_of(args.sandbox, name, Some(adopt)))
         .await?;
     println!("{}", view.id);
     Ok(())

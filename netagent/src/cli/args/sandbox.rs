@@ -14,9 +14,10 @@ use super::ListFlags;
 /// `docker run`, so these commands take only the long `--help`.
 #[derive(Debug, Args, Clone)]
 pub struct SandboxFlags {
-    /// The sandbox's name.
+    /// The sandbox's name (`run` makes one up when not given, as Docker
+    /// does; `attach` needs it).
     #[arg(long)]
-    pub name: String,
+    pub name: Option<String>,
     /// `bridge` (default), `host`, `none`, `container:NAME`, or a network.
     #[arg(long, visible_alias = "net", default_value = "bridge")]
     pub network: String,
