@@ -138,6 +138,28 @@ fn a_docker_users_command_lines_get_dockers_exit_codes_and_words() {
     check_rows(&host, WALKTHROUGH);
     check_rows(&host, RUN_AND_EXEC);
     check_rows(&host, LISTS);
+    // `run -d` prints the id alone: the detached command's output never
+    // reaches it, and it is running when `run -d` returns.
+    let detached = typed(
+        &host,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "dd",
+            "--",
+            "sh",
+            "-c",
+            "echo noise; exec sleep 1000",
+        ],
+    );
+    let id = detached.assert_ok("run -d").stdout_text();
+    assert!(id.trim().len() == 64 && !id.contains("noise"), "{id}");
+    let status = typed(
+        &host,
+        &["ps", "--filter", "name=dd", "--format", "{{.State}}"],
+    );
+    assert_eq!(status.stdout_text(), "running\n");
     let ps = host.cli(&["ps", "--format", "{{.Names}}"]).stdout_text();
     let order: Vec<&str> = ps.lines().collect();
     let position = |name: &str| order.iter().position(|n| *n == name);

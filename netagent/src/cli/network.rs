@@ -174,9 +174,11 @@ async fn prune_matching(client: &Client, filters: &Filters) -> Result<Vec<String
     Ok(removed)
 }
 
-/// Docker's question; only `y` or `Y` goes on.
+/// Docker's question, on stdout as Docker asks it; only `y` or `Y` goes
+/// on.
 fn confirmed() -> Result<bool> {
-    eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+    print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+    std::io::Write::flush(&mut std::io::stdout())?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y"))

@@ -76,7 +76,9 @@ pub async fn run(client: &Client, host: &std::path::Path, args: RunArgs) -> Resu
         }
     };
     let code = run_to_end(client, &view, command, &args.command, args.rm, || ()).await;
-    if code.is_err() && args.rm {
+    if code.is_err() {
+        // Nothing runs in it (the command could not start): the name is
+        // free again for the corrected command line.
         remove_quietly(client, &view.name).await;
     }
     code
@@ -125,10 +127,17 @@ async fn remove_quietly(client: &Client, name: &str) {
 pub async fn supervise(client: &Client, args: SuperviseArgs) -> Result<i32> {
     let view = sandbox(client, &args.name).await?;
     let env = environment(&args.env);
-    let command = match prepare(&view, &args.command, &env, None) {
+    let mut command = match prepare(&view, &args.command, &env, None) {
         Ok(command) => command,
         Err(err) => return Ok(failed(err)),
     };
+    // Detached: no terminal, and never this process's stdout, which is
+    // the pipe `run -d` reads its one line from. (Docker keeps the
+    // output as logs; netagent has no `logs` verb, so it is dropped.)
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let result = run_to_end(client, &view, command, &args.command, args.rm, || {
         tell_parent("started -")
     })
