@@ -17,6 +17,8 @@
 //!   hand, alone and chained after `bridge` + `host-local`.
 //! - [`netns_dataplane`]: the bridges' data plane: published ports, the way
 //!   out, ICC, isolation, options, a flushed ruleset healed.
+//! - [`netns_docker_cli`]: a Docker user's command lines, exit codes and
+//!   words, and the JSON key paths of `inspect` (issue #13).
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
@@ -37,6 +39,7 @@ mod loopback_wire;
 mod netns_agent;
 mod netns_cni;
 mod netns_dataplane;
+mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
 mod netns_walkthrough;

@@ -17,16 +17,9 @@ fn cli_ok(host: &TestHost, args: &[&str]) -> String {
 fn address_of(host: &TestHost, sandbox: &str, network: &str) -> String {
     let view: serde_json::Value =
         serde_json::from_str(&cli_ok(host, &["inspect", sandbox])).expect("inspect is JSON");
-    let view = if view.is_array() {
-        view[0].clone()
-    } else {
-        view
-    };
-    let endpoints = view["endpoints"].as_array().cloned().unwrap_or_default();
-    endpoints
-        .iter()
-        .find(|e| e["network"] == network)
-        .and_then(|e| e["ipv4"].as_str())
+    view[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .filter(|address| !address.is_empty())
         .unwrap_or_else(|| panic!("{sandbox} has no address on {network}: {view}"))
         .to_owned()
 }

@@ -122,12 +122,15 @@ fn netagent_plugin_dir(host: &TestHost) -> PathBuf {
 
 /// `netagent ps` as (name, IPv4 addresses) rows.
 fn ps(host: &TestHost) -> Vec<(String, String)> {
-    let text = checked(host.cli(&["ps"]), "netagent ps");
+    let text = checked(
+        host.cli(&["ps", "-a", "--format", "{{.Names}} {{.Addresses}}"]),
+        "netagent ps",
+    );
     text.lines()
-        .skip(1)
         .map(|line| {
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            (columns[1].to_owned(), columns[3].to_owned())
+            let (name, addresses) = line.split_once(' ').unwrap_or((line, ""));
+            let ipv4: Vec<&str> = addresses.split(',').filter(|a| a.contains('.')).collect();
+            (name.to_owned(), ipv4.join(","))
         })
         .collect()
 }

@@ -6,6 +6,8 @@
 //!   of the file reported together.
 //! - [`names`]: checks for sandbox names, aliases, hostnames and network
 //!   names, with errors that name the value and where it came from.
+//! - [`extras`]: `--add-host`, `--mac-address`, `--ip-range`,
+//!   `--aux-address` checks, and the state of a sandbox's command.
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
 //! - [`ports`]: published ports, `-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]`.
 //! - [`bridge_options`]: a bridge network's `-o KEY=VALUE`, Docker's keys.
@@ -45,6 +47,7 @@ pub mod bridge_options;
 pub mod container;
 pub mod daemon;
 pub mod error;
+pub mod extras;
 pub mod names;
 pub mod nameserver;
 pub mod ports;
@@ -55,10 +58,11 @@ mod subnets;
 pub use bridge_options::BridgeOptions;
 pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{
-    AgentConfig, DaemonConfig, DnsMode, ForwardingConfig, LogConfig, LogFormat, PathsConfig,
-    ResolverConfig,
+    docker_default_pools, AddressPool, AgentConfig, DaemonConfig, DnsMode, ForwardingConfig,
+    LogConfig, LogFormat, PathsConfig, ResolverConfig,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use extras::{parse_mac, CommandState};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use nameserver::{NameServer, NameServerError, DNS_PORT, EMBEDDED_RESOLVER};
 pub use ports::{PortMapping, PortMappingError};

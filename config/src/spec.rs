@@ -5,11 +5,12 @@
 //! value and the field.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::extras::{extra_host_problems, mac_problems, range_problems};
 use crate::subnets::subnet_problems;
 use crate::{
     check_dns_name, BridgeOptions, ConfigError, ConfigErrors, NameServer, PortMapping, ServicePort,
@@ -41,6 +42,10 @@ pub struct NetworkSpec {
     /// Driver options (`-o KEY=VALUE`), Docker's keys
     /// ([`crate::bridge_options`]).
     pub options: BTreeMap<String, String>,
+    /// Sub-ranges of the subnets to allocate from (`--ip-range`).
+    pub ip_ranges: Vec<IpNet>,
+    /// Addresses never handed out (`--aux-address NAME=IP`).
+    pub aux_addresses: BTreeMap<String, IpAddr>,
 }
 
 impl NetworkSpec {
@@ -56,6 +61,11 @@ impl NetworkSpec {
             ));
         }
         errors.extend(subnet_problems(&self.subnets, &self.gateways));
+        errors.extend(range_problems(
+            &self.subnets,
+            &self.ip_ranges,
+            &self.aux_addresses,
+        ));
         errors.extend(dns_problems(&self.dns));
         if let Err(problems) = BridgeOptions::parse(&self.options) {
             errors.extend(problems);
@@ -138,6 +148,15 @@ pub struct SandboxSpec {
     /// file (`--netns`) or a process id (`--pid`).
     #[serde(default)]
     pub adopt: Option<Adopt>,
+    /// A static IPv6 address on its first network (`--ip6`).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    /// Its interface's MAC address on its first network (`--mac-address`).
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    /// Lines for its /etc/hosts, `HOST:IP` (`--add-host`).
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
 }
 
 fn default_mode() -> NetworkMode {
@@ -170,6 +189,9 @@ impl SandboxSpec {
             publish: vec![],
             publish_all: false,
             adopt: None,
+            ip6: None,
+            mac_address: None,
+            extra_hosts: vec![],
         }
     }
 
@@ -200,14 +222,20 @@ impl SandboxSpec {
             }
         }
         errors.extend(dns_problems(&self.dns));
+        errors.extend(extra_host_problems(&self.extra_hosts));
+        errors.extend(mac_problems(self.mac_address.as_deref()));
         let needs_network = matches!(
             self.network,
             NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_)
         );
-        if needs_network && (!self.aliases.is_empty() || self.ip.is_some()) {
+        let endpoint_flags = !self.aliases.is_empty()
+            || self.ip.is_some()
+            || self.ip6.is_some()
+            || self.mac_address.is_some();
+        if needs_network && endpoint_flags {
             errors.push(ConfigError::new(
                 "network",
-                "--alias and --ip need a bridge or user-defined network",
+                "--alias, --ip, --ip6 and --mac-address need a bridge or user-defined network",
             ));
         }
         errors.extend(publish_problems(&self.publish));
@@ -368,7 +396,7 @@ mod tests {
             "name: \"web 1\"",
             "aliases[1]: \"a,b\"",
             "dns_options[0]",
-            "--alias and --ip need",
+            "--alias, --ip, --ip6 and --mac-address need",
         ] {
             assert!(text.contains(expected), "{expected:?} missing in {text}");
         }

@@ -3,9 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use netagent::cli::Cli;
-
 // Every forwarded question allocates a handful of small buffers and a task
 // on the agent's one thread; mimalloc's thread-local free lists make that
 // measurably cheaper than glibc's malloc (bench/, forwarded names).
@@ -25,12 +22,16 @@ fn main() -> ExitCode {
     if std::env::var_os("CNI_COMMAND").is_some() {
         return netagent::cli::cni::main();
     }
-    match netagent::cli::main(Cli::parse()) {
+    match netagent::cli::main(netagent::cli::parse()) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            // One line: the chain of causes joined.
-            eprintln!("netagent: {err:#}");
-            ExitCode::FAILURE
+            // One line, in Docker's words where Docker has them, with
+            // Docker's exit code (cli/errors.rs).
+            let (line, code) = netagent::cli::report(&err);
+            if !line.is_empty() {
+                eprintln!("{line}");
+            }
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }

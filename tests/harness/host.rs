@@ -318,16 +318,14 @@ impl TestHost {
     /// checks that nothing of them is left: no veth, no bridge but the
     /// default one, no namespace file, no resolv.conf.
     pub fn assert_clean_after_removal(&self) {
-        let ps = self.cli(&["ps"]).stdout_text();
-        let names: Vec<&str> = ps
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().nth(1))
-            .collect();
-        for name in names {
+        let ps = self
+            .cli(&["ps", "-a", "--format", "{{.Names}}"])
+            .stdout_text();
+        for name in ps.lines() {
             self.cli(&["rm", "--force", name]);
         }
-        self.cli(&["network", "prune"]).assert_ok("prune");
+        self.cli(&["network", "prune", "--force"])
+            .assert_ok("prune");
         let links = self.links();
         assert!(
             links.iter().all(|l| l == "lo" || l == "netagent0"),

@@ -48,10 +48,10 @@ fn podman_cni_main_plugin() {
         "podman has netagent's address"
     );
     let web = agent_inspect(&host, "web");
-    assert_eq!(web["id"], web_id.as_str(), "the sandbox has podman's id");
+    assert_eq!(web["Id"], web_id.as_str(), "the sandbox has podman's id");
     assert_eq!(
         inspect(&podman, "web")["NetworkSettings"]["Networks"]["app"]["MacAddress"],
-        web["endpoints"][0]["mac"],
+        web["Netagent"]["Endpoints"][0]["mac"],
         "podman has the MAC of netagent's interface"
     );
     check_resolv_conf(&podman, "client", "CNI, netagent as the main plugin");

@@ -143,13 +143,15 @@ pub(super) fn netns_of(podman: &Podman, name: &str) -> String {
 /// netagent's view of a sandbox (`netagent inspect`).
 pub(super) fn agent_inspect(host: &TestHost, name: &str) -> Value {
     let out = host.cli(&["inspect", name]);
-    serde_json::from_str(&checked(out, &format!("netagent inspect {name}"))).unwrap()
+    let all: Value =
+        serde_json::from_str(&checked(out, &format!("netagent inspect {name}"))).unwrap();
+    all[0].clone()
 }
 
 /// The IPv4 address netagent gave sandbox `name` on `network`.
 pub(super) fn agent_ip(host: &TestHost, name: &str, network: &str) -> String {
     let view = agent_inspect(host, name);
-    let endpoint = view["endpoints"]
+    let endpoint = view["Netagent"]["Endpoints"]
         .as_array()
         .into_iter()
         .flatten()
@@ -163,20 +165,20 @@ pub(super) fn agent_ip(host: &TestHost, name: &str, network: &str) -> String {
 
 /// The sandbox names `netagent ps` lists.
 pub(super) fn agent_sandboxes(host: &TestHost) -> Vec<String> {
-    let ps = checked(host.cli(&["ps"]), "netagent ps");
-    ps.lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        .collect()
+    let ps = checked(
+        host.cli(&["ps", "-a", "--format", "{{.Names}}"]),
+        "netagent ps",
+    );
+    ps.lines().map(str::to_owned).collect()
 }
 
 /// The network names `netagent network ls` lists.
 pub(super) fn agent_networks(host: &TestHost) -> Vec<String> {
-    let ls = checked(host.cli(&["network", "ls"]), "netagent network ls");
-    ls.lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        .collect()
+    let ls = checked(
+        host.cli(&["network", "ls", "--format", "{{.Name}}"]),
+        "netagent network ls",
+    );
+    ls.lines().map(str::to_owned).collect()
 }
 
 /// The veths left in the private host.

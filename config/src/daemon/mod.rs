@@ -27,8 +27,8 @@
 //!
 //! [agent]
 //! dns_mode = "redirect"       # or "direct" (bind 127.0.0.11:53 itself)
-//! address_pools = ["172.18.0.0/16", "192.168.0.0/16"]
-//! subnet_size = 24
+//! address_pools = [{ base = "172.18.0.0/16", size = 16 }, { base = "192.168.0.0/16", size = 20 }]
+//! subnet_size = 24            # for pools written as a bare "CIDR"
 //! bridge_subnet = "172.17.0.0/16"
 //! ```
 //!
@@ -42,10 +42,12 @@ use std::path::{Path, PathBuf};
 use crate::{ConfigError, ConfigErrors};
 
 mod domain;
+mod pools;
 mod raw;
 
 use domain::check_domain;
 pub use domain::DEFAULT_DOMAIN;
+pub use pools::{docker_default_pools, AddressPool};
 use raw::{check_range, section, RawAgent, RawForwarding, RawLog, RawPaths, RawResolver, SECTIONS};
 
 /// The resolver's settings, validated.
@@ -129,9 +131,9 @@ pub enum DnsMode {
 pub struct AgentConfig {
     /// How resolvers are bound in sandboxes.
     pub dns_mode: DnsMode,
-    /// IPv4 pools new networks' subnets come from.
-    pub address_pools: Vec<ipnet::IpNet>,
-    /// Prefix length of an IPv4 subnet taken from a pool.
+    /// IPv4 pools new networks' subnets come from, in order.
+    pub address_pools: Vec<AddressPool>,
+    /// Prefix length of the subnets of a pool written as a bare CIDR.
     pub subnet_size: u8,
     /// The default `bridge` network's subnet.
     pub bridge_subnet: ipnet::IpNet,
@@ -201,10 +203,7 @@ impl Default for DaemonConfig {
             agent: AgentConfig {
                 dns_mode: DnsMode::Redirect,
                 // Docker's default pools, less 172.17.0.0/16 (the bridge).
-                address_pools: (18..=31)
-                    .map(|b| format!("172.{b}.0.0/16").parse().expect("literal"))
-                    .chain(["192.168.0.0/16".parse().expect("literal")])
-                    .collect(),
+                address_pools: docker_default_pools(),
                 subnet_size: 24,
                 bridge_subnet: "172.17.0.0/16".parse().expect("literal"),
             },
@@ -391,27 +390,10 @@ impl DaemonConfig {
     fn with_agent(mut self, raw: RawAgent, errors: &mut Vec<ConfigError>) -> Self {
         let a = &mut self.agent;
         a.dns_mode = raw.dns_mode.unwrap_or(a.dns_mode);
-        if let Some(pools) = raw.address_pools {
-            if pools.is_empty() {
-                errors.push(ConfigError::new(
-                    "agent.address_pools",
-                    "is empty; networks would get no subnet",
-                ));
-            }
-            a.address_pools = pools;
-        }
         a.subnet_size = raw.subnet_size.unwrap_or(a.subnet_size);
         check_range(errors, "agent.subnet_size", a.subnet_size.into(), 8, 30);
-        for pool in &a.address_pools {
-            if !pool.addr().is_ipv4() || pool.prefix_len() > a.subnet_size {
-                errors.push(ConfigError::new(
-                    "agent.address_pools",
-                    format!(
-                        "{pool} is not an IPv4 pool that holds /{} subnets",
-                        a.subnet_size
-                    ),
-                ));
-            }
+        if let Some(pools) = raw.address_pools {
+            a.address_pools = pools::resolve(pools, a.subnet_size, errors);
         }
         a.bridge_subnet = raw.bridge_subnet.unwrap_or(a.bridge_subnet);
         self

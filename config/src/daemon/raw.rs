@@ -43,7 +43,7 @@ pub(super) struct RawPaths {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAgent {
     pub(super) dns_mode: Option<DnsMode>,
-    pub(super) address_pools: Option<Vec<ipnet::IpNet>>,
+    pub(super) address_pools: Option<Vec<super::pools::RawPool>>,
     pub(super) subnet_size: Option<u8>,
     pub(super) bridge_subnet: Option<ipnet::IpNet>,
 }

@@ -99,8 +99,8 @@ impl Agent {
             Joining::Bridge { ifname } => {
                 let options = AttachOptions {
                     aliases: spec.aliases.clone(),
-                    ip: None,
                     ifname: Some(ifname.clone()),
+                    ..AttachOptions::default()
                 };
                 self.attach(inner, name, &spec.network, options).await?;
             }

@@ -54,6 +54,7 @@ impl Agent {
             labels: Default::default(),
             dns_only: true,
             options: Default::default(),
+            user_subnets: false,
         };
         self.table.add_network(table_network(&record))?;
         inner.state.networks.insert(name.to_owned(), record);

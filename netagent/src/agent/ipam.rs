@@ -66,6 +66,11 @@ pub struct SubnetAddresses {
     /// The bridge's address on it.
     pub gateway: IpAddr,
     used: BTreeSet<IpAddr>,
+    /// Only this part of the subnet is handed out (`--ip-range`); a static
+    /// address may be anywhere in the subnet, as in Docker.
+    range: Option<IpNet>,
+    /// Never handed out nor taken (`--aux-address`).
+    aux: BTreeSet<IpAddr>,
     /// Every host address below this one is used or reserved, so the
     /// search for the lowest free one starts here: one sandbox after
     /// another costs the same however many there are.
@@ -80,14 +85,25 @@ impl SubnetAddresses {
             subnet,
             gateway,
             used: BTreeSet::new(),
+            range: None,
+            aux: BTreeSet::new(),
             scan_from: subnet.network(),
         }
+    }
+
+    /// The same, handing out addresses from `range` only and never the
+    /// `aux` ones.
+    pub fn with_limits(mut self, range: Option<IpNet>, aux: &[IpAddr]) -> SubnetAddresses {
+        self.range = range;
+        self.aux = aux.iter().copied().collect();
+        self
     }
 
     /// Whether `address` is the network address, the IPv4 broadcast or the
     /// gateway: never given to an endpoint.
     fn is_reserved(&self, address: IpAddr) -> bool {
         address == self.gateway
+            || self.aux.contains(&address)
             || address == self.subnet.network()
             || (self.subnet.addr().is_ipv4() && address == self.subnet.broadcast())
     }
@@ -95,7 +111,8 @@ impl SubnetAddresses {
     /// Hands out the lowest free address.
     pub fn allocate(&mut self, network: &str) -> Result<IpAddr, IpamError> {
         let free = self
-            .subnet
+            .range
+            .unwrap_or(self.subnet)
             .hosts()
             .skip_while(|a| *a < self.scan_from)
             .find(|a| !self.is_reserved(*a) && !self.used.contains(a));
@@ -117,6 +134,9 @@ impl SubnetAddresses {
         };
         if address == self.gateway {
             return Err(taken("it is the gateway"));
+        }
+        if self.aux.contains(&address) {
+            return Err(taken("it is an --aux-address of the network"));
         }
         if self.is_reserved(address) {
             return Err(taken("it is the subnet's network or broadcast address"));
@@ -171,6 +191,18 @@ pub fn pick_subnet(pools: &[IpNet], size: u8, taken: &[IpNet]) -> Result<IpNet, 
         pools: pools.to_vec(),
         size,
     })
+}
+
+/// The first free subnet of the first pool that has one, each pool cut
+/// into its own size (Docker's default pools: whole /16s, then /20s).
+pub fn pick_from_pools(pools: &[config::AddressPool], taken: &[IpNet]) -> Result<IpNet, IpamError> {
+    pools
+        .iter()
+        .find_map(|pool| pick_subnet(&[pool.base], pool.size, taken).ok())
+        .ok_or_else(|| IpamError::PoolsExhausted {
+            pools: pools.iter().map(|p| p.base).collect(),
+            size: pools.first().map(|p| p.size).unwrap_or(0),
+        })
 }
 
 /// Whether two subnets share any address.
@@ -279,5 +311,19 @@ mod tests {
         ));
         assert!(overlaps(&net("10.0.0.0/8"), &net("10.1.0.0/16")));
         assert!(!overlaps(&net("10.0.0.0/16"), &net("10.1.0.0/16")));
+    }
+
+    #[test]
+    fn each_pool_is_cut_into_its_own_size_as_dockers_defaults_are() {
+        let pools = config::docker_default_pools();
+        assert_eq!(pick_from_pools(&pools, &[]).unwrap(), net("172.18.0.0/16"));
+        let taken: Vec<IpNet> = (18..=31).map(|b| net(&format!("172.{b}.0.0/16"))).collect();
+        assert_eq!(
+            pick_from_pools(&pools, &taken).unwrap(),
+            net("192.168.0.0/20")
+        );
+        let mut all = taken.clone();
+        all.push(net("192.168.0.0/16"));
+        assert!(pick_from_pools(&pools, &all).is_err());
     }
 }

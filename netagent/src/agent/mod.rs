@@ -12,6 +12,8 @@
 //!   disconnect are the same steps).
 //! - [`inject`]: binding the resolver inside a sandbox, the redirect, and
 //!   the sandbox's resolv.conf.
+//! - [`command`]: the state of the command `run` started in a sandbox.
+//! - [`etc_hosts`]: the sandbox's /etc/hostname and /etc/hosts.
 //! - [`restore`]: picking the state up again after a restart.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
@@ -21,6 +23,7 @@
 //!   host firewall made again from the state after every change.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
 //! - [`exits`]: releasing a container when its process exits.
+//! - `addresses`: an endpoint's addresses, static or allocated.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
 //! - [`faults`]: failures on purpose, for the namespace tests (debug
@@ -31,10 +34,13 @@
 //! The agent uses [`crate::kernel`] for every change to the kernel and
 //! nothing above it: the daemon's API drives it.
 
+mod addresses;
+mod command;
 mod container;
 mod dataplane;
 mod dns_only;
 pub(crate) mod endpoint;
+pub mod etc_hosts;
 mod exits;
 mod faults;
 mod inject;
@@ -58,6 +64,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+pub use command::running_command;
 pub use container::ContainerAttachment;
 
 use crate::agent::ipam::{IpamError, SubnetAddresses};

@@ -18,6 +18,7 @@ const DEFAULT_BRIDGE_DEVICE: &str = "netagent0";
 impl Agent {
     /// Creates a user-defined bridge network.
     pub async fn create_network(&self, spec: NetworkSpec) -> Result<NetworkRecord, AgentError> {
+        let spec = normalised(spec);
         spec.check()?;
         let mut inner = self.inner.lock().await;
         if inner.state.networks.contains_key(&spec.name) {
@@ -53,6 +54,7 @@ impl Agent {
             labels: spec.labels.clone(),
             dns_only: false,
             options: spec.options.clone(),
+            user_subnets: !spec.subnets.is_empty(),
         };
         self.bring_up_network(&mut inner, record.clone()).await?;
         Ok(record)
@@ -67,11 +69,7 @@ impl Agent {
         let wanted = self.config.agent.bridge_subnet;
         let taken = self.taken_prefixes(&inner).await?;
         let subnet = if taken.iter().any(|t| overlaps(t, &wanted)) {
-            ipam::pick_subnet(
-                &self.config.agent.address_pools,
-                self.config.agent.subnet_size,
-                &taken,
-            )?
+            ipam::pick_from_pools(&self.config.agent.address_pools, &taken)?
         } else {
             wanted
         };
@@ -88,6 +86,7 @@ impl Agent {
             labels: Default::default(),
             dns_only: false,
             options: Default::default(),
+            user_subnets: false,
         };
         self.bring_up_network(&mut inner, record).await
     }
@@ -167,15 +166,19 @@ impl Agent {
                 .find(|g| subnet.contains(*g))
                 .copied()
                 .or_else(|| spec.gateways.get(i).copied());
-            chosen.push(subnet_record(*subnet, gateway));
+            let mut record = subnet_record(*subnet, gateway);
+            record.ip_range = spec.ip_ranges.iter().find(|r| subnet.contains(*r)).copied();
+            record.aux = spec
+                .aux_addresses
+                .values()
+                .filter(|a| subnet.contains(*a))
+                .copied()
+                .collect();
+            chosen.push(record);
         }
         let taken = self.taken_prefixes(inner).await?;
         if !chosen.iter().any(|s| s.subnet.addr().is_ipv4()) {
-            let subnet = ipam::pick_subnet(
-                &self.config.agent.address_pools,
-                self.config.agent.subnet_size,
-                &taken,
-            )?;
+            let subnet = ipam::pick_from_pools(&self.config.agent.address_pools, &taken)?;
             chosen.insert(0, subnet_record(subnet, None));
         }
         if spec.ipv6 && !chosen.iter().any(|s| s.subnet.addr().is_ipv6()) {
@@ -275,7 +278,23 @@ fn subnet_record(subnet: IpNet, gateway: Option<IpAddr>) -> SubnetRecord {
     SubnetRecord {
         subnet,
         gateway: addresses.gateway,
+        ip_range: None,
+        aux: vec![],
     }
+}
+
+/// The spec with host bits cleared from its subnets and ranges
+/// (`10.1.2.3/24` is `10.1.0.0/24`): Docker accepts such a subnet and
+/// uses its network, so netagent does too, and says so in its log (the
+/// CLI warns the user).
+fn normalised(mut spec: NetworkSpec) -> NetworkSpec {
+    for net in spec.subnets.iter_mut().chain(spec.ip_ranges.iter_mut()) {
+        if net.trunc() != *net {
+            tracing::warn!(given = %net, used = %net.trunc(), "subnet with host bits set");
+            *net = net.trunc();
+        }
+    }
+    spec
 }
 
 /// The IPAM of a network, without any endpoint yet.
@@ -283,7 +302,7 @@ pub(super) fn ipam_of(record: &NetworkRecord) -> Vec<SubnetAddresses> {
     record
         .subnets
         .iter()
-        .map(|s| SubnetAddresses::new(s.subnet, Some(s.gateway)))
+        .map(|s| SubnetAddresses::new(s.subnet, Some(s.gateway)).with_limits(s.ip_range, &s.aux))
         .collect()
 }
 

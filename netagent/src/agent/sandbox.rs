@@ -82,6 +82,12 @@ impl Agent {
         let options = AttachOptions {
             aliases: record.spec.aliases.clone(),
             ip: record.spec.ip,
+            ip6: record.spec.ip6,
+            mac: record
+                .spec
+                .mac_address
+                .as_deref()
+                .and_then(config::parse_mac),
             ifname: None,
         };
         match &record.spec.network {
@@ -104,6 +110,7 @@ impl Agent {
             Some(owner) => self.copy_resolv_conf(owner, &record.name)?,
             None => self.write_resolv_conf(inner, &record)?,
         }
+        self.write_etc_files(&record)?;
         self.persist_sandboxes(inner, &[&record.name])?;
         tracing::info!(sandbox = %record.name, "sandbox created");
         Ok(record)
@@ -130,6 +137,7 @@ impl Agent {
             dns_mode: self.config.agent.dns_mode,
             container: None,
             ports: vec![],
+            command: None,
         }
     }
 
@@ -228,6 +236,11 @@ impl Agent {
             return Err(AgentError::not_found("sandbox", name));
         }
         let sharing = inner.state.sharing(name);
+        for sandbox in std::iter::once(name).chain(sharing.iter().map(String::as_str)) {
+            if let Some(record) = inner.state.sandboxes.get(sandbox) {
+                super::command::stop_for_removal(record, force)?;
+            }
+        }
         if !sharing.is_empty() && !force {
             return Err(AgentError::Conflict(format!(
                 "sandboxes {} share the namespace of {name:?}; remove them first or use --force",

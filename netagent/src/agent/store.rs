@@ -47,6 +47,10 @@ pub struct NetworkRecord {
     /// Driver options as given (`-o`), Docker's keys.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// Whether the user gave its subnets (`--subnet`): Docker takes a
+    /// static `--ip` only on such a network.
+    #[serde(default)]
+    pub user_subnets: bool,
 }
 
 impl NetworkRecord {
@@ -63,6 +67,12 @@ pub struct SubnetRecord {
     pub subnet: IpNet,
     /// The bridge's address on it.
     pub gateway: std::net::IpAddr,
+    /// Addresses are handed out from this part of it only (`--ip-range`).
+    #[serde(default)]
+    pub ip_range: Option<IpNet>,
+    /// Addresses never handed out (`--aux-address`).
+    #[serde(default)]
+    pub aux: Vec<std::net::IpAddr>,
 }
 
 /// A sandbox the agent made or adopted.
@@ -98,6 +108,9 @@ pub struct SandboxRecord {
     /// Its published ports, host port chosen (`-p`, `-P`).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// The command `netagent run` started in it, as the CLI reported it.
+    #[serde(default)]
+    pub command: Option<config::CommandState>,
 }
 
 /// The runtime's container behind a sandbox.
@@ -358,6 +371,8 @@ mod tests {
                 subnets: vec![SubnetRecord {
                     subnet: "10.1.0.0/24".parse().unwrap(),
                     gateway: "10.1.0.1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 }],
                 builtin: false,
                 internal: false,
@@ -366,6 +381,7 @@ mod tests {
                 labels: BTreeMap::new(),
                 dns_only: false,
                 options: BTreeMap::new(),
+                user_subnets: true,
             },
         );
         store.save(&state).unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
@@ -17,13 +17,15 @@ use tokio::net::UnixStream;
 
 /// The agent could not be reached at all.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach the agent at {socket} (is `netagent daemon` running? --host or NETAGENT_HOST choose another socket)")]
+#[error("Cannot connect to the netagent daemon at unix://{socket}. Is `netagent daemon` running? (--host or NETAGENT_HOST choose another socket)")]
 pub struct Unreachable {
     /// The socket tried.
     pub socket: String,
 }
 
-/// The agent answered with an error status.
+/// The agent answered with an error status. The status is for the CLI to
+/// tell "not found" from a refusal; what a person reads is the message
+/// (errors.rs words it as Docker does).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Refused {
@@ -89,7 +91,6 @@ impl Client {
             status: status.as_u16(),
             message,
         }))
-        .context(status_word(status))
     }
 
     /// GET, decoded.
@@ -116,10 +117,6 @@ impl Client {
             .await
             .map(|_| ())
     }
-}
-
-fn status_word(status: StatusCode) -> String {
-    format!("the agent answered {}", status.as_u16())
 }
 
 /// What a path segment or query value keeps as it is: RFC 3986's

@@ -155,6 +155,7 @@ impl Demo {
             sandbox: "nginx03".into(),
             aliases: vec![],
             ip: None,
+            ip6: None,
         };
         let connected = self
             .client

@@ -1,24 +1,28 @@
 //! Running a command inside a sandbox, as `ip netns exec` does: in the
-//! sandbox's network namespace, with its resolv.conf bind-mounted over
-//! /etc/resolv.conf in a mount namespace of the command's own, so the C
-//! library resolves through the sandbox's resolver and the host's mounts
-//! stay as they are.
+//! sandbox's network namespace, with its resolv.conf, hosts and hostname
+//! bind-mounted over /etc in a mount namespace of the command's own, so
+//! the C library resolves through the sandbox's resolver and the host's
+//! mounts stay as they are, and with the sandbox's hostname in a UTS
+//! namespace of its own.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Runs `argv` inside the namespace at `netns` with `resolv_conf` as its
-/// /etc/resolv.conf, and waits for it.
-pub fn run_in_sandbox(
-    netns: &Path,
-    resolv_conf: Option<&Path>,
-    argv: &[String],
-) -> std::io::Result<ExitStatus> {
-    command_in_sandbox(netns, resolv_conf, argv)?.status()
+/// What a command started in a sandbox gets besides its network
+/// namespace: files of the sandbox's bind-mounted over /etc (resolv.conf,
+/// hosts, hostname, as `ip netns exec` mounts /etc/netns/NAME), and a
+/// hostname of its own in a UTS namespace of its own (issue #13).
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// `(sandbox file, /etc file)` pairs; a sandbox file that does not
+    /// exist is skipped.
+    pub files: Vec<(PathBuf, &'static CStr)>,
+    /// The hostname inside, when the sandbox is not in host mode.
+    pub hostname: Option<String>,
 }
 
 /// The command, not yet started (its output can be captured).
@@ -27,44 +31,63 @@ pub fn command_in_sandbox(
     resolv_conf: Option<&Path>,
     argv: &[String],
 ) -> std::io::Result<Command> {
+    let setup = Setup {
+        files: resolv_conf
+            .map(|path| (path.to_owned(), c"/etc/resolv.conf"))
+            .into_iter()
+            .collect(),
+        hostname: None,
+    };
+    command_with(netns, &setup, argv)
+}
+
+/// The command with the whole [`Setup`].
+pub fn command_with(netns: &Path, setup: &Setup, argv: &[String]) -> std::io::Result<Command> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("no command given"))?;
     let namespace = std::fs::File::open(netns)?;
-    let source = match resolv_conf {
-        Some(path) if path.exists() => {
-            Some(CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?)
+    let mut mounts = Vec::new();
+    for (source, target) in &setup.files {
+        if source.exists() {
+            let source =
+                CString::new(source.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+            mounts.push((source, *target));
         }
-        _ => None,
-    };
+    }
+    let hostname = setup.hostname.clone().map(String::into_bytes);
     let mut command = Command::new(program);
     command.args(args);
     // SAFETY: the closure runs in the child between fork and exec and
-    // makes only system calls (unshare, mount, setns), which are
-    // async-signal-safe; the strings and the descriptor were made before.
+    // makes only system calls (unshare, mount, sethostname, setns), which
+    // are async-signal-safe; the strings and the descriptor were made
+    // before.
     unsafe {
         command.pre_exec(move || {
-            let fd = namespace.as_raw_fd();
-            if let Some(source) = &source {
+            if !mounts.is_empty() {
                 check(libc::unshare(libc::CLONE_NEWNS))?;
-                let root = c"/";
                 check(libc::mount(
                     std::ptr::null(),
-                    root.as_ptr(),
+                    c"/".as_ptr(),
                     std::ptr::null(),
                     libc::MS_REC | libc::MS_PRIVATE,
                     std::ptr::null(),
                 ))?;
-                let target = c"/etc/resolv.conf";
-                check(libc::mount(
-                    source.as_ptr(),
-                    target.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND,
-                    std::ptr::null(),
-                ))?;
+                for (source, target) in &mounts {
+                    check(libc::mount(
+                        source.as_ptr(),
+                        target.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ))?;
+                }
             }
-            check(libc::setns(fd, libc::CLONE_NEWNET))
+            if let Some(name) = &hostname {
+                check(libc::unshare(libc::CLONE_NEWUTS))?;
+                check(libc::sethostname(name.as_ptr().cast(), name.len()))?;
+            }
+            check(libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET))
         });
     }
     Ok(command)

@@ -240,6 +240,20 @@ impl Links {
         Ok(index)
     }
 
+    /// Sets the MAC address of link `index` (`--mac-address`), before it
+    /// is up.
+    pub async fn set_mac(&self, index: u32, mac: [u8; 6], name: &str) -> Result<(), LinkError> {
+        let message = LinkUnspec::new_with_index(index)
+            .address(mac.to_vec())
+            .build();
+        self.handle
+            .link()
+            .change(message)
+            .execute()
+            .await
+            .map_err(kernel("set MAC address", name))
+    }
+
     /// The index of a link that must exist for `step` to go on.
     pub async fn existing_index(&self, name: &str, step: &'static str) -> Result<u32, LinkError> {
         self.index_of(name).await?.ok_or_else(|| LinkError::Kernel {

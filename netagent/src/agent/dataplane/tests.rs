@@ -13,6 +13,8 @@ fn network(name: &str, subnet: &str, internal: bool) -> NetworkRecord {
         subnets: vec![SubnetRecord {
             subnet,
             gateway: subnet.hosts().next().unwrap(),
+            ip_range: None,
+            aux: Default::default(),
         }],
         builtin: false,
         internal,
@@ -21,6 +23,7 @@ fn network(name: &str, subnet: &str, internal: bool) -> NetworkRecord {
         labels: BTreeMap::new(),
         dns_only: false,
         options: BTreeMap::new(),
+        user_subnets: true,
     }
 }
 
@@ -70,6 +73,7 @@ fn state() -> State {
         dns_mode: config::DnsMode::Redirect,
         container: None,
         ports: spec.publish.clone(),
+        command: None,
     };
     state.sandboxes.insert("web".into(), record);
     state

@@ -12,12 +12,14 @@
 //! - `views`: the agent's records turned into [`model`]'s answers.
 //! - `metrics`: the Prometheus text exposition.
 //! - `containers`: the runtime doors' resource, by container id.
+//! - `builtin`: the `host` and `none` networks, listed and inspected.
 //!
 //! Every error is a [`model::ErrorBody`] with a status that says whose
 //! fault it is: 400 for bad input, 404 for a network, sandbox or route that
 //! does not exist, 409 for a request that clashes with what exists, 500 for
 //! the agent's own failures.
 
+mod builtin;
 mod containers;
 mod metrics;
 pub mod model;

@@ -18,6 +18,7 @@
 //! | `GET /v1/sandboxes` | | [`SandboxView`]s |
 //! | `POST /v1/sandboxes` | [`SandboxSpec`] | [`SandboxView`] |
 //! | `GET /v1/sandboxes/{name}` | | [`SandboxView`] |
+//! | `PUT /v1/sandboxes/{name}/command` | [`CommandState`] | none (204) |
 //! | `GET /v1/dns/table` | | [`TableSnapshot`] |
 //! | `GET /v1/dns/lookup` | | [`LookupAnswer`] |
 //! | `POST /v1/containers` | [`config::ContainerSpec`] | [`ContainerView`] |
@@ -34,7 +35,7 @@ use config::{DnsMode, ServicePort};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use config::{NetworkSpec, SandboxSpec};
+pub use config::{CommandState, NetworkSpec, SandboxSpec};
 pub use resolver::TableSnapshot;
 
 /// `GET /v1/health`: `{"status":"ok"}`.
@@ -68,6 +69,12 @@ pub struct NetworkSummary {
     pub internal: bool,
     /// How many sandboxes are on it.
     pub sandboxes: usize,
+    /// When it was made (RFC 3339), for `network ls --format {{.CreatedAt}}`.
+    #[serde(default)]
+    pub created: String,
+    /// Its labels, for `network ls --filter label=`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One network as `docker network inspect` shows it, with Docker's field
@@ -180,6 +187,9 @@ pub struct ConnectBody {
     /// A static address on the network (`--ip`).
     #[serde(default)]
     pub ip: Option<IpAddr>,
+    /// A static IPv6 address on the network (`--ip6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// `POST /v1/networks/{name}/disconnect`'s body.
@@ -224,6 +234,18 @@ pub struct SandboxView {
     /// Its published ports, host ports chosen.
     #[serde(default)]
     pub ports: Vec<config::PortMapping>,
+    /// The command `netagent run` started in it, if any.
+    #[serde(default)]
+    pub command: Option<CommandState>,
+    /// Whether that command is still running.
+    #[serde(default)]
+    pub running: bool,
+    /// Its /etc/hosts (beside its resolv.conf, for `ip netns exec`).
+    #[serde(default)]
+    pub hosts_file: String,
+    /// Its /etc/hostname, likewise.
+    #[serde(default)]
+    pub hostname_file: String,
 }
 
 /// One sandbox's attachment to one network: an element of

@@ -7,12 +7,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use super::model::{
-    ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect, NetworkSpec,
-    NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
+    CommandState, ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect,
+    NetworkSpec, NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
 };
 use super::views::{endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view};
 use super::{metrics, ApiError, ApiState};
@@ -49,6 +49,7 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/v1/dns/table", get(dns_table))
         .route("/v1/dns/lookup", get(dns_lookup))
         .route("/metrics", get(metrics_text))
+        .route("/v1/sandboxes/{name}/command", put(set_command))
         .merge(super::containers::routes())
         .fallback(|| async {
             ApiError::new(
@@ -97,6 +98,9 @@ async fn inspect_network(
     let view = state
         .run(|agent| async move {
             let snapshot = agent.state().await;
+            if let Some(view) = super::builtin::mode_inspect(&snapshot, &name) {
+                return Ok(view);
+            }
             let record = snapshot.networks.get(&name).ok_or(AgentError::NotFound {
                 kind: "network",
                 name: name.clone(),
@@ -111,6 +115,16 @@ async fn remove_network(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    if super::builtin::MODE_NETWORKS
+        .iter()
+        .any(|(n, _)| *n == name)
+    {
+        // Docker's words (403 there too).
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{name} is a pre-defined network and cannot be removed"),
+        ));
+    }
     state
         .run(|agent| async move { agent.remove_network(&name).await })
         .await?;
@@ -137,7 +151,8 @@ async fn connect(
     let options = AttachOptions {
         aliases: request.aliases,
         ip: request.ip,
-        ifname: None,
+        ip6: request.ip6,
+        ..AttachOptions::default()
     };
     let sandbox = request.sandbox;
     let endpoint = state
@@ -206,6 +221,20 @@ async fn inspect_sandbox(
         })
         .await?;
     Ok(Json(view))
+}
+
+/// `PUT /v1/sandboxes/{name}/command`: the CLI reports its command's
+/// start and exit.
+async fn set_command(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    request: Result<Json<CommandState>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let request = body(request)?;
+    state
+        .run(|agent| async move { agent.set_command(&name, request).await })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_sandbox(

@@ -36,7 +36,10 @@ pub fn network_list(state: &State) -> Vec<NetworkSummary> {
             subnets: n.subnets.iter().map(|s| s.subnet).collect(),
             internal: n.internal,
             sandboxes: sandboxes_on(state, &n.name).count(),
+            created: n.created.clone(),
+            labels: n.labels.clone(),
         })
+        .chain(super::builtin::mode_summaries(state))
         .collect()
 }
 
@@ -101,7 +104,9 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect
                 .collect(),
         },
         internal: network.internal,
-        attachable: false,
+        // Any sandbox may be connected to any user-defined network, as
+        // to an `--attachable` one of Docker's.
+        attachable: !network.builtin,
         ingress: false,
         config_from: ConfigFrom {
             network: String::new(),
@@ -134,7 +139,19 @@ pub fn sandbox_view(
     resolv_conf: String,
     resolver_port: Option<u16>,
 ) -> SandboxView {
+    let running = crate::agent::running_command(&record).is_some();
+    let sibling = |file: &str| {
+        std::path::Path::new(&resolv_conf)
+            .with_file_name(file)
+            .display()
+            .to_string()
+    };
+    let (hosts_file, hostname_file) = (sibling("hosts"), sibling("hostname"));
     SandboxView {
+        command: record.command,
+        running,
+        hosts_file,
+        hostname_file,
         name: record.name,
         id: record.id,
         created: record.created,

@@ -1,6 +1,9 @@
 //! The views' JSON, byte for byte: what the API wrote before its bodies
 //! became [`crate::daemon::api::model`]'s types, and what the CLI decodes
-//! again into the same types.
+//! again into the same types. Issue #13 only added fields (network ls:
+//! `created`, `labels`, the `host` and `none` rows; sandboxes: the spec's
+//! `ip6`, `mac_address`, `extra_hosts`, and `command`, `running`,
+//! `hosts_file`, `hostname_file`) and set `Attachable` on user networks.
 
 use std::collections::BTreeMap;
 
@@ -31,10 +34,14 @@ fn fixture() -> State {
                 SubnetRecord {
                     subnet: "10.1.0.0/24".parse().unwrap(),
                     gateway: "10.1.0.1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 },
                 SubnetRecord {
                     subnet: "fd00:1::/64".parse().unwrap(),
                     gateway: "fd00:1::1".parse().unwrap(),
+                    ip_range: None,
+                    aux: vec![],
                 },
             ],
             builtin: false,
@@ -44,6 +51,7 @@ fn fixture() -> State {
             labels: BTreeMap::from([("demo".to_owned(), "yes".to_owned())]),
             dns_only: false,
             options: Default::default(),
+            user_subnets: true,
         },
     );
     let mut spec = SandboxSpec::named("web");
@@ -74,6 +82,7 @@ fn fixture() -> State {
         dns_mode: DnsMode::Redirect,
         container: None,
         ports: vec![],
+        command: None,
     };
     let mut side = web.clone();
     side.name = "side".into();
@@ -162,8 +171,8 @@ fn the_small_bodies_are_as_before() {
     assert_wire(&error, r#"{"message":"no network named \"absent\""}"#);
 }
 
-const LIST: &str = r#"[{"id":"NETWORK_ID","name":"app","driver":"bridge","scope":"local","subnets":["10.1.0.0/24","fd00:1::/64"],"internal":true,"sandboxes":1}]"#;
-const INSPECT: &str = r#"{"Attachable":false,"ConfigFrom":{"Network":""},"ConfigOnly":false,"Containers":{"WEB_ID":{"EndpointID":"ENDPOINT_ID","IPv4Address":"10.1.0.2/24","IPv6Address":"fd00:1::2/64","MacAddress":"02:42:0a:01:00:02","Name":"web"}},"Created":"2026-01-02T03:04:05Z","Driver":"bridge","EnableIPv6":true,"IPAM":{"Config":[{"Gateway":"10.1.0.1","Subnet":"10.1.0.0/24"},{"Gateway":"fd00:1::1","Subnet":"fd00:1::/64"}],"Driver":"default","Options":{}},"Id":"NETWORK_ID","Ingress":false,"Internal":true,"Labels":{"demo":"yes"},"Name":"app","Options":{"com.docker.network.bridge.name":"na-abababababab"},"Scope":"local"}"#;
-const SANDBOX: &str = r#"{"name":"web","id":"WEB_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"web","network":{"network":"app"},"aliases":["www"],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":["http=80/tcp"],"publish":[],"publish_all":false,"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":true,"shares_with":null,"host_mode":false,"endpoints":[{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/web.conf","resolver_port":40000,"ports":[]}"#;
-const SIDE: &str = r#"{"name":"side","id":"SIDE_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"side","network":{"container":"web"},"aliases":[],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":[],"publish":[],"publish_all":false,"adopt":null},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":false,"shares_with":"web","host_mode":false,"endpoints":[],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/side.conf","resolver_port":null,"ports":[]}"#;
+const LIST: &str = r#"[{"id":"NETWORK_ID","name":"app","driver":"bridge","scope":"local","subnets":["10.1.0.0/24","fd00:1::/64"],"internal":true,"sandboxes":1,"created":"2026-01-02T03:04:05Z","labels":{"demo":"yes"}},{"id":"d1f2db89eed757e9c9602c7867eee2bec78916643883f18f6a7c5965cc66d63c","name":"host","driver":"host","scope":"local","subnets":[],"internal":false,"sandboxes":0,"created":"","labels":{}},{"id":"5e1eda593660d841c7f63d66bd36fbce700035577621809b81a49a7814983308","name":"none","driver":"null","scope":"local","subnets":[],"internal":false,"sandboxes":0,"created":"","labels":{}}]"#;
+const INSPECT: &str = r#"{"Attachable":true,"ConfigFrom":{"Network":""},"ConfigOnly":false,"Containers":{"WEB_ID":{"EndpointID":"ENDPOINT_ID","IPv4Address":"10.1.0.2/24","IPv6Address":"fd00:1::2/64","MacAddress":"02:42:0a:01:00:02","Name":"web"}},"Created":"2026-01-02T03:04:05Z","Driver":"bridge","EnableIPv6":true,"IPAM":{"Config":[{"Gateway":"10.1.0.1","Subnet":"10.1.0.0/24"},{"Gateway":"fd00:1::1","Subnet":"fd00:1::/64"}],"Driver":"default","Options":{}},"Id":"NETWORK_ID","Ingress":false,"Internal":true,"Labels":{"demo":"yes"},"Name":"app","Options":{"com.docker.network.bridge.name":"na-abababababab"},"Scope":"local"}"#;
+const SANDBOX: &str = r#"{"name":"web","id":"WEB_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"web","network":{"network":"app"},"aliases":["www"],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":["http=80/tcp"],"publish":[],"publish_all":false,"adopt":null,"ip6":null,"mac_address":null,"extra_hosts":[]},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":true,"shares_with":null,"host_mode":false,"endpoints":[{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/web.conf","resolver_port":40000,"ports":[],"command":null,"running":false,"hosts_file":"/run/netagent/resolv/hosts","hostname_file":"/run/netagent/resolv/hostname"}"#;
+const SIDE: &str = r#"{"name":"side","id":"SIDE_ID","created":"2026-01-02T03:04:06Z","spec":{"name":"side","network":{"container":"web"},"aliases":[],"hostname":null,"ip":null,"dns":[],"dns_search":[],"dns_options":[],"expose":[],"publish":[],"publish_all":false,"adopt":null,"ip6":null,"mac_address":null,"extra_hosts":[]},"netns":"/run/netns/web","netns_inode":4026532000,"owns_netns":false,"shares_with":"web","host_mode":false,"endpoints":[],"dns_mode":"redirect","resolv_conf":"/run/netagent/resolv/side.conf","resolver_port":null,"ports":[],"command":null,"running":false,"hosts_file":"/run/netagent/resolv/hosts","hostname_file":"/run/netagent/resolv/hostname"}"#;
 const ENDPOINT: &str = r#"{"network":"app","id":"ENDPOINT_ID","ifname":"eth0","host_veth":"veth01234567","ipv4":"10.1.0.2","ipv6":"fd00:1::2","mac":"02:42:0a:01:00:02","aliases":["www"],"services":["http=80/tcp"]}"#;
