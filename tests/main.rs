@@ -15,9 +15,13 @@
 //!   host namespace, the real CLI, dig and getent inside sandboxes.
 //! - [`netns_cni`]: the CNI plugin under the spec's contract, called by
 //!   hand, alone and chained after `bridge` + `host-local`.
+//! - [`netns_crash`]: `kill -9` of the agent mid-creation, then a restart:
+//!   no orphan namespace, veth or bridge, every name usable again.
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
+//! - [`netns_refusals`]: caller errors answered 4xx naming the value,
+//!   with nothing left behind; the rule for dots in names.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
@@ -34,8 +38,10 @@ mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
 mod netns_cni;
+mod netns_crash;
 mod netns_domain;
 mod netns_failures;
+mod netns_refusals;
 mod netns_walkthrough;
 mod runtime_oci;
 mod runtime_podman;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ipnet::IpNet;
 use resolver::Endpoint;
 
+use super::intent::sandbox_key;
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::kernel::link::Links;
@@ -46,6 +47,7 @@ impl Agent {
         let mut inner = self.inner.lock().await;
         let endpoint = self.attach(&mut inner, sandbox, network, options).await?;
         self.persist_sandboxes(&inner, &[sandbox])?;
+        self.intents.done(&sandbox_key(sandbox));
         Ok(endpoint)
     }
 
@@ -89,6 +91,11 @@ impl Agent {
                 "sandbox {sandbox:?} is already on network {network:?}"
             )));
         }
+        let names: Vec<&str> = std::iter::once(record.name.as_str())
+            .chain(record.spec.hostname.as_deref())
+            .chain(options.aliases.iter().map(String::as_str))
+            .collect();
+        super::dotted::check_names(&inner.state, &names)?;
         let mut undo = Undo::default();
         match self
             .attach_steps(inner, &net, &record, options, &mut undo)
@@ -144,6 +151,10 @@ impl Agent {
             ))
         })?;
         faults::check(faults::ATTACH_VETH)?;
+        // Noted on disk before it exists, for the sweep after a crash.
+        self.intents
+            .note_link(&sandbox_key(&record.name), &host_veth)
+            .map_err(AgentError::io("note the veth's intent"))?;
         // Recorded before it exists: a pair made whose later step (the
         // bridge, say) fails must go too, and deleting a link that was
         // never made succeeds.
@@ -156,6 +167,7 @@ impl Agent {
                 .create_veth(&host_veth, &ifname, namespace.as_fd(), bridge)
                 .await?;
         }
+        faults::stall(faults::STALL_VETH).await;
         let inside = self.links_in(&ns).await?;
         let index = inside.existing_index(&ifname, "bring up").await?;
         if ipv6.is_none() {

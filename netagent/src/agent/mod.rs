@@ -13,11 +13,14 @@
 //! - [`inject`]: binding the resolver inside a sandbox, the redirect, and
 //!   the sandbox's resolv.conf.
 //! - [`restore`]: picking the state up again after a restart.
+//! - [`intent`]: notes written before a creation's first kernel step, so
+//!   a restart after a crash removes what it left.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`container`]: containers real runtimes attach through the CNI
 //!   plugin or the OCI hook, released, checked and swept by container id.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
+//! - [`dotted`]: the rule for dots in names (no name ends in `.NETWORK`).
 //! - [`exits`]: releasing a container when its process exits.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
@@ -31,10 +34,12 @@
 
 mod container;
 mod dns_only;
+mod dotted;
 pub(crate) mod endpoint;
 mod exits;
 mod faults;
 mod inject;
+mod intent;
 pub(crate) mod ipam;
 pub(crate) mod lookup;
 mod network;
@@ -73,6 +78,10 @@ pub enum AgentError {
         /// The name asked for.
         name: String,
     },
+    /// Something the request names does not exist (a namespace file or
+    /// process to adopt), said in words.
+    #[error("{0}")]
+    Absent(String),
     /// The request clashes with what exists.
     #[error("{0}")]
     Conflict(String),
@@ -187,6 +196,8 @@ pub struct Agent {
     core: Arc<ResolverCore>,
     forwarder: Arc<Forwarder>,
     store: Store,
+    /// Creations in progress, for the sweep after a crash.
+    intents: intent::Intents,
     inner: Mutex<Inner>,
     /// Processes of adopted containers, to watch for their exit.
     exits: exits::ExitQueue,
@@ -231,6 +242,8 @@ impl Agent {
         ));
         let store = Store::open(&config.paths.state_dir)
             .map_err(AgentError::io("open the state directory"))?;
+        let intents = intent::Intents::open(&config.paths.state_dir)
+            .map_err(AgentError::io("open the intents directory"))?;
         let (exits, exit_queue) = tokio::sync::mpsc::unbounded_channel();
         let agent = Arc::new(Agent {
             config,
@@ -240,6 +253,7 @@ impl Agent {
             core,
             forwarder,
             store,
+            intents,
             inner: Mutex::new(Inner::default()),
             exits,
             metrics: AgentMetrics::default(),
