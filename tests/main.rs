@@ -22,6 +22,7 @@
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
+//! - [`netns_stall`]: answers timed while the agent removes sandboxes.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
@@ -42,6 +43,7 @@ mod netns_crash;
 mod netns_domain;
 mod netns_failures;
 mod netns_refusals;
+mod netns_stall;
 mod netns_walkthrough;
 mod runtime_oci;
 mod runtime_podman;

@@ -20,6 +20,8 @@
 //! - [`container`]: containers real runtimes attach through the CNI
 //!   plugin or the OCI hook, released, checked and swept by container id.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
+//! - [`dns_thread`]: the thread and runtime that serve DNS, apart from the
+//!   agent's own, so its blocking work never delays an answer.
 //! - [`dotted`]: the rule for dots in names (no name ends in `.NETWORK`).
 //! - [`exits`]: releasing a container when its process exits.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
@@ -34,6 +36,7 @@
 
 mod container;
 mod dns_only;
+mod dns_thread;
 mod dotted;
 pub(crate) mod endpoint;
 mod exits;
@@ -198,6 +201,8 @@ pub struct Agent {
     store: Store,
     /// Creations in progress, for the sweep after a crash.
     intents: intent::Intents,
+    /// Where the resolvers run, apart from the agent's runtime.
+    dns: dns_thread::DnsRuntime,
     inner: Mutex<Inner>,
     /// Processes of adopted containers, to watch for their exit.
     exits: exits::ExitQueue,
@@ -227,14 +232,21 @@ impl Agent {
         let worker = NetnsWorker::start().map_err(AgentError::io("start the namespace worker"))?;
         let links = Links::here()?;
         let table = Arc::new(EndpointTable::new());
-        let host_servers = HostServers::from_file(&config.paths.host_resolv_conf);
-        if let Err(err) = host_servers.watch() {
-            tracing::warn!(%err, "cannot watch the host's resolv.conf; changes need a restart");
-        }
-        let forwarder = Arc::new(
-            Forwarder::new(host_servers, &config.forwarding)
-                .map_err(AgentError::io("open upstream sockets"))?,
-        );
+        let dns =
+            dns_thread::DnsRuntime::start().map_err(AgentError::io("start the DNS thread"))?;
+        let forwarder = {
+            // The forwarder's sockets and tasks, and the watch, are the
+            // DNS thread's.
+            let _dns = dns.handle().enter();
+            let host_servers = HostServers::from_file(&config.paths.host_resolv_conf);
+            if let Err(err) = host_servers.watch() {
+                tracing::warn!(%err, "cannot watch the host's resolv.conf; changes need a restart");
+            }
+            Arc::new(
+                Forwarder::new(host_servers, &config.forwarding)
+                    .map_err(AgentError::io("open upstream sockets"))?,
+            )
+        };
         let core = Arc::new(ResolverCore::new(
             Arc::clone(&table),
             &config,
@@ -254,6 +266,7 @@ impl Agent {
             forwarder,
             store,
             intents,
+            dns,
             inner: Mutex::new(Inner::default()),
             exits,
             metrics: AgentMetrics::default(),
