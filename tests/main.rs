@@ -20,6 +20,8 @@
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
+//! - [`netns_host_resolv`]: the host's resolv.conf bind-mounted, replaced,
+//!   written in place through other paths: read again each time.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -42,6 +44,7 @@ mod netns_cni;
 mod netns_crash;
 mod netns_domain;
 mod netns_failures;
+mod netns_host_resolv;
 mod netns_refusals;
 mod netns_stall;
 mod netns_walkthrough;
