@@ -132,6 +132,7 @@ impl Agent {
         undo: &mut Undo,
     ) -> Result<EndpointRecord, AgentError> {
         let (ipv4, ipv6) = allocate(inner, net, options.ip, undo)?;
+        let chosen_ifname = options.ifname.is_some();
         let ifname = match options.ifname {
             Some(ifname) if record.endpoints.iter().any(|e| e.ifname == ifname) => {
                 return Err(AgentError::Conflict(format!(
@@ -144,6 +145,9 @@ impl Agent {
         };
         let host_veth = format!("veth{:08x}", fastrand::u32(..));
         let ns = NsRef::Path(record.netns.clone());
+        if chosen_ifname {
+            self.check_ifname_free(&ns, &record.name, &ifname).await?;
+        }
         let bridge = self.links.index_of(&net.bridge).await?.ok_or_else(|| {
             AgentError::Conflict(format!(
                 "the bridge {} of network {:?} is gone",
@@ -288,6 +292,24 @@ impl Agent {
         inner.state.sandboxes.insert(record.name.clone(), record);
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
+        Ok(())
+    }
+
+    /// Refuses an interface name the runtime chose (CNI_IFNAME) that the
+    /// adopted namespace has already: the caller's clash (409), which the
+    /// kernel would otherwise report as the agent's own failure, naming
+    /// the host-side veth instead of the interface.
+    async fn check_ifname_free(
+        &self,
+        ns: &NsRef,
+        sandbox: &str,
+        ifname: &str,
+    ) -> Result<(), AgentError> {
+        if self.links_in(ns).await?.index_of(ifname).await?.is_some() {
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} has an interface {ifname:?} already"
+            )));
+        }
         Ok(())
     }
 
