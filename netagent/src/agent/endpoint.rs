@@ -45,10 +45,18 @@ impl Agent {
         options: AttachOptions,
     ) -> Result<EndpointRecord, AgentError> {
         let mut inner = self.inner.lock().await;
-        let endpoint = self.attach(&mut inner, sandbox, network, options).await?;
+        let attached = self.attach(&mut inner, sandbox, network, options).await;
+        if let Err(err) = attached {
+            // Several: an undo step failed too, and the intent stays for
+            // the next start's sweep.
+            if !matches!(err, AgentError::Several(_)) {
+                self.intents.done(&sandbox_key(sandbox));
+            }
+            return Err(err);
+        }
         self.persist_sandboxes(&inner, &[sandbox])?;
         self.intents.done(&sandbox_key(sandbox));
-        Ok(endpoint)
+        attached
     }
 
     /// Disconnects a sandbox from a network (`network disconnect`).

@@ -182,3 +182,40 @@ impl Agent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_survive_a_crash_and_go_when_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Intents::open(dir.path()).unwrap();
+        let key = sandbox_key("web");
+        intents
+            .note_netns(&key, "web", Path::new("/run/netns/web"))
+            .unwrap();
+        intents.note_link(&key, "veth01234567").unwrap();
+        intents.note_link(&key, "veth01234567").unwrap();
+        intents.note_link(&network_key("app"), "na-0123").unwrap();
+        intents.done(&network_key("app"));
+        // What a restarted agent finds: the note of the creation cut
+        // short, whole, and not the finished one.
+        let reopened = Intents::open(dir.path()).unwrap();
+        let left = reopened.left_over().unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        let intent = &left[0].1;
+        assert_eq!(intent.netns.as_deref(), Some(Path::new("/run/netns/web")));
+        assert_eq!(intent.links, ["veth01234567"]);
+        assert_eq!(intent.sandbox.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn a_note_cut_short_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Intents::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("intents/sandbox-x.json"), b"{\"net").unwrap();
+        assert!(intents.left_over().unwrap().is_empty());
+        assert!(!dir.path().join("intents/sandbox-x.json").exists());
+    }
+}

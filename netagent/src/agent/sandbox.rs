@@ -192,6 +192,11 @@ impl Agent {
     /// its intent noted first so a crash after the pin is swept.
     async fn pin_namespace(&self, name: &str) -> Result<PathBuf, AgentError> {
         let path = self.config.paths.netns_dir.join(name);
+        // Checked before the intent is noted, so that a crash right after
+        // cannot leave a note naming someone else's file for the sweep.
+        if path.exists() {
+            return Err(taken(&path, name));
+        }
         self.intents
             .note_netns(&sandbox_key(name), name, &path)
             .map_err(AgentError::io("note the namespace's intent"))?;
@@ -200,11 +205,7 @@ impl Agent {
             // Not one of the agent's (those have records or intents):
             // someone else's `ip netns add`, the caller's to resolve.
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(AgentError::Conflict(format!(
-                    "namespace file {} exists already and is not netagent's; \
-                     remove it (ip netns del {name}) or choose another name",
-                    path.display()
-                )));
+                return Err(taken(&path, name));
             }
             Err(err) => {
                 return Err(AgentError::io(format!(
@@ -305,6 +306,15 @@ impl Agent {
     pub async fn resolver_port_of(&self, name: &str) -> Option<u16> {
         Agent::resolver_port(&*self.inner.lock().await, name)
     }
+}
+
+/// A namespace file under the sandbox's name that is not the agent's.
+fn taken(path: &std::path::Path, name: &str) -> AgentError {
+    AgentError::Conflict(format!(
+        "namespace file {} exists already and is not netagent's; \
+         remove it (ip netns del {name}) or choose another name",
+        path.display()
+    ))
 }
 
 /// The namespace file an adoption names, checked: a path or process that
