@@ -2,13 +2,13 @@
 //! attach is recorded in an [`Undo`], so a failure part-way leaves nothing
 //! behind: no address held, no veth, no resolver, no table entry.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
-use ipnet::IpNet;
 use resolver::Endpoint;
 
+use super::addressing::{addresses_with_prefix, allocate, next_ifname, release};
 use super::intent::sandbox_key;
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
@@ -139,7 +139,7 @@ impl Agent {
         options: AttachOptions,
         undo: &mut Undo,
     ) -> Result<EndpointRecord, AgentError> {
-        let (ipv4, ipv6) = allocate(inner, net, options.ip, undo)?;
+        let (ipv4, ipv6) = allocate(inner, net, options.ip, &mut undo.addresses)?;
         let chosen_ifname = options.ifname.is_some();
         let ifname = match options.ifname {
             Some(ifname) if record.endpoints.iter().any(|e| e.ifname == ifname) => {
@@ -356,81 +356,4 @@ pub(super) fn table_endpoint(record: &SandboxRecord, endpoint: &EndpointRecord) 
         ipv6: endpoint.ipv6,
         services: endpoint.services.clone(),
     }
-}
-
-/// One IPv4 and (on a dual-stack network) one IPv6 address, the static
-/// one reserved where asked for.
-fn allocate(
-    inner: &mut Inner,
-    net: &NetworkRecord,
-    wanted: Option<IpAddr>,
-    undo: &mut Undo,
-) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), AgentError> {
-    let subnets = inner
-        .ipam
-        .get_mut(&net.name)
-        .ok_or_else(|| AgentError::not_found("network", &net.name))?;
-    if let Some(address) = wanted {
-        if !subnets.iter().any(|s| s.contains(&address)) {
-            return Err(crate::agent::ipam::IpamError::OutsideSubnet {
-                address,
-                subnets: net.subnets.iter().map(|s| s.subnet).collect(),
-                network: net.name.clone(),
-            }
-            .into());
-        }
-    }
-    let (mut ipv4, mut ipv6) = (None, None);
-    for subnet in subnets.iter_mut() {
-        let is_v4 = subnet.subnet.addr().is_ipv4();
-        if (is_v4 && ipv4.is_some()) || (!is_v4 && ipv6.is_some()) {
-            continue;
-        }
-        let address = match wanted.filter(|a| subnet.contains(a)) {
-            Some(address) => {
-                subnet.reserve(address, &net.name)?;
-                address
-            }
-            None => subnet.allocate(&net.name)?,
-        };
-        undo.addresses.push(address);
-        match address {
-            IpAddr::V4(v4) => ipv4 = Some(v4),
-            IpAddr::V6(v6) => ipv6 = Some(v6),
-        }
-    }
-    Ok((ipv4, ipv6))
-}
-
-fn release(inner: &mut Inner, network: &str, addresses: &[IpAddr]) {
-    if let Some(subnets) = inner.ipam.get_mut(network) {
-        for address in addresses {
-            for subnet in subnets.iter_mut().filter(|s| s.contains(address)) {
-                subnet.release(*address);
-            }
-        }
-    }
-}
-
-/// Each address with its subnet's prefix, as the interface carries it.
-fn addresses_with_prefix(
-    net: &NetworkRecord,
-    ipv4: Option<Ipv4Addr>,
-    ipv6: Option<Ipv6Addr>,
-) -> Vec<IpNet> {
-    let addresses = ipv4.map(IpAddr::V4).into_iter().chain(ipv6.map(IpAddr::V6));
-    addresses
-        .filter_map(|a| {
-            let subnet = net.subnets.iter().find(|s| s.subnet.contains(&a))?;
-            IpNet::new(a, subnet.subnet.prefix_len()).ok()
-        })
-        .collect()
-}
-
-/// The first `ethN` the sandbox does not use yet.
-fn next_ifname(record: &SandboxRecord) -> String {
-    (0..)
-        .map(|i| format!("eth{i}"))
-        .find(|name| !record.endpoints.iter().any(|e| &e.ifname == name))
-        .expect("unbounded")
 }

@@ -10,6 +10,7 @@
 //! - [`sandbox`]: making, adopting and removing sandboxes, network modes.
 //! - [`endpoint`]: attach and detach with their undo (connect and
 //!   disconnect are the same steps).
+//! - [`addressing`]: an endpoint's addresses and interface name.
 //! - [`inject`]: binding the resolver inside a sandbox, the redirect, and
 //!   the sandbox's resolv.conf.
 //! - [`restore`]: picking the state up again after a restart.
@@ -34,6 +35,7 @@
 //! The agent uses [`crate::kernel`] for every change to the kernel and
 //! nothing above it: the daemon's API drives it.
 
+mod addressing;
 mod container;
 mod dns_only;
 mod dns_thread;
