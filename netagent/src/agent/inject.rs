@@ -120,7 +120,7 @@ impl Agent {
         faults::check(faults::INJECT_SERVE)?;
         if !record.spec.dns.is_empty() {
             let factory = Arc::new(NetnsSocketFactory {
-                worker: self.worker.clone(),
+                worker: self.socket_worker.clone(),
                 ns: ns.clone(),
             });
             self.forwarder

@@ -196,6 +196,12 @@ impl AgentMetrics {
 pub struct Agent {
     config: DaemonConfig,
     worker: NetnsWorker,
+    /// A second namespace worker, only for the forwarder's sockets made
+    /// inside sandboxes while it serves (a TCP question to a sandbox's own
+    /// `--dns` server): on the agent's worker it would wait behind the
+    /// agent's jobs, some of them milliseconds long, with the DNS thread
+    /// blocked.
+    socket_worker: NetnsWorker,
     links: Links,
     table: Arc<EndpointTable>,
     core: Arc<ResolverCore>,
@@ -232,6 +238,8 @@ impl Agent {
             )),
         )?;
         let worker = NetnsWorker::start().map_err(AgentError::io("start the namespace worker"))?;
+        let socket_worker =
+            NetnsWorker::start().map_err(AgentError::io("start the socket worker"))?;
         let links = Links::here()?;
         let table = Arc::new(EndpointTable::new());
         let dns =
@@ -262,6 +270,7 @@ impl Agent {
         let agent = Arc::new(Agent {
             config,
             worker,
+            socket_worker,
             links,
             table,
             core,
