@@ -193,6 +193,10 @@ mod tests {
                 StatusCode::NOT_FOUND,
             ),
             (
+                AgentError::Absent("cannot adopt /x: no such file".into()),
+                StatusCode::NOT_FOUND,
+            ),
+            (
                 AgentError::Conflict("exists already".into()),
                 StatusCode::CONFLICT,
             ),
