@@ -408,7 +408,7 @@ class Bench:
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         # A new sandbox, then its name from a peer as soon as the API returns:
         # a thread already inside the peer's namespace asks, no process start.
-        peer_netns = json.loads(self.agent("inspect", "a0000"))["netns"]
+        peer_netns = json.loads(self.agent("inspect", "a0000"))[0]["Netagent"]["Netns"]
 
         def create_newcomer():
             self.create_sandbox("newcomer", "attach")

@@ -19,9 +19,16 @@
 //!   out, ICC, isolation, options, a flushed ruleset healed.
 //! - [`netns_docker_cli`]: a Docker user's command lines, exit codes and
 //!   words, and the JSON key paths of `inspect` (issue #13).
+//! - [`netns_crash`]: `kill -9` of the agent mid-creation, then a restart:
+//!   no orphan namespace, veth or bridge, every name usable again.
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
+//! - [`netns_host_resolv`]: the host's resolv.conf bind-mounted, replaced,
+//!   written in place through other paths: read again each time.
+//! - [`netns_refusals`]: caller errors answered 4xx naming the value,
+//!   with nothing left behind; the rule for dots in names.
+//! - [`netns_stall`]: answers timed while the agent removes sandboxes.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
@@ -38,10 +45,14 @@ mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
 mod netns_cni;
+mod netns_crash;
 mod netns_dataplane;
 mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
+mod netns_host_resolv;
+mod netns_refusals;
+mod netns_stall;
 mod netns_walkthrough;
 mod runtime_oci;
 mod runtime_podman;

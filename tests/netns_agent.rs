@@ -356,6 +356,7 @@ fn ipv6_networks_answer_aaaa_and_ipv4_only_interfaces_get_no_ipv6_address() {
         "network",
         "create",
         "dual",
+        "--ipv6",
         "--subnet",
         "10.77.0.0/24",
         "--subnet",

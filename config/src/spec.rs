@@ -66,11 +66,35 @@ impl NetworkSpec {
             &self.ip_ranges,
             &self.aux_addresses,
         ));
+        errors.extend(self.ipv6_problems());
         errors.extend(dns_problems(&self.dns));
         if let Err(problems) = BridgeOptions::parse(&self.options) {
             errors.extend(problems);
         }
         finish(errors)
+    }
+
+    /// An IPv6 subnet on a network without `ipv6` is refused. Docker
+    /// (libnetwork#967, as in 20.10) creates such a network but silently
+    /// drops the subnet, so its containers get no IPv6 address although
+    /// one was asked for; refusing says so where it can be fixed.
+    fn ipv6_problems(&self) -> Vec<ConfigError> {
+        if self.ipv6 {
+            return Vec::new();
+        }
+        self.subnets
+            .iter()
+            .enumerate()
+            .filter(|(_, subnet)| subnet.addr().is_ipv6())
+            .map(|(i, subnet)| {
+                ConfigError::new(
+                    format!("subnets[{i}]"),
+                    format!(
+                        "{subnet} is an IPv6 subnet but IPv6 is off; add --ipv6 (\"ipv6\": true)"
+                    ),
+                )
+            })
+            .collect()
     }
 }
 
@@ -351,6 +375,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("built-in"));
+    }
+
+    #[test]
+    fn an_ipv6_subnet_needs_ipv6_on() {
+        let mut spec = NetworkSpec {
+            name: "dual".into(),
+            subnets: vec![
+                "10.1.0.0/24".parse().unwrap(),
+                "fd00:1::/64".parse().unwrap(),
+            ],
+            ..NetworkSpec::default()
+        };
+        let text = spec.check().unwrap_err().to_string();
+        assert!(
+            text.contains("subnets[1]: fd00:1::/64 is an IPv6 subnet but IPv6 is off"),
+            "{text}"
+        );
+        spec.ipv6 = true;
+        assert_eq!(spec.check(), Ok(()));
     }
 
     #[test]

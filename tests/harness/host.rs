@@ -196,6 +196,31 @@ impl TestHost {
         }
     }
 
+    /// Kills the daemon (SIGKILL) and starts it again with the fault
+    /// points `faults` (empty: none).
+    pub fn restart_with_faults(&mut self, faults: &str) {
+        self.kill_daemon();
+        self.daemon_env.retain(|(k, _)| k != "NETAGENT_FAULTS");
+        if !faults.is_empty() {
+            self.daemon_env
+                .push(("NETAGENT_FAULTS".into(), faults.to_owned()));
+        }
+        self.start_daemon();
+    }
+
+    /// Starts the CLI against this host's agent without waiting for it.
+    pub fn cli_spawn(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_netagent"))
+            .arg("--host")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start netagent")
+    }
+
     /// What the daemon logged.
     pub fn daemon_log(&self) -> String {
         let mut text = String::new();

@@ -87,3 +87,11 @@ pub(super) fn addresses_with_prefix(
         })
         .collect()
 }
+
+/// The first `ethN` the sandbox does not use yet.
+pub(super) fn next_ifname(record: &super::store::SandboxRecord) -> String {
+    (0..)
+        .map(|i| format!("eth{i}"))
+        .find(|name| !record.endpoints.iter().any(|e| &e.ifname == name))
+        .expect("unbounded")
+}

@@ -74,9 +74,14 @@ impl Agent {
                 errors.extend(self.dismantle(&mut inner, &name).await);
             }
             self.drop_empty_dns_only(&mut inner, &spec.network);
+            if errors.len() == 1 {
+                // Undone in full; else the next start sweeps the rest.
+                self.intents.done(&super::intent::sandbox_key(&name));
+            }
             return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
         }
         self.persist_sandboxes(&inner, &[&name])?;
+        self.intents.done(&super::intent::sandbox_key(&name));
         let record = inner.state.sandboxes[&name].clone();
         if let Some(pid) = record.container.as_ref().and_then(|c| c.pid) {
             self.watch_exit(&record.name, &spec.id, pid, record.netns_inode);

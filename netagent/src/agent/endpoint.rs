@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use resolver::Endpoint;
 
+use super::addresses::{addresses_with_prefix, allocate, next_ifname, release};
 use super::dataplane::way_out;
-use config::NetworkMode;
-
-use super::addresses::{addresses_with_prefix, allocate, release};
+use super::intent::sandbox_key;
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::kernel::link::{Links, PortOptions};
 use crate::kernel::netns::NsRef;
+use config::NetworkMode;
 
 /// What a sandbox asks for on one network.
 #[derive(Debug, Clone, Default)]
@@ -51,9 +51,18 @@ impl Agent {
         options: AttachOptions,
     ) -> Result<EndpointRecord, AgentError> {
         let mut inner = self.inner.lock().await;
-        let endpoint = self.attach(&mut inner, sandbox, network, options).await?;
+        let attached = self.attach(&mut inner, sandbox, network, options).await;
+        if let Err(err) = attached {
+            // Several: an undo step failed too, and the intent stays for
+            // the next start's sweep.
+            if !matches!(err, AgentError::Several(_)) {
+                self.intents.done(&sandbox_key(sandbox));
+            }
+            return Err(err);
+        }
         self.persist_sandboxes(&inner, &[sandbox])?;
-        Ok(endpoint)
+        self.intents.done(&sandbox_key(sandbox));
+        attached
     }
 
     /// Disconnects a sandbox from a network (`network disconnect`).
@@ -102,6 +111,11 @@ impl Agent {
                 "sandbox {sandbox:?} is already on network {network:?}"
             )));
         }
+        let names: Vec<&str> = std::iter::once(record.name.as_str())
+            .chain(record.spec.hostname.as_deref())
+            .chain(options.aliases.iter().map(String::as_str))
+            .collect();
+        super::dotted::check_names(&inner.state, &names)?;
         let mut undo = Undo::default();
         match self
             .attach_steps(inner, &net, &record, options, &mut undo)
@@ -143,6 +157,7 @@ impl Agent {
         undo: &mut Undo,
     ) -> Result<EndpointRecord, AgentError> {
         let (ipv4, ipv6) = allocate(inner, net, options.ip, options.ip6, &mut undo.addresses)?;
+        let chosen_ifname = options.ifname.is_some();
         let ifname = match options.ifname {
             Some(ifname) if record.endpoints.iter().any(|e| e.ifname == ifname) => {
                 return Err(AgentError::Conflict(format!(
@@ -155,6 +170,9 @@ impl Agent {
         };
         let host_veth = format!("veth{:08x}", fastrand::u32(..));
         let ns = NsRef::Path(record.netns.clone());
+        if chosen_ifname {
+            self.check_ifname_free(&ns, &record.name, &ifname).await?;
+        }
         let bridge = self.links.index_of(&net.bridge).await?.ok_or_else(|| {
             AgentError::Conflict(format!(
                 "the bridge {} of network {:?} is gone",
@@ -163,6 +181,10 @@ impl Agent {
         })?;
         let options_in_force = net.bridge_options();
         faults::check(faults::ATTACH_VETH)?;
+        // Noted on disk before it exists, for the sweep after a crash.
+        self.intents
+            .note_link(&sandbox_key(&record.name), &host_veth)
+            .map_err(AgentError::io("note the veth's intent"))?;
         // Recorded before it exists: a pair made whose later step (the
         // bridge, say) fails must go too, and deleting a link that was
         // never made succeeds.
@@ -185,6 +207,7 @@ impl Agent {
                 )
                 .await?;
         }
+        faults::stall(faults::STALL_VETH).await;
         let inside = self.links_in(&ns).await?;
         let index = inside.existing_index(&ifname, "bring up").await?;
         if ipv6.is_none() {
@@ -339,6 +362,24 @@ impl Agent {
         }
     }
 
+    /// Refuses an interface name the runtime chose (CNI_IFNAME) that the
+    /// adopted namespace has already: the caller's clash (409), which the
+    /// kernel would otherwise report as the agent's own failure, naming
+    /// the host-side veth instead of the interface.
+    async fn check_ifname_free(
+        &self,
+        ns: &NsRef,
+        sandbox: &str,
+        ifname: &str,
+    ) -> Result<(), AgentError> {
+        if self.links_in(ns).await?.index_of(ifname).await?.is_some() {
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} has an interface {ifname:?} already"
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether the sandbox is still on a user-defined network.
     pub(super) fn on_user_network(&self, inner: &Inner, record: &SandboxRecord) -> bool {
         record.endpoints.iter().any(|e| {
@@ -382,12 +423,4 @@ pub(super) fn table_endpoint(record: &SandboxRecord, endpoint: &EndpointRecord) 
         ipv6: endpoint.ipv6,
         services: endpoint.services.clone(),
     }
-}
-
-/// The first `ethN` the sandbox does not use yet.
-fn next_ifname(record: &SandboxRecord) -> String {
-    (0..)
-        .map(|i| format!("eth{i}"))
-        .find(|name| !record.endpoints.iter().any(|e| &e.ifname == name))
-        .expect("unbounded")
 }

@@ -1,6 +1,7 @@
 //! The resolver inside a sandbox: sockets bound in its namespace by the
 //! namespace worker, the redirect from port 53 (or a direct bind), a
-//! server on the agent's runtime, and the sandbox's resolv.conf.
+//! server on the DNS thread (its guard on the agent's runtime), and the
+//! sandbox's resolv.conf.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -96,8 +97,12 @@ impl Agent {
         bound: Bound,
         port: u16,
     ) -> Result<LiveResolver, AgentError> {
-        let server = SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
-            .map_err(AgentError::io("start the sandbox's resolver"))?;
+        let server = {
+            // On the DNS thread, never the agent's (dns_thread.rs).
+            let _dns = self.dns.handle().enter();
+            SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
+        }
+        .map_err(AgentError::io("start the sandbox's resolver"))?;
         let guard = bound.events.map(|events| {
             tokio::spawn(redirect::guard(
                 events,
@@ -115,7 +120,7 @@ impl Agent {
         faults::check(faults::INJECT_SERVE)?;
         if !record.spec.dns.is_empty() {
             let factory = Arc::new(NetnsSocketFactory {
-                worker: self.worker.clone(),
+                worker: self.socket_worker.clone(),
                 ns: ns.clone(),
             });
             self.forwarder

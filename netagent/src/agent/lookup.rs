@@ -46,6 +46,15 @@ impl Agent {
             AgentError::io(format!("encode the question for {name:?}"))(std::io::Error::other(err))
         })?;
         let record = self.sandbox(sandbox).await?;
+        // Only sandboxes on a user-defined network have 127.0.0.11 (or
+        // their owner's, for `container:`); asking another is the
+        // caller's mistake, not a failure of the agent's.
+        let owner = record.shares_with.as_deref().unwrap_or(sandbox);
+        if self.resolver_port_of(owner).await.is_none() {
+            return Err(AgentError::Conflict(format!(
+                "sandbox {sandbox:?} has no embedded resolver: it is on no user-defined network"
+            )));
+        }
         let ns = NsRef::Path(record.netns);
         let reply = self
             .worker

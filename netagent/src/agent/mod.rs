@@ -10,11 +10,14 @@
 //! - [`sandbox`]: making, adopting and removing sandboxes, network modes.
 //! - [`endpoint`]: attach and detach with their undo (connect and
 //!   disconnect are the same steps).
+//! - [`addressing`]: an endpoint's addresses and interface name.
 //! - [`inject`]: binding the resolver inside a sandbox, the redirect, and
 //!   the sandbox's resolv.conf.
 //! - [`command`]: the state of the command `run` started in a sandbox.
 //! - [`etc_hosts`]: the sandbox's /etc/hostname and /etc/hosts.
 //! - [`restore`]: picking the state up again after a restart.
+//! - [`intent`]: notes written before a creation's first kernel step, so
+//!   a restart after a crash removes what it left.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`container`]: containers real runtimes attach through the CNI
@@ -22,6 +25,9 @@
 //! - [`dataplane`]: each sandbox's way out, its published ports, and the
 //!   host firewall made again from the state after every change.
 //! - [`dns_only`]: the networks of chained CNI plugins, names only.
+//! - [`dns_thread`]: the thread and runtime that serve DNS, apart from the
+//!   agent's own, so its blocking work never delays an answer.
+//! - [`dotted`]: the rule for dots in names (no name ends in `.NETWORK`).
 //! - [`exits`]: releasing a container when its process exits.
 //! - `addresses`: an endpoint's addresses, static or allocated.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
@@ -39,11 +45,14 @@ mod command;
 mod container;
 mod dataplane;
 mod dns_only;
+mod dns_thread;
+mod dotted;
 pub(crate) mod endpoint;
 pub mod etc_hosts;
 mod exits;
 mod faults;
 mod inject;
+mod intent;
 pub(crate) mod ipam;
 pub(crate) mod lookup;
 mod network;
@@ -84,6 +93,10 @@ pub enum AgentError {
         /// The name asked for.
         name: String,
     },
+    /// Something the request names does not exist (a namespace file or
+    /// process to adopt), said in words.
+    #[error("{0}")]
+    Absent(String),
     /// The request clashes with what exists.
     #[error("{0}")]
     Conflict(String),
@@ -202,6 +215,12 @@ impl AgentMetrics {
 pub struct Agent {
     config: DaemonConfig,
     worker: NetnsWorker,
+    /// A second namespace worker, only for the forwarder's sockets made
+    /// inside sandboxes while it serves (a TCP question to a sandbox's own
+    /// `--dns` server): on the agent's worker it would wait behind the
+    /// agent's jobs, some of them milliseconds long, with the DNS thread
+    /// blocked.
+    socket_worker: NetnsWorker,
     links: Links,
     table: Arc<EndpointTable>,
     core: Arc<ResolverCore>,
@@ -209,6 +228,10 @@ pub struct Agent {
     store: Store,
     /// The host firewall (masquerade, published ports, ICC, isolation).
     firewall: Arc<Firewall>,
+    /// Creations in progress, for the sweep after a crash.
+    intents: intent::Intents,
+    /// Where the resolvers run, apart from the agent's runtime.
+    dns: dns_thread::DnsRuntime,
     inner: Mutex<Inner>,
     /// Processes of adopted containers, to watch for their exit.
     exits: exits::ExitQueue,
@@ -236,16 +259,25 @@ impl Agent {
             )),
         )?;
         let worker = NetnsWorker::start().map_err(AgentError::io("start the namespace worker"))?;
+        let socket_worker =
+            NetnsWorker::start().map_err(AgentError::io("start the socket worker"))?;
         let links = Links::here()?;
         let table = Arc::new(EndpointTable::new());
-        let host_servers = HostServers::from_file(&config.paths.host_resolv_conf);
-        if let Err(err) = host_servers.watch() {
-            tracing::warn!(%err, "cannot watch the host's resolv.conf; changes need a restart");
-        }
-        let forwarder = Arc::new(
-            Forwarder::new(host_servers, &config.forwarding)
-                .map_err(AgentError::io("open upstream sockets"))?,
-        );
+        let dns =
+            dns_thread::DnsRuntime::start().map_err(AgentError::io("start the DNS thread"))?;
+        let forwarder = {
+            // The forwarder's sockets and tasks, and the watch, are the
+            // DNS thread's.
+            let _dns = dns.handle().enter();
+            let host_servers = HostServers::from_file(&config.paths.host_resolv_conf);
+            if let Err(err) = host_servers.watch() {
+                tracing::warn!(%err, "cannot watch the host's resolv.conf; changes need a restart");
+            }
+            Arc::new(
+                Forwarder::new(host_servers, &config.forwarding)
+                    .map_err(AgentError::io("open upstream sockets"))?,
+            )
+        };
         let core = Arc::new(ResolverCore::new(
             Arc::clone(&table),
             &config,
@@ -253,16 +285,21 @@ impl Agent {
         ));
         let store = Store::open(&config.paths.state_dir)
             .map_err(AgentError::io("open the state directory"))?;
+        let intents = intent::Intents::open(&config.paths.state_dir)
+            .map_err(AgentError::io("open the intents directory"))?;
         let (exits, exit_queue) = tokio::sync::mpsc::unbounded_channel();
         let agent = Arc::new(Agent {
             config,
             worker,
+            socket_worker,
             links,
             table,
             core,
             forwarder,
             store,
             firewall: Arc::new(Firewall::default()),
+            intents,
+            dns,
             inner: Mutex::new(Inner::default()),
             exits,
             metrics: AgentMetrics::default(),

@@ -6,7 +6,8 @@ use config::{NetworkSpec, BUILTIN_NETWORKS};
 use ipnet::IpNet;
 use resolver::Network;
 
-use super::{Agent, AgentError, Inner};
+use super::intent::network_key;
+use super::{faults, Agent, AgentError, Inner};
 use crate::agent::ipam::{self, overlaps, IpamError, SubnetAddresses};
 use crate::agent::store::{new_id, now_rfc3339, NetworkRecord, SubnetRecord};
 
@@ -27,6 +28,7 @@ impl Agent {
                 spec.name
             )));
         }
+        super::dotted::check_network(&inner.state, &spec.name)?;
         let subnets = self.choose_subnets(&inner, &spec).await?;
         let options = config::BridgeOptions::parse(&spec.options).unwrap_or_default();
         if let Some(bridge) = &options.name {
@@ -92,49 +94,68 @@ impl Agent {
     }
 
     /// Makes the bridge, registers the network and persists it, undoing
-    /// every step if a later one fails.
+    /// every step if a later one fails. The bridge's intent is noted
+    /// first, so a crash part-way leaves nothing the next start keeps.
     async fn bring_up_network(
         &self,
         inner: &mut Inner,
         record: NetworkRecord,
+    ) -> Result<(), AgentError> {
+        let key = network_key(&record.name);
+        self.intents
+            .note_link(&key, &record.bridge)
+            .map_err(AgentError::io("note the bridge's intent"))?;
+        match self.network_steps(inner, &record).await {
+            Ok(()) => {
+                self.intents.done(&key);
+                tracing::info!(network = %record.name, bridge = %record.bridge, "network created");
+                Ok(())
+            }
+            Err(err) => {
+                let mut errors = vec![err];
+                inner.state.networks.remove(&record.name);
+                inner.ipam.remove(&record.name);
+                let _ = self.table.remove_network(&record.name);
+                self.sync_dataplane_or_log(inner).await;
+                // Deleting a bridge never made succeeds.
+                match self.links.delete(&record.bridge).await {
+                    Ok(()) => self.intents.done(&key),
+                    Err(undo) => errors.push(undo.into()),
+                }
+                Err(AgentError::from_steps(errors).expect_err("the cause is in"))
+            }
+        }
+    }
+
+    /// The steps of [`Agent::bring_up_network`], undone by it on failure.
+    async fn network_steps(
+        &self,
+        inner: &mut Inner,
+        record: &NetworkRecord,
     ) -> Result<(), AgentError> {
         let gateways: Vec<IpNet> = record
             .subnets
             .iter()
             .map(|s| IpNet::new(s.gateway, s.subnet.prefix_len()).expect("prefix of the subnet"))
             .collect();
+        // A bridge made part-way (its address refused) is deleted by the
+        // caller's undo like a whole one.
         let mtu = record.bridge_options().mtu;
         self.links
             .create_bridge(&record.bridge, &gateways, mtu)
             .await?;
+        faults::stall(faults::STALL_BRIDGE).await;
+        faults::check(faults::NETWORK_BRIDGE)?;
         if !record.builtin {
-            if let Err(err) = self.table.add_network(table_network(&record)) {
-                let _ = self.links.delete(&record.bridge).await;
-                return Err(err.into());
-            }
+            self.table.add_network(table_network(record))?;
         }
-        inner.ipam.insert(record.name.clone(), ipam_of(&record));
+        inner.ipam.insert(record.name.clone(), ipam_of(record));
         inner
             .state
             .networks
             .insert(record.name.clone(), record.clone());
-        if let Err(err) = self.persist(inner) {
-            inner.state.networks.remove(&record.name);
-            inner.ipam.remove(&record.name);
-            let _ = self.table.remove_network(&record.name);
-            let _ = self.links.delete(&record.bridge).await;
-            return Err(err);
-        }
-        if let Err(err) = self.sync_dataplane(inner).await {
-            inner.state.networks.remove(&record.name);
-            inner.ipam.remove(&record.name);
-            let _ = self.table.remove_network(&record.name);
-            let _ = self.links.delete(&record.bridge).await;
-            let _ = self.persist(inner);
-            return Err(err);
-        }
-        tracing::info!(network = %record.name, bridge = %record.bridge, "network created");
-        Ok(())
+        self.sync_dataplane(inner).await?;
+        self.persist(inner)
     }
 
     /// The subnets a new network gets: the ones asked for, checked against

@@ -1,7 +1,8 @@
 //! Picking the state up after a restart, `kill -9` included: networks get
 //! their bridges back if the host lost them, sandboxes whose namespace is
 //! still there get their endpoints and a new resolver (the old sockets died
-//! with the old process), and what vanished meanwhile is cleaned up.
+//! with the old process), and what vanished meanwhile is cleaned up, as is
+//! what a creation cut short by the crash had made (`intent`).
 
 use super::endpoint::table_endpoint;
 use super::network::{ipam_of, table_network};
@@ -51,6 +52,10 @@ impl Agent {
         for name in dns_only {
             self.drop_empty_dns_only(&mut inner, &name);
         }
+        // After the records: what they own is spared.
+        self.sweep_intents(&inner)
+            .await
+            .map_err(AgentError::io("sweep what a crash left"))?;
         self.persist(&inner)
     }
 

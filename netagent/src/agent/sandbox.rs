@@ -9,6 +9,7 @@ use config::{Adopt, NetworkMode, SandboxSpec};
 
 use super::dataplane::wanted_ports;
 use super::endpoint::AttachOptions;
+use super::intent::sandbox_key;
 use super::network::DEFAULT_BRIDGE;
 use super::{faults, Agent, AgentError, Inner};
 use crate::agent::store::{new_id, now_rfc3339, SandboxRecord};
@@ -38,7 +39,14 @@ impl Agent {
                 host_mode: true,
                 ..self.base_record(&spec, "/proc/self/ns/net".into(), 0, false)
             },
-            _ => self.own_namespace(&spec).await?,
+            _ => match self.own_namespace(&spec).await {
+                Ok(record) => record,
+                Err(err) => {
+                    // Nothing of it is left (it undid its own steps).
+                    self.intents.done(&sandbox_key(&spec.name));
+                    return Err(err);
+                }
+            },
         };
         let record = SandboxRecord { ports, ..record };
         inner.ports.insert(record.name.clone(), held);
@@ -46,12 +54,21 @@ impl Agent {
             .state
             .sandboxes
             .insert(record.name.clone(), record.clone());
+        let key = sandbox_key(&record.name);
         match self.wire_up(&mut inner, &record).await {
-            Ok(record) => Ok(record),
+            Ok(record) => {
+                self.intents.done(&key);
+                Ok(record)
+            }
             Err(err) => {
                 // The cause first, then every undo step that failed too.
                 let mut errors = vec![err];
-                errors.extend(self.dismantle(&mut inner, &record.name).await);
+                let undo = self.dismantle(&mut inner, &record.name).await;
+                if undo.is_empty() {
+                    // Else the intent stays, for the next start's sweep.
+                    self.intents.done(&key);
+                }
+                errors.extend(undo);
                 Err(AgentError::from_steps(errors).expect_err("the cause is in"))
             }
         }
@@ -174,30 +191,20 @@ impl Agent {
         spec: &SandboxSpec,
     ) -> Result<SandboxRecord, AgentError> {
         let (path, owns) = match &spec.adopt {
-            Some(Adopt::Path(path)) => (path.clone(), false),
-            Some(Adopt::Pid(pid)) => (PathBuf::from(format!("/proc/{pid}/ns/net")), false),
-            None => {
-                let path = self.config.paths.netns_dir.join(&spec.name);
-                self.worker
-                    .create_named(&path)
-                    .await
-                    .map_err(AgentError::io(format!(
-                        "create namespace {}",
-                        path.display()
-                    )))?;
-                (path, true)
-            }
+            Some(adopt) => (adoptable(adopt)?, false),
+            None => (self.pin_namespace(&spec.name).await?, true),
         };
         let ns = NsRef::Path(path.clone());
-        let inode = match ns.inode() {
-            Ok(inode) => inode,
-            Err(err) => {
-                if owns {
-                    let _ = delete_named(&path);
-                }
-                return Err(AgentError::io(format!("open namespace {}", path.display()))(err));
+        let forget = |err: AgentError| {
+            if owns {
+                let _ = delete_named(&path);
             }
+            err
         };
+        let inode = ns
+            .inode()
+            .map_err(AgentError::io(format!("open namespace {}", path.display())))
+            .map_err(forget)?;
         let record = self.base_record(spec, path.clone(), inode, owns);
         let lo_up = async {
             self.links_in(&ns)
@@ -206,13 +213,38 @@ impl Agent {
                 .await
                 .map_err(AgentError::from)
         };
-        if let Err(err) = lo_up.await {
-            if owns {
-                let _ = delete_named(&path);
-            }
-            return Err(err);
-        }
+        lo_up.await.map_err(forget)?;
         Ok(record)
+    }
+
+    /// Pins a new namespace for sandbox `name` in the netns directory,
+    /// its intent noted first so a crash after the pin is swept.
+    async fn pin_namespace(&self, name: &str) -> Result<PathBuf, AgentError> {
+        let path = self.config.paths.netns_dir.join(name);
+        // Checked before the intent is noted, so that a crash right after
+        // cannot leave a note naming someone else's file for the sweep.
+        if path.exists() {
+            return Err(taken(&path, name));
+        }
+        self.intents
+            .note_netns(&sandbox_key(name), name, &path)
+            .map_err(AgentError::io("note the namespace's intent"))?;
+        match self.worker.create_named(&path).await {
+            Ok(()) => {}
+            // Not one of the agent's (those have records or intents):
+            // someone else's `ip netns add`, the caller's to resolve.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(taken(&path, name));
+            }
+            Err(err) => {
+                return Err(AgentError::io(format!(
+                    "create namespace {}",
+                    path.display()
+                ))(err))
+            }
+        }
+        faults::stall(faults::STALL_NETNS).await;
+        Ok(path)
     }
 
     fn copy_resolv_conf(&self, owner: &str, sandbox: &str) -> Result<(), AgentError> {
@@ -308,5 +340,46 @@ impl Agent {
     /// The port of the sandbox's resolver, if it has one.
     pub async fn resolver_port_of(&self, name: &str) -> Option<u16> {
         Agent::resolver_port(&*self.inner.lock().await, name)
+    }
+}
+
+/// A namespace file under the sandbox's name that is not the agent's.
+fn taken(path: &std::path::Path, name: &str) -> AgentError {
+    AgentError::Conflict(format!(
+        "namespace file {} exists already and is not netagent's; \
+         remove it (ip netns del {name}) or choose another name",
+        path.display()
+    ))
+}
+
+/// The namespace file an adoption names, checked: a path or process that
+/// does not exist is 404, a file that is no network namespace 400, each
+/// naming the value (not the agent's own failure, 500).
+fn adoptable(adopt: &Adopt) -> Result<PathBuf, AgentError> {
+    let path = match adopt {
+        Adopt::Path(path) => path.clone(),
+        Adopt::Pid(pid) => {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(AgentError::Absent(format!(
+                    "cannot adopt the namespace of process {pid}: no such process"
+                )));
+            }
+            PathBuf::from(format!("/proc/{pid}/ns/net"))
+        }
+    };
+    match NsRef::Path(path.clone()).is_network_namespace() {
+        Ok(true) => Ok(path),
+        Ok(false) => Err(AgentError::BadInput(format!(
+            "cannot adopt {}: not a network namespace",
+            path.display()
+        ))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(AgentError::Absent(format!(
+            "cannot adopt {}: no such file",
+            path.display()
+        ))),
+        Err(err) => Err(AgentError::BadInput(format!(
+            "cannot adopt {}: {err}",
+            path.display()
+        ))),
     }
 }

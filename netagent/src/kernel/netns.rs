@@ -46,6 +46,19 @@ impl NsRef {
         use std::os::unix::fs::MetadataExt;
         Ok(self.open()?.metadata()?.ino())
     }
+
+    /// Whether the file is a network namespace (nsfs answers
+    /// `NS_GET_NSTYPE`, ioctl_ns(2); any other file refuses it), so that a
+    /// caller's wrong path is told apart from the agent's own failure.
+    pub fn is_network_namespace(&self) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        /// `_IO(0xb7, 0x3)`, linux/nsfs.h.
+        const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+        let file = self.open()?;
+        // SAFETY: an ioctl without an argument on a descriptor we own.
+        let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+        Ok(kind == libc::CLONE_NEWNET)
+    }
 }
 
 /// The handle to the worker thread. Cloning it is cheap; the thread ends

@@ -1,6 +1,8 @@
 //! The host's upstream servers, read from its resolv.conf and read again
-//! whenever the file changes (inotify), so running sandboxes follow the
-//! host's DNS without a restart (Docker never notices: moby#25452).
+//! whenever the file changes (inotify on its directory and on the file
+//! itself, so a bind-mounted file written through its other path counts
+//! too), so running sandboxes follow the host's DNS without a restart
+//! (Docker never notices: moby#25452).
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use config::NameServer;
 use futures_util::StreamExt;
-use inotify::{Inotify, WatchMask};
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use tokio::task::JoinHandle;
 
 use crate::resolv_conf::ResolvConf;
@@ -65,8 +67,14 @@ impl HostServers {
     }
 
     /// Watches the file's directory (and, for a symlink, its target's) and
-    /// reloads on every change to it. Editors and resolvconf replace the
-    /// file by rename, which a watch on the file itself would miss.
+    /// the file itself, and reloads on every change to it. Editors and
+    /// resolvconf replace the file by rename, which only the directory
+    /// watch sees; a file written in place through another path (the
+    /// host's resolv.conf bind-mounted into the agent's container, on a
+    /// Kubernetes node, in a test rig) is seen only by a watch on the
+    /// file: inotify tells a directory about its children only through
+    /// that directory's own paths. The file watch is re-armed whenever the
+    /// name is given a new file.
     pub fn watch(self: &Arc<Self>) -> std::io::Result<Option<JoinHandle<()>>> {
         let Some(path) = &self.path else {
             return Ok(None);
@@ -74,7 +82,11 @@ impl HostServers {
         let inotify = Inotify::init()?;
         let mut names: Vec<OsString> = Vec::new();
         let canonical = std::fs::canonicalize(path).ok();
-        for file in [Some(path.clone()), canonical].into_iter().flatten() {
+        let files: Vec<PathBuf> = [Some(path.clone()), canonical]
+            .into_iter()
+            .flatten()
+            .collect();
+        for file in &files {
             let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
                 continue;
             };
@@ -86,15 +98,64 @@ impl HostServers {
             inotify.watches().add(dir, mask)?;
             names.push(name.to_owned());
         }
+        let mut on_files = FileWatches::new(inotify.watches(), files);
+        on_files.arm();
         let mut events = inotify.into_event_stream(vec![0u8; 4096])?;
         let servers = Arc::clone(self);
         Ok(Some(tokio::spawn(async move {
             while let Some(Ok(event)) = events.next().await {
-                if event.name.is_some_and(|name| names.contains(&name)) {
+                let named = event.name.is_some_and(|name| names.contains(&name));
+                if named || on_files.owns(&event.wd) {
+                    // A new file under the name, or the watched one gone:
+                    // watch whatever the name holds now.
+                    if named || event.mask.contains(EventMask::IGNORED) {
+                        on_files.arm();
+                    }
                     servers.reload();
                 }
             }
         })))
+    }
+}
+
+/// The watches on the resolv.conf file itself (the path and a symlink's
+/// target), by inode.
+struct FileWatches {
+    watches: Watches,
+    files: Vec<PathBuf>,
+    armed: Vec<WatchDescriptor>,
+}
+
+impl FileWatches {
+    fn new(watches: Watches, files: Vec<PathBuf>) -> FileWatches {
+        FileWatches {
+            watches,
+            files,
+            armed: Vec::new(),
+        }
+    }
+
+    /// Watches the files the paths name now. Adding a watch on an inode
+    /// already watched gives back its descriptor; one whose inode the
+    /// name no longer holds is dropped. A missing file is watched once it
+    /// appears (the directory watch arms it).
+    fn arm(&mut self) {
+        let mask = WatchMask::CLOSE_WRITE | WatchMask::DELETE_SELF | WatchMask::MOVE_SELF;
+        let fresh: Vec<WatchDescriptor> = self
+            .files
+            .iter()
+            .filter_map(|file| self.watches.add(file, mask).ok())
+            .collect();
+        for old in self.armed.drain(..) {
+            if !fresh.contains(&old) {
+                let _ = self.watches.remove(old);
+            }
+        }
+        self.armed = fresh;
+    }
+
+    fn owns(&self, wd: &WatchDescriptor) -> bool {
+        self.armed.contains(wd)
     }
 }
 

@@ -95,7 +95,7 @@ fn status_of(err: &AgentError) -> StatusCode {
         AgentError::Invalid(_) | AgentError::BadInput(_) => StatusCode::BAD_REQUEST,
         // An address the network has no subnet for can never be had there.
         AgentError::Ipam(IpamError::OutsideSubnet { .. }) => StatusCode::BAD_REQUEST,
-        AgentError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AgentError::NotFound { .. } | AgentError::Absent(_) => StatusCode::NOT_FOUND,
         AgentError::Conflict(_) | AgentError::Ipam(_) => StatusCode::CONFLICT,
         // The agent found the network and sandbox in its state before it
         // wrote to the table, so a table without them is its own failure.
@@ -192,6 +192,10 @@ mod tests {
                     kind: "sandbox",
                     name: "ghost".into(),
                 },
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                AgentError::Absent("cannot adopt /x: no such file".into()),
                 StatusCode::NOT_FOUND,
             ),
             (

@@ -60,13 +60,15 @@ pub(super) fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// A JSON body, or a 400 that says what is wrong with it.
+/// A JSON body, or a 4xx that says what is wrong with it: 413 for a body
+/// over the limit (axum's default, 2 MB), else 400.
 pub(super) fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     body.map(|Json(value)| value).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("bad request body: {}", err.body_text()),
-        )
+        let status = match err.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, format!("bad request body: {}", err.body_text()))
     })
 }
 
