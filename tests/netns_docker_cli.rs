@@ -1,8 +1,8 @@
 //! Issue #13: a Docker user's hands. Each row is a command line as a
 //! Docker user types it, with the exit code and the words the output must
 //! have, run in order against the real daemon in a private host. The
-//! walkthrough is typed exactly as the seed types it (without `-p`, which
-//! is the data-plane issue's): where Docker takes an IMAGE word, netagent
+//! walkthrough is typed exactly as the seed types it, `-p` included: where
+//! Docker takes an IMAGE word, netagent
 //! refuses with 125 and says what it does instead, and the next row is
 //! the netagent spelling of the same step. Then the JSON key paths of
 //! `inspect` and `network inspect` that the walkthrough shows.
@@ -57,13 +57,17 @@ fn check_rows(host: &TestHost, rows: &[Row]) {
 #[rustfmt::skip]
 const WALKTHROUGH: &[Row] = &[
     (&["network", "create", "new_network"], 0, &[]),
-    (&["run", "-d", "--name", "nginx01", "--net", "new_network", "nginx"], 125, &["\"nginx\" looks like an image", "runs no images", "after `--`"]),
-    (&["run", "-d", "--name", "nginx01", "--net", "new_network", "--", "sleep", "1000"], 0, &[]),
-    (&["run", "-d", "--name", "nginx02", "--net", "new_network", "--", "sleep", "1000"], 0, &[]),
+    (&["run", "-d", "--name", "nginx01", "--net", "new_network", "-p", "80:80", "nginx"], 125, &["\"nginx\" looks like an image", "runs no images", "after `--`"]),
+    (&["run", "-d", "--name", "nginx01", "--net", "new_network", "-p", "80:80", "--", "sleep", "1000"], 0, &[]),
+    (&["run", "-d", "--name", "nginx02", "--net", "new_network", "-p", "81:80", "--", "sleep", "1000"], 0, &[]),
+    (&["ps"], 0, &["0.0.0.0:80->80/tcp", "0.0.0.0:81->80/tcp"]),
+    (&["run", "-d", "--name", "again", "--net", "new_network", "-p", "80:80", "--", "sleep", "1000"], 125, &["Error response from daemon:", "host port 80/tcp is already published by sandbox \"nginx01\""]),
     (&["exec", "-it", "nginx01", "getent", "hosts", "nginx02"], 0, &["nginx02"]),
     (&["network", "inspect", "new_network"], 0, &["\"nginx01\"", "\"nginx02\""]),
-    (&["run", "-d", "--name", "nginx03", "nginx"], 125, &["runs no images"]),
-    (&["run", "-d", "--name", "nginx03", "--", "sleep", "1000"], 0, &[]),
+    (&["run", "-d", "--name", "nginx03", "-p", "82:80", "nginx"], 125, &["runs no images"]),
+    (&["run", "-d", "--name", "nginx03", "-p", "82:80", "--", "sleep", "1000"], 0, &[]),
+    (&["run", "--name", "hosted", "--network", "host", "-p", "83:80"], 0, &["WARNING: Published ports are discarded when using host network mode"]),
+    (&["rm", "hosted"], 0, &[]),
     // getent's own exit code: 2, the name is not found.
     (&["exec", "nginx03", "getent", "hosts", "nginx01"], 2, &[]),
     (&["network", "connect", "new_network", "nginx03"], 0, &[]),
