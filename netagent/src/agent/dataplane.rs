@@ -16,20 +16,11 @@ use std::net::IpAddr;
 
 use config::{NetworkMode, PortMapping, Protocol, SandboxSpec};
 
+use super::way_out::way_out;
 use super::{Agent, AgentError, Inner};
-use crate::agent::store::{NetworkRecord, SandboxRecord, State};
+use crate::agent::store::State;
 use crate::kernel::firewall::{BridgeNet, Forward, Inputs};
 use crate::kernel::ports::{self, Reservation};
-
-/// The network that gives `record` its way out, if any.
-pub(super) fn way_out<'a>(state: &'a State, record: &SandboxRecord) -> Option<&'a NetworkRecord> {
-    record
-        .endpoints
-        .iter()
-        .filter_map(|e| state.networks.get(&e.network))
-        .filter(|n| !n.internal && !n.dns_only)
-        .min_by(|a, b| a.name.cmp(&b.name))
-}
 
 /// The firewall's inputs for `state`.
 pub(super) fn inputs(state: &State) -> Inputs {

@@ -9,8 +9,8 @@ use std::time::Instant;
 use resolver::Endpoint;
 
 use super::addresses::{addresses_with_prefix, allocate, next_ifname, release};
-use super::dataplane::way_out;
 use super::intent::sandbox_key;
+use super::way_out::enter_way_out;
 use super::{faults, Agent, AgentError, AgentMetrics, Inner};
 use crate::agent::store::{new_id, EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::kernel::link::{Links, PortOptions};
@@ -234,15 +234,7 @@ impl Agent {
         };
         let mut updated = record.clone();
         updated.endpoints.push(endpoint.clone());
-        let before = way_out(&inner.state, record).map(|n| n.name.clone());
-        if way_out(&inner.state, &updated).is_some_and(|n| n.name == net.name) {
-            // The way out moves here (first non-internal network in
-            // lexical order): the old default route goes first.
-            if before.is_some() {
-                inside.delete_default_routes().await?;
-            }
-            add_default_routes(&inside, net).await?;
-        }
+        enter_way_out(&inside, &inner.state, record, &updated, net).await?;
         if !net.builtin {
             undo.resolver_started = self.ensure_resolver(inner, &updated).await?;
             self.table.connect(table_endpoint(&updated, &endpoint))?;
@@ -339,29 +331,6 @@ impl Agent {
         Ok(())
     }
 
-    /// After leaving `left`: if it was the sandbox's way out, the next one
-    /// (if any) gets the default route. Best effort: a detach goes on.
-    async fn move_way_out(&self, inner: &Inner, record: &SandboxRecord, left: &str) {
-        let was_way_out = inner
-            .state
-            .networks
-            .get(left)
-            .is_some_and(|n| !n.internal && !n.dns_only);
-        let Some(next) = way_out(&inner.state, record) else {
-            return;
-        };
-        if !was_way_out || next.name.as_str() < left || !record.netns.exists() {
-            return;
-        }
-        let moved = async {
-            let inside = self.links_in(&NsRef::Path(record.netns.clone())).await?;
-            add_default_routes(&inside, next).await
-        };
-        if let Err(err) = moved.await {
-            tracing::warn!(sandbox = %record.name, network = %next.name, %err, "cannot move the default route");
-        }
-    }
-
     /// Refuses an interface name the runtime chose (CNI_IFNAME) that the
     /// adopted namespace has already: the caller's clash (409), which the
     /// kernel would otherwise report as the agent's own failure, naming
@@ -401,14 +370,6 @@ impl Agent {
             .map_err(AgentError::io("open netlink in the sandbox"))?;
         Ok(Links::from_connection(parts))
     }
-}
-
-/// A default route via each of the network's gateways.
-async fn add_default_routes(inside: &Links, net: &NetworkRecord) -> Result<(), AgentError> {
-    for gateway in net.subnets.iter().map(|s| s.gateway) {
-        inside.add_default_route(gateway).await?;
-    }
-    Ok(())
 }
 
 /// The endpoint as the resolver's table knows it.

@@ -18,6 +18,7 @@
 //! - [`restore`]: picking the state up again after a restart.
 //! - [`intent`]: notes written before a creation's first kernel step, so
 //!   a restart after a crash removes what it left.
+//! - [`way_out`]: which network gives a sandbox its default route.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`container`]: containers real runtimes attach through the CNI
@@ -60,6 +61,7 @@ mod restore;
 mod sandbox;
 pub(crate) mod store;
 mod watch;
+mod way_out;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

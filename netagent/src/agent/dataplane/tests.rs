@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::agent::store::{EndpointRecord, SubnetRecord};
+use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord, SubnetRecord};
+use crate::agent::way_out::way_out;
 
 fn network(name: &str, subnet: &str, internal: bool) -> NetworkRecord {
     let subnet: ipnet::IpNet = subnet.parse().unwrap();
