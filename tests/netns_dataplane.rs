@@ -132,6 +132,40 @@ fn published_ports_reach_the_sandbox_from_the_world_the_host_and_peers() {
     ])
     .assert_fails_with("9090/tcp is in use by a process on the host");
 
+    // -P: each exposed port (Docker's `--expose PORT`) on an ephemeral
+    // host port, which inspect tells.
+    cli_ok(
+        &host,
+        &[
+            "run",
+            "--name",
+            "auto",
+            "--network",
+            "app",
+            "--expose",
+            "9000",
+            "-P",
+        ],
+    );
+    let _auto_server = serve(&host, Some(&host.netns_path("auto")), 9000);
+    let port: u16 = cli_ok(
+        &host,
+        &[
+            "inspect",
+            "-f",
+            "{{(index (index .NetworkSettings.Ports \"9000/tcp\") 0).HostPort}}",
+            "auto",
+        ],
+    )
+    .trim()
+    .parse()
+    .expect("a host port");
+    assert!(port >= 1024, "{port}");
+    assert_eq!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, port, "tcp").as_deref(),
+        Some(WORLD_ADDRESS)
+    );
+
     // The mapping follows the way out through connect and disconnect: a
     // sandbox on an internal network only publishes nothing.
     cli_ok(&host, &["network", "create", "--internal", "closed"]);

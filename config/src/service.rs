@@ -1,4 +1,5 @@
-//! Exposed service ports, written `SERVICE=PORT/PROTO` (`http=80/tcp`).
+//! Exposed ports, written `SERVICE=PORT/PROTO` (`http=80/tcp`) or, as
+//! Docker's `--expose` takes them, `PORT[/PROTO]` (no service name).
 //!
 //! The resolver answers SRV queries `_SERVICE._PROTO.NAME` from them
 //! (RFC 2782). Service names follow RFC 6335 section 5.1: 1 to 15
@@ -40,7 +41,8 @@ impl Protocol {
     }
 }
 
-/// One exposed service: `SERVICE=PORT/PROTO`.
+/// One exposed port: `SERVICE=PORT/PROTO`, or Docker's `PORT[/PROTO]`
+/// (an empty service: published by `-P`, but no SRV record).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServicePort {
     /// Service name, stored in lower case (DNS compares names without case).
@@ -69,9 +71,19 @@ impl FromStr for ServicePort {
             value: value.to_owned(),
             reason,
         };
-        let (service, rest) = value.split_once('=').ok_or(fail("no '='"))?;
-        let (port, protocol) = rest.split_once('/').ok_or(fail("no '/PROTO'"))?;
-        if !is_service_name(service) {
+        // Docker's own form, `PORT[/PROTO]`: exposed, with no service name
+        // (so no SRV record), tcp unless said.
+        let (service, rest) = match value.split_once('=') {
+            Some(("", _)) => return Err(fail("the service name before '=' is empty")),
+            Some((service, rest)) => (service, rest),
+            None => ("", value),
+        };
+        let (port, protocol) = match rest.split_once('/') {
+            Some(pair) => pair,
+            None if service.is_empty() => (rest, "tcp"),
+            None => return Err(fail("no '/PROTO'")),
+        };
+        if !service.is_empty() && !is_service_name(service) {
             return Err(fail(
                 "the service name must be 1-15 letters, digits or inner hyphens (RFC 6335)",
             ));
@@ -103,13 +115,10 @@ fn is_service_name(name: &str) -> bool {
 
 impl fmt::Display for ServicePort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}={}/{}",
-            self.service,
-            self.port,
-            self.protocol.as_str()
-        )
+        if !self.service.is_empty() {
+            write!(f, "{}=", self.service)?;
+        }
+        write!(f, "{}/{}", self.port, self.protocol.as_str())
     }
 }
 
@@ -129,10 +138,24 @@ mod tests {
     }
 
     #[test]
+    fn dockers_port_form_has_no_service() {
+        let port: ServicePort = "8080".parse().unwrap();
+        assert_eq!(
+            (port.service.as_str(), port.port, port.protocol),
+            ("", 8080, Protocol::Tcp)
+        );
+        assert_eq!(port.to_string(), "8080/tcp");
+        let udp: ServicePort = "53/udp".parse().unwrap();
+        assert_eq!(udp.to_string(), "53/udp");
+        assert_eq!(udp.to_string().parse::<ServicePort>().unwrap(), udp);
+    }
+
+    #[test]
     fn refuses_bad_texts_naming_them() {
         for bad in [
             "http",
             "http=80",
+            "80-90/tcp",
             "=80/tcp",
             "http=0/tcp",
             "http=70000/tcp",

@@ -48,7 +48,8 @@ pub struct SandboxFlags {
     /// A line for its /etc/hosts, HOST:IP.
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,
-    /// An exposed service, SERVICE=PORT/PROTO (answered as SRV).
+    /// An exposed port, PORT[/PROTO] as in Docker, or SERVICE=PORT/PROTO
+    /// (also answered as SRV `_SERVICE._PROTO.NAME`); `-P` publishes them.
     #[arg(long = "expose")]
     pub expose: Vec<ServicePort>,
     /// Publish a port, [IP:][HOSTPORT:]CONTAINERPORT[/PROTO] (repeatable).
