@@ -190,6 +190,17 @@ fn published_ports_reach_the_sandbox_from_the_world_the_host_and_peers() {
         "internal only"
     );
     cli_ok(&host, &["network", "connect", "app", "late"]);
+    // app comes before closed: the default route is app's now.
+    let routes = host
+        .exec("late", &["ip", "route", "show", "default"])
+        .stdout_text();
+    let app_gateway = address_of(&host, "web", "app")
+        .rsplit_once('.')
+        .map(|(net, _)| format!("{net}.1"));
+    assert!(
+        routes.contains(&format!("default via {}", app_gateway.unwrap())),
+        "{routes}"
+    );
     assert!(
         ask(&host, Some(world()), HOST_ADDRESS, 8090, "tcp").is_some(),
         "after connect"
