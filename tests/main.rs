@@ -3,6 +3,8 @@
 //! the loopback tier, the namespace tier and, inside it, real runtimes.
 //!
 //! - [`bench_smoke`]: the benchmark harness, run briefly so it cannot rot.
+//! - [`loopback_abuse`]: hostile clients: a TCP client that pipelines and
+//!   never reads.
 //! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
 //!   with real dig and kdig.
 //! - [`loopback_wire`]: the same server fed raw bytes over UDP and TCP:
@@ -28,6 +30,7 @@
 
 mod bench_smoke;
 mod harness;
+mod loopback_abuse;
 mod loopback_dig;
 mod loopback_forward;
 mod loopback_upstream;

@@ -6,6 +6,9 @@
 //! edns_udp_size = 1232        # largest UDP answer offered to EDNS clients (DNS flag day 2020)
 //! tcp_idle_timeout_ms = 10000 # RFC 7766 section 6.2.3
 //! max_tcp_connections = 64    # per sandbox
+//! max_tcp_connections_total = 1024 # over all sandboxes
+//! tcp_write_timeout_ms = 5000 # a client that stops reading loses its connection
+//! max_tcp_unanswered = 32     # queries read but not yet answered, per connection
 //! domain = "netagent.internal" # the sandboxes' own domain; "" turns it off
 //!
 //! [forwarding]
@@ -42,6 +45,7 @@ use std::path::{Path, PathBuf};
 use crate::{ConfigError, ConfigErrors};
 
 mod domain;
+mod tcp;
 mod raw;
 
 use domain::check_domain;
@@ -62,6 +66,17 @@ pub struct ResolverConfig {
     pub tcp_idle_timeout_ms: u64,
     /// Open TCP connections allowed per sandbox; more are closed at once.
     pub max_tcp_connections: usize,
+    /// Open TCP connections allowed over all sandboxes; more are closed at
+    /// once.
+    pub max_tcp_connections_total: usize,
+    /// How long writing one answer to a TCP client may take, in
+    /// milliseconds; a client that does not read for that long loses its
+    /// connection (issue #14).
+    pub tcp_write_timeout_ms: u64,
+    /// Queries read from one TCP connection and not yet answered (in
+    /// flight upstream or waiting for the client to make room); a client
+    /// that pipelines past it without reading loses its connection.
+    pub max_tcp_unanswered: usize,
     /// The sandboxes' own domain, lower case and without the trailing dot;
     /// `None` when the file turns it off with `domain = ""`.
     ///
@@ -179,6 +194,9 @@ impl Default for DaemonConfig {
                 edns_udp_size: 1232,
                 tcp_idle_timeout_ms: 10_000,
                 max_tcp_connections: 64,
+                max_tcp_connections_total: 1024,
+                tcp_write_timeout_ms: 5000,
+                max_tcp_unanswered: 32,
                 domain: Some(DEFAULT_DOMAIN.to_owned()),
             },
             forwarding: ForwardingConfig {
@@ -289,6 +307,7 @@ impl DaemonConfig {
             1,
             65_536,
         );
+        r.with_tcp_bounds(&raw, errors);
         if let Some(domain) = raw.domain {
             match check_domain(&domain) {
                 Ok(domain) => r.domain = domain,

@@ -4,9 +4,10 @@
 //! Message rules (RFC 1035, RFC 6891), checked in this order:
 //! 1. shorter than a header: dropped (nothing to reply to);
 //! 2. QR set: dropped, so two servers never answer each other in a loop;
-//! 3. opcode other than QUERY: NOTIMP;
-//! 4. undecodable: FORMERR;
-//! 5. QDCOUNT other than 1: FORMERR;
+//! 3. opcode other than QUERY: NOTIMP, echoing question and OPT;
+//! 4. malformed EDNS options or bytes after the last record
+//!    ([`crate::shape`]): FORMERR, the first counted as an event;
+//! 5. undecodable, or QDCOUNT other than 1: FORMERR;
 //! 6. EDNS version above 0: BADVERS;
 //! 7. a sandbox that is on no network any more: REFUSED;
 //! 8. otherwise the [`crate::answer`] decision: a local reply, or a
@@ -16,9 +17,11 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::answer::{answer, Decision};
+use crate::events::{Event, EventLog};
 use crate::qname::LocalDomain;
+use crate::shape::{self, Flaw};
 use crate::response::{
-    add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport,
+    add_records, add_soa, echo_reply, encode_within, reply_limit, reply_to, Transport,
 };
 use crate::stats::{QueryResult, QueryStats};
 use crate::table::EndpointTable;
@@ -79,6 +82,8 @@ pub struct HandlerContext<'a> {
     pub domain: &'a LocalDomain,
     /// Where questions are counted.
     pub stats: &'a QueryStats,
+    /// Where client-caused events are counted and logged.
+    pub events: &'a EventLog,
 }
 
 type Counted = Option<(Option<RecordType>, QueryResult)>;
@@ -103,23 +108,22 @@ fn handle(
     if header[2] & 0x80 != 0 {
         return (Outcome::Drop, None);
     }
+    let shape = shape::walk(bytes);
+    let echo = |code| Outcome::Reply(echo_reply(bytes, shape.as_ref(), code, settings.edns_udp_size));
     if OpCode::from_u8((header[2] >> 3) & 0x0f) != OpCode::Query {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::NotImp)),
-            malformed,
-        );
+        return (echo(ResponseCode::NotImp), malformed);
+    }
+    if let Some(flaw) = shape.as_ref().and_then(|shape| shape.flaw) {
+        if flaw == Flaw::BadEdnsOptions {
+            context.events.note(Event::MalformedEdns);
+        }
+        return (echo(ResponseCode::FormErr), malformed);
     }
     let Ok(request) = Message::from_vec(bytes) else {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
-            malformed,
-        );
+        return (echo(ResponseCode::FormErr), malformed);
     };
     if request.queries.len() != 1 {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
-            malformed,
-        );
+        return (echo(ResponseCode::FormErr), malformed);
     }
     let limit = reply_limit(&request, transport, settings.edns_udp_size);
     if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {

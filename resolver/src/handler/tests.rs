@@ -7,6 +7,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::{forwarded_reply, handle_message, AnswerSettings, HandlerContext, Outcome};
+use crate::events::EventLog;
 use crate::qname::LocalDomain;
 use crate::response::Transport;
 use crate::stats::QueryStats;
@@ -51,6 +52,7 @@ fn ask(bytes: &[u8], transport: Transport) -> Outcome {
             settings: SETTINGS,
             domain: &LocalDomain::new("netagent.internal"),
             stats: &stats,
+            events: &EventLog::new(Default::default()),
         };
         handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
     })
@@ -248,6 +250,7 @@ fn a_sandbox_on_no_network_is_refused() {
         settings: SETTINGS,
         domain: &LocalDomain::default(),
         stats: &stats,
+        events: &EventLog::new(Default::default()),
     };
     let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());
     assert_eq!(stats.snapshot(), [("A", "refused", 1)]);

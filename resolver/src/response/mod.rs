@@ -21,6 +21,10 @@ use hickory_proto::rr::{Name, RData, Record};
 
 use crate::answer::{Glue, LocalRecord};
 
+mod echo;
+
+pub use echo::echo_reply;
+
 /// Smallest UDP payload every client accepts (RFC 1035 section 4.2.1).
 pub const MIN_UDP_SIZE: u16 = 512;
 
@@ -72,19 +76,6 @@ pub fn reply_to(
         reply.edns = Some(edns);
     }
     reply
-}
-
-/// A reply made from the header bytes alone, for a query too broken to
-/// decode or of an opcode we do not serve: id, opcode and RD copied, no
-/// question (there may be none to trust).
-pub fn header_only_reply(header: &[u8; 12], code: ResponseCode) -> Vec<u8> {
-    let mut reply = [0u8; 12];
-    reply[..2].copy_from_slice(&header[..2]);
-    // QR, the opcode bits and RD of the query; AA and TC clear.
-    reply[2] = 0x80 | (header[2] & 0x79);
-    // RA set, the 4-bit rcode.
-    reply[3] = 0x80 | (u16::from(code) as u8 & 0x0f);
-    reply.to_vec()
 }
 
 /// Adds the answer records, all owned by the query name, and the glue.
