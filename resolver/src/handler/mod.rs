@@ -236,4 +236,6 @@ pub fn refused_reply(request: &ForwardRequest, settings: AnswerSettings) -> Vec<
 }
 
 #[cfg(test)]
+mod flood_tests;
+#[cfg(test)]
 mod tests;
