@@ -24,7 +24,10 @@ const PIPELINED: u16 = 20_000;
 fn framed_query(id: u16) -> Vec<u8> {
     let mut message = Message::query();
     message.metadata.id = id;
-    message.add_query(Query::query(Name::from_ascii("web.").unwrap(), RecordType::A));
+    message.add_query(Query::query(
+        Name::from_ascii("web.").unwrap(),
+        RecordType::A,
+    ));
     let bytes = message.to_vec().unwrap();
     let mut frame = (bytes.len() as u16).to_be_bytes().to_vec();
     frame.extend_from_slice(&bytes);

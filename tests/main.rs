@@ -11,6 +11,9 @@
 //!   connection reuse, malformed frames, garbage, idle timeout.
 //! - [`loopback_forward`]: servers started in-process on loopback with
 //!   fake upstreams: what is forwarded, what is not, and the bound.
+//! - [`loopback_protocol`]: issue #14's protocol corners through dig and
+//!   kdig: localhost, type and class ANY, zone apexes, NOTIMP, TC with
+//!   partial answers.
 //! - [`loopback_upstream`]: the real forwarder against fake upstream
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
@@ -33,6 +36,7 @@ mod harness;
 mod loopback_abuse;
 mod loopback_dig;
 mod loopback_forward;
+mod loopback_protocol;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;

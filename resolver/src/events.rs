@@ -63,7 +63,9 @@ impl Event {
         match self {
             Event::MalformedEdns => "malformed EDNS options: answered FORMERR",
             Event::TcpMalformedFrame => "malformed tcp frame: connection closed",
-            Event::TcpUnansweredBound => "tcp client over its unanswered queries: connection closed",
+            Event::TcpUnansweredBound => {
+                "tcp client over its unanswered queries: connection closed"
+            }
             Event::TcpWriteTimeout => "tcp client took no answer in time: connection closed",
             Event::TcpConnectionRefused => "too many tcp connections: the new one closed",
         }

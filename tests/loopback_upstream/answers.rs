@@ -53,10 +53,10 @@ fn an_answer_too_big_for_the_client_comes_back_truncated_not_lost() {
     let (resolver, _) = resolver_with_host(&[&upstream], DaemonConfig::default());
     let (reply, _) = ask(&resolver, &question(6, "many.example."));
     assert_eq!(reply.metadata.id, 6);
-    assert!(
-        reply.metadata.truncation && reply.answers.is_empty(),
-        "{reply:?}"
-    );
+    // TC, and the whole records that fit in 512 bytes (issue #14: musl
+    // ignores TC): 12 + 18 for header and question, 16 per record.
+    assert!(reply.metadata.truncation, "{reply:?}");
+    assert_eq!(reply.answers.len(), (512 - 30) / 16, "{reply:?}");
 }
 
 #[test]

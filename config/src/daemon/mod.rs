@@ -45,8 +45,8 @@ use std::path::{Path, PathBuf};
 use crate::{ConfigError, ConfigErrors};
 
 mod domain;
-mod tcp;
 mod raw;
+mod tcp;
 
 use domain::check_domain;
 pub use domain::DEFAULT_DOMAIN;

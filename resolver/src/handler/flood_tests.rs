@@ -72,8 +72,12 @@ fn ten_thousand_malformed_edns_queries_log_a_bounded_number_of_lines_and_count_a
     let mut rng = fastrand::Rng::with_seed(1);
     tracing::subscriber::with_default(subscriber, || {
         for id in 0..10_000 {
-            let outcome =
-                handle_message(&context, &malformed_edns_query(id), Transport::Udp, &mut rng);
+            let outcome = handle_message(
+                &context,
+                &malformed_edns_query(id),
+                Transport::Udp,
+                &mut rng,
+            );
             let Outcome::Reply(bytes) = outcome else {
                 panic!("no reply: {outcome:?}");
             };

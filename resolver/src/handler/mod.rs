@@ -19,10 +19,10 @@ use hickory_proto::rr::RecordType;
 use crate::answer::{answer, Decision};
 use crate::events::{Event, EventLog};
 use crate::qname::LocalDomain;
-use crate::shape::{self, Flaw};
 use crate::response::{
     add_records, add_soa, echo_reply, encode_within, reply_limit, reply_to, Transport,
 };
+use crate::shape::{self, Flaw};
 use crate::stats::{QueryResult, QueryStats};
 use crate::table::EndpointTable;
 use crate::upstream::ForwardRequest;
@@ -109,7 +109,14 @@ fn handle(
         return (Outcome::Drop, None);
     }
     let shape = shape::walk(bytes);
-    let echo = |code| Outcome::Reply(echo_reply(bytes, shape.as_ref(), code, settings.edns_udp_size));
+    let echo = |code| {
+        Outcome::Reply(echo_reply(
+            bytes,
+            shape.as_ref(),
+            code,
+            settings.edns_udp_size,
+        ))
+    };
     if OpCode::from_u8((header[2] >> 3) & 0x0f) != OpCode::Query {
         return (echo(ResponseCode::NotImp), malformed);
     }
@@ -171,6 +178,7 @@ fn handle(
             );
         }
         Decision::ServFail => (ResponseCode::ServFail, false),
+        Decision::Refused => (ResponseCode::Refused, false),
         Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
         Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
     };
@@ -178,13 +186,19 @@ fn handle(
         Decision::Records { .. } => QueryResult::Answer,
         Decision::NoData { .. } => QueryResult::NoData,
         Decision::NxDomain { .. } => QueryResult::NxDomain,
+        Decision::Refused => QueryResult::Refused,
         Decision::ServFail | Decision::Forward => QueryResult::ServFail,
     };
     let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
     match decision {
-        Decision::Records { answers, glue } => {
-            add_records(&mut reply, query.name(), settings.ttl, answers, glue)
-        }
+        Decision::Records { answers, glue } => add_records(
+            &mut reply,
+            query.name(),
+            settings.ttl,
+            view.serial,
+            answers,
+            glue,
+        ),
         Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => add_soa(
             &mut reply,
             query.name(),
@@ -192,7 +206,7 @@ fn handle(
             settings.ttl,
             view.serial,
         ),
-        Decision::ServFail | Decision::Forward => {}
+        Decision::ServFail | Decision::Forward | Decision::Refused => {}
     }
     (
         Outcome::Reply(encode_within(reply, limit)),
@@ -200,42 +214,13 @@ fn handle(
     )
 }
 
-/// The reply to a forwarded question: the upstream's bytes with the
-/// client's id put back, or SERVFAIL when the upstream gave none. An answer
-/// larger than the client takes is not dropped (moby#44575) but replaced by
-/// an empty one with TC set and the upstream's rcode, so the client retries
-/// over TCP.
-pub fn forwarded_reply(
-    request: &ForwardRequest,
-    upstream: Option<Vec<u8>>,
-    settings: AnswerSettings,
-) -> Vec<u8> {
-    let code = match upstream {
-        Some(mut bytes) if bytes.len() >= 12 && bytes.len() <= request.reply_limit => {
-            bytes[..2].copy_from_slice(&request.query.metadata.id.to_be_bytes());
-            return bytes;
-        }
-        Some(bytes) if bytes.len() >= 12 => ResponseCode::from(0, bytes[3] & 0x0f),
-        _ => ResponseCode::ServFail,
-    };
-    let mut reply = reply_to(&request.query, code, false, settings.edns_udp_size);
-    reply.metadata.truncation = code != ResponseCode::ServFail;
-    encode_within(reply, request.reply_limit)
-}
+mod forwarded;
 
-/// The reply when the bound on forwarded queries is reached: REFUSED at
-/// once, so the client moves on instead of waiting (Docker waits 4 s).
-pub fn refused_reply(request: &ForwardRequest, settings: AnswerSettings) -> Vec<u8> {
-    let reply = reply_to(
-        &request.query,
-        ResponseCode::Refused,
-        false,
-        settings.edns_udp_size,
-    );
-    encode_within(reply, request.reply_limit)
-}
+pub use forwarded::{forwarded_reply, refused_reply};
 
 #[cfg(test)]
 mod flood_tests;
+#[cfg(test)]
+mod protocol_tests;
 #[cfg(test)]
 mod tests;

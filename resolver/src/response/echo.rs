@@ -36,7 +36,11 @@ pub fn echo_reply(
     reply.extend_from_slice(&bytes[..2]);
     // QR, the opcode and RD of the query; AA and TC clear.
     reply.push(0x80 | (bytes[2] & 0x79));
-    let flags = if is_query { 0x80 | (bytes[3] & 0x10) } else { 0 };
+    let flags = if is_query {
+        0x80 | (bytes[3] & 0x10)
+    } else {
+        0
+    };
     reply.push(flags | (u16::from(code) as u8 & 0x0f));
     reply.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0]);
     reply.extend_from_slice(&[0, u8::from(opt.is_some())]);
