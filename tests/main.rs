@@ -3,6 +3,8 @@
 //! the loopback tier, the namespace tier and, inside it, real runtimes.
 //!
 //! - [`bench_smoke`]: the benchmark harness, run briefly so it cannot rot.
+//! - [`fuzz_corpus`]: the cargo-fuzz targets' bodies on stable, over their
+//!   committed corpus and bounded random and mutated inputs.
 //! - [`loopback_abuse`]: hostile clients: a TCP client that pipelines and
 //!   never reads.
 //! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
@@ -34,6 +36,7 @@
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod bench_smoke;
+mod fuzz_corpus;
 mod harness;
 mod loopback_abuse;
 mod loopback_dig;
