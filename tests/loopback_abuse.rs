@@ -111,3 +111,24 @@ fn a_never_reading_tcp_client_loses_its_connection_and_others_are_served() {
         );
     }
 }
+
+#[test]
+fn a_client_that_takes_no_answer_within_the_write_timeout_is_closed() {
+    // The unanswered bound out of the way: only the write timeout can end
+    // the connection.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("netagent.toml");
+    std::fs::write(
+        &config,
+        "[resolver]\nmax_tcp_unanswered = 65536\ntcp_write_timeout_ms = 300\ntcp_idle_timeout_ms = 60000\n",
+    )
+    .unwrap();
+    let server = ServeProcess::start(&fixture_table(), "client", Some(&config));
+    let mut hog = never_reading_client(server.addr);
+    // The server reads every query (no bound stops it) and its writes
+    // stall on the full buffers; the client takes nothing for well over
+    // the write timeout, then finds the connection closed.
+    thread::sleep(Duration::from_secs(2));
+    drain_until_closed(&mut hog).expect("closed by the write timeout");
+    assert!(served_eventually(&server), "others are still served");
+}

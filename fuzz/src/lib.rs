@@ -53,7 +53,7 @@ fn settings() -> AnswerSettings {
 
 fn handle(bytes: &[u8], transport: Transport) -> Outcome {
     let (table, client) = fixture();
-    let (stats, events) = (QueryStats::default(), EventLog::new(Arc::default()));
+    let (stats, events) = (QueryStats::default(), EventLog::new(Arc::default(), "fuzz"));
     let context = HandlerContext {
         table,
         sandbox_id: client,

@@ -107,15 +107,18 @@ struct Window {
 #[derive(Debug)]
 pub struct EventLog {
     counts: Arc<EventCounts>,
+    /// The sandbox's short id, on every line.
+    sandbox: Box<str>,
     epoch: Instant,
     windows: [Window; KINDS],
 }
 
 impl EventLog {
-    /// A log counting into `counts`.
-    pub fn new(counts: Arc<EventCounts>) -> EventLog {
+    /// The log of the sandbox `sandbox_id`, counting into `counts`.
+    pub fn new(counts: Arc<EventCounts>, sandbox_id: &str) -> EventLog {
         EventLog {
             counts,
+            sandbox: sandbox_id[..sandbox_id.len().min(12)].into(),
             epoch: Instant::now(),
             windows: Default::default(),
         }
@@ -123,9 +126,13 @@ impl EventLog {
 
     /// Counts `event` and logs it unless its kind is over the rate limit.
     pub fn note(&self, event: Event) {
+        self.note_at(event, self.epoch.elapsed().as_millis() as u64);
+    }
+
+    /// [`EventLog::note`] at `now`, in milliseconds since the log began.
+    fn note_at(&self, event: Event, now: u64) {
         self.counts.counts[event as usize].fetch_add(1, Ordering::Relaxed);
         let window = &self.windows[event as usize];
-        let now = self.epoch.elapsed().as_millis() as u64;
         let start = window.start_ms.load(Ordering::Relaxed);
         let interval = INTERVAL.as_millis() as u64;
         if now.saturating_sub(start) >= interval
@@ -138,6 +145,7 @@ impl EventLog {
             let suppressed = window.suppressed.swap(0, Ordering::Relaxed);
             if suppressed > 0 {
                 tracing::warn!(
+                    sandbox = %self.sandbox,
                     kind = event.name(),
                     suppressed,
                     "{}: {suppressed} more not logged in the last interval",
@@ -149,9 +157,41 @@ impl EventLog {
         if window.logged.load(Ordering::Relaxed) < BURST
             && window.logged.fetch_add(1, Ordering::Relaxed) < BURST
         {
-            tracing::warn!(kind = event.name(), "{}", event.message());
+            tracing::warn!(sandbox = %self.sandbox, kind = event.name(), "{}", event.message());
         } else {
             window.suppressed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::{Event, EventLog, BURST, INTERVAL};
+    use crate::handler::flood_tests::WarnCounter;
+
+    #[test]
+    fn a_burst_per_interval_then_one_summary_and_per_kind() {
+        let log = EventLog::new(Arc::default(), "sandbox");
+        let warnings = Arc::new(AtomicUsize::new(0));
+        let interval = INTERVAL.as_millis() as u64;
+        tracing::subscriber::with_default(WarnCounter(Arc::clone(&warnings)), || {
+            for _ in 0..100 {
+                log.note_at(Event::MalformedEdns, 10);
+            }
+            assert_eq!(warnings.load(Ordering::Relaxed), BURST as usize);
+            // Another kind has its own allowance.
+            log.note_at(Event::TcpWriteTimeout, 10);
+            assert_eq!(warnings.load(Ordering::Relaxed), BURST as usize + 1);
+            // The next interval: one summary line, then a new burst.
+            for _ in 0..100 {
+                log.note_at(Event::MalformedEdns, interval + 20);
+            }
+            assert_eq!(warnings.load(Ordering::Relaxed), 2 * BURST as usize + 2);
+        });
+        assert_eq!(log.counts.get(Event::MalformedEdns), 200);
+        assert_eq!(log.counts.get(Event::TcpWriteTimeout), 1);
     }
 }

@@ -19,7 +19,7 @@ use crate::table::EndpointTable;
 
 /// Counts the WARN-or-worse events logged, from any crate.
 #[derive(Default)]
-struct WarnCounter(Arc<AtomicUsize>);
+pub(crate) struct WarnCounter(pub(crate) Arc<AtomicUsize>);
 
 impl Subscriber for WarnCounter {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
@@ -55,7 +55,10 @@ fn ten_thousand_malformed_edns_queries_log_a_bounded_number_of_lines_and_count_a
     let client = endpoint("client", "app", "10.0.0.10");
     table.connect(client.clone()).unwrap();
     let counts = Arc::new(EventCounts::default());
-    let (stats, events) = (QueryStats::default(), EventLog::new(Arc::clone(&counts)));
+    let (stats, events) = (
+        QueryStats::default(),
+        EventLog::new(Arc::clone(&counts), &client.id),
+    );
     let context = HandlerContext {
         table: &table,
         sandbox_id: &client.id,

@@ -219,7 +219,7 @@ mod forwarded;
 pub use forwarded::{forwarded_reply, refused_reply};
 
 #[cfg(test)]
-mod flood_tests;
+pub(crate) mod flood_tests;
 #[cfg(test)]
 mod protocol_tests;
 #[cfg(test)]

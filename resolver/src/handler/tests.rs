@@ -52,7 +52,7 @@ pub(super) fn ask(bytes: &[u8], transport: Transport) -> Outcome {
             settings: SETTINGS,
             domain: &LocalDomain::new("netagent.internal"),
             stats: &stats,
-            events: &EventLog::new(Default::default()),
+            events: &EventLog::new(Default::default(), "test"),
         };
         handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
     })
@@ -253,7 +253,7 @@ fn a_sandbox_on_no_network_is_refused() {
         settings: SETTINGS,
         domain: &LocalDomain::default(),
         stats: &stats,
-        events: &EventLog::new(Default::default()),
+        events: &EventLog::new(Default::default(), "test"),
     };
     let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());
     assert_eq!(stats.snapshot(), [("A", "refused", 1)]);

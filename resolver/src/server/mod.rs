@@ -195,7 +195,7 @@ impl SandboxServer {
         let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
         let context = Arc::new(SandboxContext {
             forward_slots: Arc::new(Semaphore::new(core.max_in_flight_per_sandbox)),
-            events: EventLog::new(Arc::clone(&core.events)),
+            events: EventLog::new(Arc::clone(&core.events), sandbox_id),
             core,
             sandbox_id: sandbox_id.into(),
         });
@@ -229,3 +229,6 @@ impl Drop for SandboxServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
