@@ -37,6 +37,8 @@ pub enum Behaviour {
     SpoofFirst(Ipv4Addr),
     /// NOERROR with `n` A records whatever the client's size.
     Oversized(usize),
+    /// Over TCP, the query sent back as it came (QR clear): not an answer.
+    EchoTcp,
 }
 
 /// A running fake.
@@ -179,7 +181,10 @@ async fn serve_tcp(listener: TcpListener, behaviour: Behaviour, queries: Arc<Ato
                     Behaviour::Blackhole => return,
                     other => other,
                 };
-                let answer = reply(&query, behaviour);
+                let answer = match behaviour {
+                    Behaviour::EchoTcp => body,
+                    other => reply(&query, other),
+                };
                 let mut frame = (answer.len() as u16).to_be_bytes().to_vec();
                 frame.extend(answer);
                 if stream.write_all(&frame).await.is_err() {
@@ -225,6 +230,7 @@ fn reply(query: &Message, behaviour: Behaviour) -> Vec<u8> {
         }
         Behaviour::ServFail | Behaviour::Blackhole => base_reply(query, ResponseCode::ServFail),
         Behaviour::Refused => base_reply(query, ResponseCode::Refused),
+        Behaviour::EchoTcp => query.clone(),
         Behaviour::Oversized(n) => {
             let mut m = base_reply(query, ResponseCode::NoError);
             for i in 0..n {
