@@ -124,3 +124,8 @@ fn fuzz_config() {
 fn fuzz_cni_conf() {
     run("cni_conf", ROUNDS, bodies::cni_conf);
 }
+
+#[test]
+fn fuzz_hook_state() {
+    run("hook_state", ROUNDS, bodies::hook_state);
+}

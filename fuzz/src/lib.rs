@@ -11,6 +11,7 @@
 //! - [`resolv_conf`]: resolv.conf(5) text, parsed and written back.
 //! - [`config`]: the daemon's TOML and the API's JSON specs, checked.
 //! - [`cni_conf`]: a CNI network configuration on stdin.
+//! - [`hook_state`]: the OCI state on the hook's stdin.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -238,5 +239,17 @@ pub fn cni_conf(data: &[u8]) {
     if let Ok(conf) = netagent::cli::cni::conf::NetConf::parse(data) {
         let _ = conf.netagent_network();
         let _ = conf.aliases();
+    }
+}
+
+/// The OCI state on the hook's stdin, made into the container spec that
+/// createRuntime posts; a spec it makes passes the agent's checks or is
+/// refused by them, never panics them, and survives JSON.
+pub fn hook_state(data: &[u8]) {
+    if let Ok(spec) = netagent::cli::hook::spec_from_state(data) {
+        let _ = spec.check();
+        let json = serde_json::to_vec(&spec).expect("a spec is JSON");
+        let back: config::ContainerSpec = serde_json::from_slice(&json).expect("and back");
+        assert_eq!(back, spec);
     }
 }

@@ -17,7 +17,7 @@
 //! - `output`: aligned tables and indented JSON.
 //! - `demo`: Docker's walkthrough, replayed against a private agent.
 //! - [`cni`]: the CNI plugin (the binary run with `CNI_COMMAND` set).
-//! - `hook`: the OCI runtime hook, `netagent hook createRuntime|poststop`.
+//! - [`hook`]: the OCI runtime hook, `netagent hook createRuntime|poststop`.
 
 mod args;
 mod client;
@@ -25,7 +25,7 @@ pub mod cni;
 mod demo;
 mod dns;
 mod exec;
-mod hook;
+pub mod hook;
 mod network;
 mod output;
 mod sandbox;
