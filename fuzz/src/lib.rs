@@ -185,7 +185,16 @@ pub fn tcp_framing(data: &[u8]) {
 
 /// Writes `bytes`, closes the write side, reads until the server closes.
 fn exchange(bytes: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(tcp_server()).unwrap();
+    // Under libFuzzer's rate, ports can run short for a moment: retry.
+    let mut stream = (0..100)
+        .find_map(|_| {
+            let stream = TcpStream::connect(tcp_server()).ok();
+            if stream.is_none() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            stream
+        })
+        .expect("connect to the sandbox server");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
