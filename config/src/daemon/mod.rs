@@ -46,6 +46,7 @@ use crate::{ConfigError, ConfigErrors};
 
 mod domain;
 mod raw;
+mod sections;
 mod tcp;
 
 use domain::check_domain;
@@ -381,58 +382,6 @@ impl DaemonConfig {
                 ));
             }
         }
-        self
-    }
-
-    fn with_log(mut self, raw: RawLog, errors: &mut Vec<ConfigError>) -> Self {
-        if let Some(level) = raw.level {
-            if level.trim().is_empty() {
-                errors.push(ConfigError::new(
-                    "log.level",
-                    "is empty; use a filter such as \"info\"",
-                ));
-            }
-            self.log.level = level;
-        }
-        match raw.format.as_deref() {
-            None | Some("text") => {}
-            Some("json") => self.log.format = LogFormat::Json,
-            Some(other) => errors.push(ConfigError::new(
-                "log.format",
-                format!("{other:?} is not \"text\" or \"json\""),
-            )),
-        }
-        self
-    }
-}
-
-impl DaemonConfig {
-    fn with_agent(mut self, raw: RawAgent, errors: &mut Vec<ConfigError>) -> Self {
-        let a = &mut self.agent;
-        a.dns_mode = raw.dns_mode.unwrap_or(a.dns_mode);
-        if let Some(pools) = raw.address_pools {
-            if pools.is_empty() {
-                errors.push(ConfigError::new(
-                    "agent.address_pools",
-                    "is empty; networks would get no subnet",
-                ));
-            }
-            a.address_pools = pools;
-        }
-        a.subnet_size = raw.subnet_size.unwrap_or(a.subnet_size);
-        check_range(errors, "agent.subnet_size", a.subnet_size.into(), 8, 30);
-        for pool in &a.address_pools {
-            if !pool.addr().is_ipv4() || pool.prefix_len() > a.subnet_size {
-                errors.push(ConfigError::new(
-                    "agent.address_pools",
-                    format!(
-                        "{pool} is not an IPv4 pool that holds /{} subnets",
-                        a.subnet_size
-                    ),
-                ));
-            }
-        }
-        a.bridge_subnet = raw.bridge_subnet.unwrap_or(a.bridge_subnet);
         self
     }
 }
