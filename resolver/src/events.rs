@@ -35,9 +35,12 @@ pub enum Event {
     /// A TCP connection over the per-sandbox or overall bound: closed at
     /// once.
     TcpConnectionRefused = 4,
+    /// accept(2) failed (out of file descriptors, say): retried after a
+    /// pause.
+    TcpAcceptFailed = 5,
 }
 
-const KINDS: usize = 5;
+const KINDS: usize = 6;
 
 impl Event {
     const ALL: [Event; KINDS] = [
@@ -46,6 +49,7 @@ impl Event {
         Event::TcpUnansweredBound,
         Event::TcpWriteTimeout,
         Event::TcpConnectionRefused,
+        Event::TcpAcceptFailed,
     ];
 
     /// The metrics label.
@@ -56,6 +60,7 @@ impl Event {
             Event::TcpUnansweredBound => "tcp_unanswered_bound",
             Event::TcpWriteTimeout => "tcp_write_timeout",
             Event::TcpConnectionRefused => "tcp_connection_refused",
+            Event::TcpAcceptFailed => "tcp_accept_failed",
         }
     }
 
@@ -68,6 +73,7 @@ impl Event {
             }
             Event::TcpWriteTimeout => "tcp client took no answer in time: connection closed",
             Event::TcpConnectionRefused => "too many tcp connections: the new one closed",
+            Event::TcpAcceptFailed => "tcp accept failed (out of file descriptors?): retrying",
         }
     }
 }

@@ -66,7 +66,8 @@ pub(super) async fn serve(context: Arc<SandboxContext>, listener: TcpListener) {
                 },
                 Err(err) => {
                     // EMFILE and the like: back off instead of spinning.
-                    tracing::warn!(%err, "tcp accept failed");
+                    tracing::debug!(%err, "tcp accept failed");
+                    context.note(Event::TcpAcceptFailed);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
