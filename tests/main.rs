@@ -27,6 +27,7 @@
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_musl`]: a static musl binary's getaddrinfo against an alias
 //!   of 40 addresses (a truncated answer that still carries addresses).
+//! - [`netns_tcp_abuse`]: never-reading TCP clients inside a sandbox.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
@@ -49,6 +50,7 @@ mod netns_cni;
 mod netns_domain;
 mod netns_failures;
 mod netns_musl;
+mod netns_tcp_abuse;
 mod netns_walkthrough;
 mod runtime_oci;
 mod runtime_podman;
