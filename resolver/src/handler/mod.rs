@@ -6,7 +6,8 @@
 //! 2. QR set: dropped, so two servers never answer each other in a loop;
 //! 3. opcode other than QUERY: NOTIMP, echoing question and OPT;
 //! 4. malformed EDNS options or bytes after the last record
-//!    ([`crate::shape`]): FORMERR, the first counted as an event;
+//!    ([`crate::shape`]): FORMERR, a malformed option also counted and
+//!    logged as an event ([`crate::events`]);
 //! 5. undecodable, or QDCOUNT other than 1: FORMERR;
 //! 6. EDNS version above 0: BADVERS;
 //! 7. a sandbox that is on no network any more: REFUSED;
