@@ -59,9 +59,8 @@ impl FakeUpstream {
 
     /// Starts a fake on `addr` (port 0 picks one; UDP and TCP share it).
     pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> FakeUpstream {
-        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
+        let (udp, tcp) = bind_pair(addr);
         let addr = udp.local_addr().unwrap();
-        let tcp = std::net::TcpListener::bind(addr).expect("bind fake tcp on the same port");
         udp.set_nonblocking(true).unwrap();
         tcp.set_nonblocking(true).unwrap();
         let udp_packets = Arc::new(AtomicUsize::new(0));
@@ -104,6 +103,21 @@ impl FakeUpstream {
     pub fn last_query(&self) -> Option<Vec<u8>> {
         self.last_query.lock().unwrap().clone()
     }
+}
+
+/// UDP and TCP on one port: `addr`'s, or with port 0 a free UDP port
+/// that TCP can take too (a client connection elsewhere in the suite may
+/// hold it as its own port: then another).
+fn bind_pair(addr: SocketAddr) -> (std::net::UdpSocket, std::net::TcpListener) {
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
+        match std::net::TcpListener::bind(udp.local_addr().unwrap()) {
+            Ok(tcp) => return (udp, tcp),
+            Err(err) if addr.port() != 0 => panic!("bind fake tcp on {addr}: {err}"),
+            Err(_) => continue,
+        }
+    }
+    panic!("no port free for both udp and tcp");
 }
 
 async fn serve_udp(
