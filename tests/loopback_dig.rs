@@ -104,7 +104,7 @@ fn known_name_of_another_type_is_nodata_with_soa() {
         ("v6only", "A"),
         ("web", "TXT"),
         ("web", "MX"),
-        ("web", "ANY"),
+        ("web.app", "SOA"),
         ("web", "CNAME"),
         ("web", "HTTPS"),
     ] {
@@ -181,7 +181,9 @@ fn oversized_answer_sets_tc_over_udp_and_comes_whole_over_tcp() {
     let server = serve();
     let udp = dig(&server, &["many", "+noedns", "+ignore"]);
     assert!(udp.flag("tc"), "{}", udp.text);
-    assert!(udp.answer.is_empty(), "no partial RRset: {}", udp.text);
+    // As many whole records as fit in 512 bytes, for stub resolvers that
+    // ignore TC (musl, issue #14): 12 + 10 + 16 per record.
+    assert_eq!(udp.answer.len(), (512 - 22) / 16, "{}", udp.text);
     let retried = dig(&server, &["many", "+noedns"]);
     assert_eq!(
         retried.answer.len(),

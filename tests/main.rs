@@ -3,12 +3,19 @@
 //! the loopback tier, the namespace tier and, inside it, real runtimes.
 //!
 //! - [`bench_smoke`]: the benchmark harness, run briefly so it cannot rot.
+//! - [`fuzz_corpus`]: the cargo-fuzz targets' bodies on stable, over their
+//!   committed corpus and bounded random and mutated inputs.
+//! - [`loopback_abuse`]: hostile clients: a TCP client that pipelines and
+//!   never reads.
 //! - [`loopback_dig`]: the real binary's `dns serve` on 127.0.0.1, checked
 //!   with real dig and kdig.
 //! - [`loopback_wire`]: the same server fed raw bytes over UDP and TCP:
 //!   connection reuse, malformed frames, garbage, idle timeout.
 //! - [`loopback_forward`]: servers started in-process on loopback with
 //!   fake upstreams: what is forwarded, what is not, and the bound.
+//! - [`loopback_protocol`]: issue #14's protocol corners through dig and
+//!   kdig: localhost, type and class ANY, zone apexes, NOTIMP, TC with
+//!   partial answers.
 //! - [`loopback_upstream`]: the real forwarder against fake upstream
 //!   servers: failover, health memory, spoofing, bounds, resolv.conf reload.
 //! - [`netns_agent`]: the namespace tier: the real daemon in a private
@@ -29,6 +36,9 @@
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
+//! - [`netns_musl`]: a static musl binary's getaddrinfo against an alias
+//!   of 40 addresses (a truncated answer that still carries addresses).
+//! - [`netns_tcp_abuse`]: never-reading TCP clients inside a sandbox.
 //! - [`netns_walkthrough`]: Docker's walkthrough end to end through the CLI,
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
@@ -38,9 +48,12 @@
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod bench_smoke;
+mod fuzz_corpus;
 mod harness;
+mod loopback_abuse;
 mod loopback_dig;
 mod loopback_forward;
+mod loopback_protocol;
 mod loopback_upstream;
 mod loopback_wire;
 mod netns_agent;
@@ -51,8 +64,10 @@ mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
 mod netns_host_resolv;
+mod netns_musl;
 mod netns_refusals;
 mod netns_stall;
+mod netns_tcp_abuse;
 mod netns_walkthrough;
 mod runtime_oci;
 mod runtime_podman;

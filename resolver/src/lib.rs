@@ -6,6 +6,8 @@
 //! - [`server`]: per-sandbox UDP and TCP serving on sockets handed in
 //!   already bound; [`server::ResolverCore`] is what all sandboxes share.
 //! - [`handler`]: one message in, one outcome out (the message rules).
+//! - [`shape`]: a walk over a message's bytes for what the decoder lets
+//!   through (trailing bytes, malformed EDNS options).
 //! - [`answer`]: the pure decision for one question over one sandbox's view.
 //! - [`qname`]: query names as table keys and reverse-lookup addresses,
 //!   without allocating.
@@ -20,10 +22,13 @@
 //!   shared by the server and the forwarder.
 //! - [`resolv_conf`]: reading resolv.conf(5) and writing a sandbox's.
 //! - [`stats`]: questions counted by type and result.
+//! - [`events`]: client-caused events (malformed EDNS, TCP clients over a
+//!   bound), counted and logged rate-limited.
 //! - [`secure_random`]: forwarded questions' ids and pool sockets, from
 //!   the kernel's secure generator.
 
 pub mod answer;
+pub mod events;
 pub mod forward;
 pub mod handler;
 pub mod qname;
@@ -31,6 +36,7 @@ pub mod resolv_conf;
 pub mod response;
 mod secure_random;
 pub mod server;
+pub mod shape;
 pub mod stats;
 pub mod table;
 mod udp_io;

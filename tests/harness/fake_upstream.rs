@@ -37,6 +37,8 @@ pub enum Behaviour {
     SpoofFirst(Ipv4Addr),
     /// NOERROR with `n` A records whatever the client's size.
     Oversized(usize),
+    /// Over TCP, the query sent back as it came (QR clear): not an answer.
+    EchoTcp,
 }
 
 /// A running fake.
@@ -60,7 +62,7 @@ impl FakeUpstream {
     /// test's client connection): then another one is picked, a bounded
     /// number of times.
     pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> FakeUpstream {
-        let (udp, tcp) = bind_both(addr);
+        let (udp, tcp) = bind_pair(addr);
         let addr = udp.local_addr().unwrap();
         udp.set_nonblocking(true).unwrap();
         tcp.set_nonblocking(true).unwrap();
@@ -104,6 +106,21 @@ impl FakeUpstream {
     pub fn last_query(&self) -> Option<Vec<u8>> {
         self.last_query.lock().unwrap().clone()
     }
+}
+
+/// UDP and TCP on one port: `addr`'s, or with port 0 a free UDP port
+/// that TCP can take too (a client connection elsewhere in the suite may
+/// hold it as its own port: then another).
+fn bind_pair(addr: SocketAddr) -> (std::net::UdpSocket, std::net::TcpListener) {
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
+        match std::net::TcpListener::bind(udp.local_addr().unwrap()) {
+            Ok(tcp) => return (udp, tcp),
+            Err(err) if addr.port() != 0 => panic!("bind fake tcp on {addr}: {err}"),
+            Err(_) => continue,
+        }
+    }
+    panic!("no port free for both udp and tcp");
 }
 
 async fn serve_udp(
@@ -181,7 +198,10 @@ async fn serve_tcp(listener: TcpListener, behaviour: Behaviour, queries: Arc<Ato
                     Behaviour::Blackhole => return,
                     other => other,
                 };
-                let answer = reply(&query, behaviour);
+                let answer = match behaviour {
+                    Behaviour::EchoTcp => body,
+                    other => reply(&query, other),
+                };
                 let mut frame = (answer.len() as u16).to_be_bytes().to_vec();
                 frame.extend(answer);
                 if stream.write_all(&frame).await.is_err() {
@@ -227,6 +247,7 @@ fn reply(query: &Message, behaviour: Behaviour) -> Vec<u8> {
         }
         Behaviour::ServFail | Behaviour::Blackhole => base_reply(query, ResponseCode::ServFail),
         Behaviour::Refused => base_reply(query, ResponseCode::Refused),
+        Behaviour::EchoTcp => query.clone(),
         Behaviour::Oversized(n) => {
             let mut m = base_reply(query, ResponseCode::NoError);
             for i in 0..n {
@@ -238,18 +259,4 @@ fn reply(query: &Message, behaviour: Behaviour) -> Vec<u8> {
         }
     };
     message.to_vec().unwrap()
-}
-
-/// A UDP socket and a TCP listener on the same port of `addr` (any free
-/// one when its port is 0).
-fn bind_both(addr: SocketAddr) -> (std::net::UdpSocket, std::net::TcpListener) {
-    for _ in 0..50 {
-        let udp = std::net::UdpSocket::bind(addr).expect("bind fake udp");
-        match std::net::TcpListener::bind(udp.local_addr().unwrap()) {
-            Ok(tcp) => return (udp, tcp),
-            Err(err) if addr.port() == 0 && err.kind() == std::io::ErrorKind::AddrInUse => continue,
-            Err(err) => panic!("bind fake tcp on the same port: {err}"),
-        }
-    }
-    panic!("no port free for both UDP and TCP after 50 tries");
 }

@@ -6,6 +6,9 @@
 //! edns_udp_size = 1232        # largest UDP answer offered to EDNS clients (DNS flag day 2020)
 //! tcp_idle_timeout_ms = 10000 # RFC 7766 section 6.2.3
 //! max_tcp_connections = 64    # per sandbox
+//! max_tcp_connections_total = 1024 # over all sandboxes
+//! tcp_write_timeout_ms = 5000 # a client that stops reading loses its connection
+//! max_tcp_unanswered = 32     # queries read but not yet answered, per connection
 //! domain = "netagent.internal" # the sandboxes' own domain; "" turns it off
 //!
 //! [forwarding]
@@ -44,6 +47,8 @@ use crate::{ConfigError, ConfigErrors};
 mod domain;
 mod pools;
 mod raw;
+mod sections;
+mod tcp;
 
 use domain::check_domain;
 pub use domain::DEFAULT_DOMAIN;
@@ -64,6 +69,17 @@ pub struct ResolverConfig {
     pub tcp_idle_timeout_ms: u64,
     /// Open TCP connections allowed per sandbox; more are closed at once.
     pub max_tcp_connections: usize,
+    /// Open TCP connections allowed over all sandboxes; more are closed at
+    /// once.
+    pub max_tcp_connections_total: usize,
+    /// How long writing one answer to a TCP client may take, in
+    /// milliseconds; a client that does not read for that long loses its
+    /// connection (issue #14).
+    pub tcp_write_timeout_ms: u64,
+    /// Queries read from one TCP connection and not yet answered (in
+    /// flight upstream or waiting for the client to make room); a client
+    /// that pipelines past it without reading loses its connection.
+    pub max_tcp_unanswered: usize,
     /// The sandboxes' own domain, lower case and without the trailing dot;
     /// `None` when the file turns it off with `domain = ""`.
     ///
@@ -181,6 +197,9 @@ impl Default for DaemonConfig {
                 edns_udp_size: 1232,
                 tcp_idle_timeout_ms: 10_000,
                 max_tcp_connections: 64,
+                max_tcp_connections_total: 1024,
+                tcp_write_timeout_ms: 5000,
+                max_tcp_unanswered: 32,
                 domain: Some(DEFAULT_DOMAIN.to_owned()),
             },
             forwarding: ForwardingConfig {
@@ -288,6 +307,7 @@ impl DaemonConfig {
             1,
             65_536,
         );
+        r.with_tcp_bounds(&raw, errors);
         if let Some(domain) = raw.domain {
             match check_domain(&domain) {
                 Ok(domain) => r.domain = domain,
@@ -361,41 +381,6 @@ impl DaemonConfig {
                 ));
             }
         }
-        self
-    }
-
-    fn with_log(mut self, raw: RawLog, errors: &mut Vec<ConfigError>) -> Self {
-        if let Some(level) = raw.level {
-            if level.trim().is_empty() {
-                errors.push(ConfigError::new(
-                    "log.level",
-                    "is empty; use a filter such as \"info\"",
-                ));
-            }
-            self.log.level = level;
-        }
-        match raw.format.as_deref() {
-            None | Some("text") => {}
-            Some("json") => self.log.format = LogFormat::Json,
-            Some(other) => errors.push(ConfigError::new(
-                "log.format",
-                format!("{other:?} is not \"text\" or \"json\""),
-            )),
-        }
-        self
-    }
-}
-
-impl DaemonConfig {
-    fn with_agent(mut self, raw: RawAgent, errors: &mut Vec<ConfigError>) -> Self {
-        let a = &mut self.agent;
-        a.dns_mode = raw.dns_mode.unwrap_or(a.dns_mode);
-        a.subnet_size = raw.subnet_size.unwrap_or(a.subnet_size);
-        check_range(errors, "agent.subnet_size", a.subnet_size.into(), 8, 30);
-        if let Some(pools) = raw.address_pools {
-            a.address_pools = pools::resolve(pools, a.subnet_size, errors);
-        }
-        a.bridge_subnet = raw.bridge_subnet.unwrap_or(a.bridge_subnet);
         self
     }
 }

@@ -17,6 +17,9 @@ pub(super) struct RawResolver {
     pub(super) edns_udp_size: Option<u16>,
     pub(super) tcp_idle_timeout_ms: Option<u64>,
     pub(super) max_tcp_connections: Option<usize>,
+    pub(super) max_tcp_connections_total: Option<usize>,
+    pub(super) tcp_write_timeout_ms: Option<u64>,
+    pub(super) max_tcp_unanswered: Option<usize>,
     pub(super) domain: Option<String>,
 }
 
@@ -65,6 +68,9 @@ pub(super) const SECTIONS: [(&str, &[&str]); 5] = [
             "edns_udp_size",
             "tcp_idle_timeout_ms",
             "max_tcp_connections",
+            "max_tcp_connections_total",
+            "tcp_write_timeout_ms",
+            "max_tcp_unanswered",
             "domain",
         ],
     ),

@@ -123,3 +123,19 @@ fn a_bad_domain_is_refused_naming_the_value() {
         "{errors}"
     );
 }
+
+#[test]
+fn tcp_bounds_are_read_and_checked() {
+    let config = DaemonConfig::parse(
+        "[resolver]\nmax_tcp_connections_total = 10\ntcp_write_timeout_ms = 250\nmax_tcp_unanswered = 4\n",
+    )
+    .unwrap();
+    assert_eq!(config.resolver.max_tcp_connections_total, 10);
+    assert_eq!(config.resolver.tcp_write_timeout_ms, 250);
+    assert_eq!(config.resolver.max_tcp_unanswered, 4);
+    let errors = DaemonConfig::parse(
+        "[resolver]\nmax_tcp_connections_total = 0\ntcp_write_timeout_ms = 1\nmax_tcp_unanswered = 0\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors.errors.len(), 3, "{errors}");
+}

@@ -331,6 +331,12 @@ impl Agent {
         self.core.stats.snapshot()
     }
 
+    /// Client-caused events by kind (malformed EDNS, TCP clients over a
+    /// bound), each counted though its log lines are rate-limited.
+    pub fn event_counts(&self) -> Vec<(&'static str, u64)> {
+        self.core.events.snapshot()
+    }
+
     /// The forwarder's counters.
     pub fn forward_stats(&self) -> resolver::forward::stats::StatsSnapshot {
         self.forwarder.stats()

@@ -57,8 +57,7 @@ pub fn run(host: &Path, stage: HookStage) -> Result<i32> {
         .take(MAX_STATE_BYTES)
         .read_to_end(&mut text)
         .context("cannot read the OCI state on stdin")?;
-    let state: OciState =
-        serde_json::from_slice(&text).context("stdin is not an OCI state (id, pid, bundle)")?;
+    let state = parse_state(&text)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -72,7 +71,32 @@ pub fn run(host: &Path, stage: HookStage) -> Result<i32> {
     Ok(0)
 }
 
+fn parse_state(text: &[u8]) -> Result<OciState> {
+    serde_json::from_slice(text).context("stdin is not an OCI state (id, pid, bundle)")
+}
+
+/// The container spec createRuntime posts for the OCI state `text` (what
+/// the runtime writes on the hook's stdin), or why there is none. The
+/// fuzz target `hook_state` feeds it.
+pub fn spec_from_state(text: &[u8]) -> Result<ContainerSpec> {
+    spec_of(&parse_state(text)?)
+}
+
 async fn create_runtime(client: &Client, state: &OciState) -> Result<()> {
+    let spec = spec_of(state)?;
+    let body = serde_json::to_value(&spec).expect("a spec is JSON");
+    let view: ContainerView = client.post("/v1/containers", &body).await?;
+    if let Err(err) = write_resolv_conf(&state.bundle, &view.resolv_conf) {
+        // The container would start without its resolver: undo, and fail.
+        let _ = release(client, &state.id).await;
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// The container spec for `state`: its network from the annotation, its
+/// namespace from its pid.
+fn spec_of(state: &OciState) -> Result<ContainerSpec> {
     let Some(network) = state.annotations.get(NETWORK_ANNOTATION) else {
         bail!(
             "container {:?} has no {NETWORK_ANNOTATION} annotation: which network should it join?",
@@ -85,7 +109,7 @@ async fn create_runtime(client: &Client, state: &OciState) -> Result<()> {
             state.id
         );
     };
-    let spec = ContainerSpec {
+    Ok(ContainerSpec {
         id: state.id.clone(),
         netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
         pid: Some(pid),
@@ -106,15 +130,7 @@ async fn create_runtime(client: &Client, state: &OciState) -> Result<()> {
             })
             .unwrap_or_default(),
         door: Door::Hook,
-    };
-    let body = serde_json::to_value(&spec).expect("a spec is JSON");
-    let view: ContainerView = client.post("/v1/containers", &body).await?;
-    if let Err(err) = write_resolv_conf(&state.bundle, &view.resolv_conf) {
-        // The container would start without its resolver: undo, and fail.
-        let _ = release(client, &state.id).await;
-        return Err(err);
-    }
-    Ok(())
+    })
 }
 
 async fn release(client: &Client, id: &str) -> Result<()> {

@@ -27,7 +27,7 @@
 //! - `demo_ports`: the demo's published port, fetched from the host and
 //!   from a "world" namespace.
 //! - [`cni`]: the CNI plugin (the binary run with `CNI_COMMAND` set).
-//! - `hook`: the OCI runtime hook, `netagent hook createRuntime|poststop`.
+//! - [`hook`]: the OCI runtime hook, `netagent hook createRuntime|poststop`.
 
 mod args;
 mod client;
@@ -40,7 +40,7 @@ mod errors;
 mod exec;
 mod filters;
 mod format;
-mod hook;
+pub mod hook;
 mod inspect;
 mod network;
 mod network_list;

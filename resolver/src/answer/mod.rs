@@ -29,6 +29,16 @@
 //!   busybox's `nslookup NAME` needs: it never asks the bare `NAME`, only
 //!   `NAME.<search domain>`, and the domain comes first in the sandbox's
 //!   search list ([`crate::resolv_conf`]);
+//! - zone apexes (issue #14): a network's name is its zone's apex, a bare
+//!   name (no network suffix) is its own, the domain's apex is the one
+//!   zone under it, and `localhost.` is one; SOA and NS are answered at an
+//!   apex, and a negative answer below carries its apex's SOA (RFC 2308
+//!   section 3), never one owned by the name itself;
+//! - type ANY gets the name's addresses (RFC 8482 section 4.1 allows a
+//!   subset); class ANY is answered as IN, and another class's question
+//!   about a local name is REFUSED, never forwarded;
+//! - `localhost` and `*.localhost` get 127.0.0.1 and ::1 (RFC 6761
+//!   section 6.3), never forwarded;
 //! - anything else is forwarded.
 
 use std::net::IpAddr;
@@ -54,6 +64,12 @@ pub enum LocalRecord {
         /// `SANDBOX.NETWORK.` of the endpoint offering it.
         target: Name,
     },
+    /// The SOA of a zone apex, the query name (RFC 1035 section 3.3.13);
+    /// its fields are the reply's to fill.
+    Soa,
+    /// The NS of a zone apex, the query name: the apex itself, served by
+    /// this resolver (RFC 1035 section 3.3.11).
+    Ns,
 }
 
 /// An address record for the additional section: the address of an SRV
@@ -92,6 +108,9 @@ pub enum Decision {
     Forward,
     /// A local answer exists but cannot be encoded.
     ServFail,
+    /// A local name asked in a class other than IN or ANY: it exists in
+    /// IN only, and is not forwarded.
+    Refused,
 }
 
 /// Decides how to answer `query` for the sandbox whose view is `view`,
@@ -102,38 +121,50 @@ pub fn answer(
     domain: &LocalDomain,
     rng: &mut fastrand::Rng,
 ) -> Decision {
+    let decision = answer_in(view, query.name(), query.query_type(), domain, rng);
+    match query.query_class() {
+        // Class ANY (RFC 1035 section 3.2.5) finds the IN records.
+        DNSClass::IN | DNSClass::ANY => decision,
+        _ if decision == Decision::Forward => decision,
+        // Local names exist in class IN only: another class's question
+        // about one is answered here and never forwarded (it would leak
+        // the name).
+        _ => Decision::Refused,
+    }
+}
+
+/// The class-IN decision for `name` and `qtype`.
+fn answer_in(
+    view: &SandboxView,
+    name: &Name,
+    qtype: RecordType,
+    domain: &LocalDomain,
+    rng: &mut fastrand::Rng,
+) -> Decision {
     // The whole domain is ours: nothing under it is ever forwarded, not
-    // even a name the table could not hold or another class.
+    // even a name the table could not hold.
     let not_here = Decision::NxDomain {
         apex_labels: domain.labels(),
     };
-    if query.query_class() != DNSClass::IN {
-        return if domain.holds(query.name()) {
-            not_here
-        } else {
-            Decision::Forward
-        };
-    }
-    if query.query_type() == RecordType::PTR {
-        if let Some(address) = reverse_address(query.name()) {
+    if qtype == RecordType::PTR {
+        if let Some(address) = reverse_address(name) {
             return reverse(view, &address);
         }
     }
-    let Some(mut key) = NameKey::of(query.name()) else {
-        return if domain.holds(query.name()) {
+    let Some(mut key) = NameKey::of(name) else {
+        return if domain.holds(name) {
             not_here
         } else {
             Decision::Forward
         };
     };
+    if let Some(decision) = localhost(&key, qtype) {
+        return decision;
+    }
     match key.strip_domain(domain) {
-        DomainPlace::Outside => {
-            local(view, &key, query.query_type(), rng).unwrap_or(Decision::Forward)
-        }
-        DomainPlace::Apex => Decision::NoData {
-            apex_labels: domain.labels(),
-        },
-        DomainPlace::Under => match local(view, &key, query.query_type(), rng) {
+        DomainPlace::Outside => local(view, &key, qtype, true, rng).unwrap_or(Decision::Forward),
+        DomainPlace::Apex => at_apex(qtype, domain.labels()),
+        DomainPlace::Under => match local(view, &key, qtype, false, rng) {
             // One zone, the domain: its apex owns the SOA of every negative
             // answer under it.
             Some(Decision::NoData { .. }) => Decision::NoData {
@@ -146,21 +177,27 @@ pub fn answer(
 }
 
 /// The decision for a name the table may answer (`key` without the
-/// domain), or `None` when it is not a local name.
+/// domain), or `None` when it is not a local name. `own_apexes` is false
+/// under the domain, whose apex is the only one there.
 fn local(
     view: &SandboxView,
     key: &NameKey,
     qtype: RecordType,
+    own_apexes: bool,
     rng: &mut fastrand::Rng,
 ) -> Option<Decision> {
     let name = key.as_str();
     if has_name(view, name) {
-        return Some(by_type(view, name, qtype, key.labels(), rng));
+        let apex = match own_apexes {
+            true => Apex::of(view, name, key.labels()),
+            false => Apex::below(key.labels()),
+        };
+        return Some(by_type(view, name, qtype, apex, rng));
     }
     if let Some(decision) = service(view, key, qtype, rng) {
         return Some(decision);
     }
-    network_suffix(view, key)
+    network_suffix(view, key, qtype, own_apexes)
 }
 
 fn has_name(view: &SandboxView, key: &str) -> bool {
@@ -171,145 +208,11 @@ fn endpoints<'v>(view: &'v SandboxView, key: &'v str) -> impl Iterator<Item = &'
     view.zones.iter().flat_map(move |zone| zone.lookup(key))
 }
 
-/// A name the sandbox can see: its addresses of the asked family, merged
-/// over every network, or NODATA.
-fn by_type(
-    view: &SandboxView,
-    key: &str,
-    qtype: RecordType,
-    labels: u8,
-    rng: &mut fastrand::Rng,
-) -> Decision {
-    let want_v4 = match qtype {
-        RecordType::A => true,
-        RecordType::AAAA => false,
-        _ => {
-            return Decision::NoData {
-                apex_labels: labels,
-            }
-        }
-    };
-    let mut answers = Vec::new();
-    for zone_endpoint in endpoints(view, key) {
-        let endpoint = &zone_endpoint.endpoint;
-        let address = if want_v4 {
-            endpoint.ipv4.map(IpAddr::V4)
-        } else {
-            endpoint.ipv6.map(IpAddr::V6)
-        };
-        if let Some(record) = address.map(LocalRecord::Address) {
-            if !answers.contains(&record) {
-                answers.push(record);
-            }
-        }
-    }
-    if answers.is_empty() {
-        return Decision::NoData {
-            apex_labels: labels,
-        };
-    }
-    rng.shuffle(&mut answers);
-    Decision::Records {
-        answers,
-        glue: Vec::new(),
-    }
-}
+mod records;
+mod special;
 
-/// A reverse lookup: answered for addresses on the sandbox's networks,
-/// forwarded for any other address.
-fn reverse(view: &SandboxView, address: &IpAddr) -> Decision {
-    let found = view.zones.iter().find_map(|zone| zone.reverse(address));
-    match found {
-        Some(ZoneEndpoint {
-            ptr_target: Some(target),
-            ..
-        }) => Decision::Records {
-            answers: vec![LocalRecord::Ptr(target.clone())],
-            glue: Vec::new(),
-        },
-        Some(ZoneEndpoint {
-            ptr_target: None, ..
-        }) => Decision::ServFail,
-        None => Decision::Forward,
-    }
-}
-
-/// `_SERVICE._PROTO.NAME` where NAME is visible: SRV records for the
-/// endpoints that expose it (NODATA for other types), NXDOMAIN when none
-/// does. `None` when the name is not of that shape or NAME is unknown.
-fn service(
-    view: &SandboxView,
-    key: &NameKey,
-    qtype: RecordType,
-    rng: &mut fastrand::Rng,
-) -> Option<Decision> {
-    let (service, proto, target) = key.split_service()?;
-    if !has_name(view, target) {
-        return None;
-    }
-    let target_labels = key.labels() - 2;
-    let mut answers = Vec::new();
-    let mut glue = Vec::new();
-    for zone_endpoint in endpoints(view, target) {
-        let Some(target_name) = &zone_endpoint.ptr_target else {
-            continue;
-        };
-        let endpoint = &zone_endpoint.endpoint;
-        let ports = endpoint
-            .services
-            .iter()
-            .filter(|s| s.service == service && s.protocol.as_str() == proto);
-        let before = answers.len();
-        for port in ports {
-            let record = LocalRecord::Srv {
-                port: port.port,
-                target: target_name.clone(),
-            };
-            if !answers.contains(&record) {
-                answers.push(record);
-            }
-        }
-        if answers.len() > before {
-            for address in endpoint.addresses() {
-                glue.push(Glue {
-                    name: target_name.clone(),
-                    address,
-                });
-            }
-        }
-    }
-    Some(match (answers.is_empty(), qtype) {
-        (true, _) => Decision::NxDomain {
-            apex_labels: target_labels,
-        },
-        (false, RecordType::SRV) => {
-            rng.shuffle(&mut answers);
-            Decision::Records { answers, glue }
-        }
-        (false, _) => Decision::NoData {
-            apex_labels: key.labels(),
-        },
-    })
-}
-
-/// `X.NETWORK` that no endpoint answers to: the network's zone is ours, so
-/// the name does not exist, and it is not forwarded (the name would leak).
-/// The network's own name is an empty non-terminal for a sandbox on it
-/// (NODATA) and unknown for others (NXDOMAIN, so as not to reveal it).
-fn network_suffix(view: &SandboxView, key: &NameKey) -> Option<Decision> {
-    let name = key.as_str();
-    if view.is_network(name) {
-        let apex_labels = key.labels();
-        return Some(if view.is_attached_to(name) {
-            Decision::NoData { apex_labels }
-        } else {
-            Decision::NxDomain { apex_labels }
-        });
-    }
-    key.parent_suffixes()
-        .find(|(suffix, _)| view.is_network(suffix))
-        .map(|(_, apex_labels)| Decision::NxDomain { apex_labels })
-}
+use records::{at_apex, by_type, network_suffix, reverse, service, Apex};
+use special::localhost;
 
 #[cfg(test)]
 mod tests;

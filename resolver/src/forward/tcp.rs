@@ -36,7 +36,10 @@ pub async fn exchange(
         .read_exact(&mut reply)
         .await
         .map_err(AttemptError::Io)?;
+    // A response (QR set) to our id and question, as over UDP (pool.rs):
+    // a server that echoes the query is not relayed as an answer.
     let matches = reply.len() >= 12
+        && reply[2] & 0x80 != 0
         && wire::id(&reply) == id
         && wire::question(&reply).is_some_and(|q| wire::same_question(q, question));
     if matches {

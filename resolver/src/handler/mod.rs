@@ -4,9 +4,11 @@
 //! Message rules (RFC 1035, RFC 6891), checked in this order:
 //! 1. shorter than a header: dropped (nothing to reply to);
 //! 2. QR set: dropped, so two servers never answer each other in a loop;
-//! 3. opcode other than QUERY: NOTIMP;
-//! 4. undecodable: FORMERR;
-//! 5. QDCOUNT other than 1: FORMERR;
+//! 3. opcode other than QUERY: NOTIMP, echoing question and OPT;
+//! 4. malformed EDNS options or bytes after the last record
+//!    ([`crate::shape`]): FORMERR, a malformed option also counted and
+//!    logged as an event ([`crate::events`]);
+//! 5. undecodable, or QDCOUNT other than 1: FORMERR;
 //! 6. EDNS version above 0: BADVERS;
 //! 7. a sandbox that is on no network any more: REFUSED;
 //! 8. otherwise the [`crate::answer`] decision: a local reply, or a
@@ -16,10 +18,12 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::answer::{answer, Decision};
+use crate::events::{Event, EventLog};
 use crate::qname::LocalDomain;
 use crate::response::{
-    add_records, add_soa, encode_within, header_only_reply, reply_limit, reply_to, Transport,
+    add_records, add_soa, echo_reply, encode_within, reply_limit, reply_to, Transport,
 };
+use crate::shape::{self, Flaw};
 use crate::stats::{QueryResult, QueryStats};
 use crate::table::EndpointTable;
 use crate::upstream::ForwardRequest;
@@ -79,6 +83,8 @@ pub struct HandlerContext<'a> {
     pub domain: &'a LocalDomain,
     /// Where questions are counted.
     pub stats: &'a QueryStats,
+    /// Where client-caused events are counted and logged.
+    pub events: &'a EventLog,
 }
 
 type Counted = Option<(Option<RecordType>, QueryResult)>;
@@ -103,23 +109,29 @@ fn handle(
     if header[2] & 0x80 != 0 {
         return (Outcome::Drop, None);
     }
+    let shape = shape::walk(bytes);
+    let echo = |code| {
+        Outcome::Reply(echo_reply(
+            bytes,
+            shape.as_ref(),
+            code,
+            settings.edns_udp_size,
+        ))
+    };
     if OpCode::from_u8((header[2] >> 3) & 0x0f) != OpCode::Query {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::NotImp)),
-            malformed,
-        );
+        return (echo(ResponseCode::NotImp), malformed);
+    }
+    if let Some(flaw) = shape.as_ref().and_then(|shape| shape.flaw) {
+        if flaw == Flaw::BadEdnsOptions {
+            context.events.note(Event::MalformedEdns);
+        }
+        return (echo(ResponseCode::FormErr), malformed);
     }
     let Ok(request) = Message::from_vec(bytes) else {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
-            malformed,
-        );
+        return (echo(ResponseCode::FormErr), malformed);
     };
     if request.queries.len() != 1 {
-        return (
-            Outcome::Reply(header_only_reply(header, ResponseCode::FormErr)),
-            malformed,
-        );
+        return (echo(ResponseCode::FormErr), malformed);
     }
     let limit = reply_limit(&request, transport, settings.edns_udp_size);
     if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
@@ -167,6 +179,7 @@ fn handle(
             );
         }
         Decision::ServFail => (ResponseCode::ServFail, false),
+        Decision::Refused => (ResponseCode::Refused, false),
         Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
         Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
     };
@@ -174,13 +187,19 @@ fn handle(
         Decision::Records { .. } => QueryResult::Answer,
         Decision::NoData { .. } => QueryResult::NoData,
         Decision::NxDomain { .. } => QueryResult::NxDomain,
+        Decision::Refused => QueryResult::Refused,
         Decision::ServFail | Decision::Forward => QueryResult::ServFail,
     };
     let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
     match decision {
-        Decision::Records { answers, glue } => {
-            add_records(&mut reply, query.name(), settings.ttl, answers, glue)
-        }
+        Decision::Records { answers, glue } => add_records(
+            &mut reply,
+            query.name(),
+            settings.ttl,
+            view.serial,
+            answers,
+            glue,
+        ),
         Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => add_soa(
             &mut reply,
             query.name(),
@@ -188,7 +207,7 @@ fn handle(
             settings.ttl,
             view.serial,
         ),
-        Decision::ServFail | Decision::Forward => {}
+        Decision::ServFail | Decision::Forward | Decision::Refused => {}
     }
     (
         Outcome::Reply(encode_within(reply, limit)),
@@ -196,40 +215,13 @@ fn handle(
     )
 }
 
-/// The reply to a forwarded question: the upstream's bytes with the
-/// client's id put back, or SERVFAIL when the upstream gave none. An answer
-/// larger than the client takes is not dropped (moby#44575) but replaced by
-/// an empty one with TC set and the upstream's rcode, so the client retries
-/// over TCP.
-pub fn forwarded_reply(
-    request: &ForwardRequest,
-    upstream: Option<Vec<u8>>,
-    settings: AnswerSettings,
-) -> Vec<u8> {
-    let code = match upstream {
-        Some(mut bytes) if bytes.len() >= 12 && bytes.len() <= request.reply_limit => {
-            bytes[..2].copy_from_slice(&request.query.metadata.id.to_be_bytes());
-            return bytes;
-        }
-        Some(bytes) if bytes.len() >= 12 => ResponseCode::from(0, bytes[3] & 0x0f),
-        _ => ResponseCode::ServFail,
-    };
-    let mut reply = reply_to(&request.query, code, false, settings.edns_udp_size);
-    reply.metadata.truncation = code != ResponseCode::ServFail;
-    encode_within(reply, request.reply_limit)
-}
+mod forwarded;
 
-/// The reply when the bound on forwarded queries is reached: REFUSED at
-/// once, so the client moves on instead of waiting (Docker waits 4 s).
-pub fn refused_reply(request: &ForwardRequest, settings: AnswerSettings) -> Vec<u8> {
-    let reply = reply_to(
-        &request.query,
-        ResponseCode::Refused,
-        false,
-        settings.edns_udp_size,
-    );
-    encode_within(reply, request.reply_limit)
-}
+pub use forwarded::{forwarded_reply, refused_reply};
 
+#[cfg(test)]
+pub(crate) mod flood_tests;
+#[cfg(test)]
+mod protocol_tests;
 #[cfg(test)]
 mod tests;

@@ -13,8 +13,11 @@
 //!   message.
 //! - [`tcp`]: an accept task owning one task per connection (so dropping
 //!   the server ends them all), several queries per connection, an idle
-//!   timeout, a bound on connections, and a malformed frame closing only
-//!   its own connection (aardvark CVE-2024-8418, CVE-2026-35406).
+//!   timeout, a malformed frame closing only its own connection (aardvark
+//!   CVE-2024-8418, CVE-2026-35406), and bounds on all a client can make
+//!   the agent hold (issue #14): connections per sandbox and overall,
+//!   unanswered queries per connection, small socket buffers and a write
+//!   timeout.
 //!
 //! The server never binds or enters a namespace: whoever calls
 //! [`SandboxServer::start`] binds the sockets where they belong.
@@ -31,6 +34,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use crate::events::{Event, EventCounts, EventLog};
 use crate::handler::{forwarded_reply, refused_reply, AnswerSettings, HandlerContext};
 use crate::qname::LocalDomain;
 use crate::stats::QueryStats;
@@ -50,14 +54,23 @@ pub struct ResolverCore {
     pub tcp_idle_timeout: Duration,
     /// Open TCP connections allowed per sandbox.
     pub max_tcp_connections: usize,
+    /// How long writing one TCP answer may take before the connection is
+    /// closed.
+    pub tcp_write_timeout: Duration,
+    /// Queries read from one TCP connection and not yet answered.
+    pub max_tcp_unanswered: usize,
     /// Forwarded queries allowed in flight per sandbox.
     pub max_in_flight_per_sandbox: usize,
     /// Where unknown names go.
     pub upstream: Arc<dyn Upstream>,
     /// Questions by type and result.
     pub stats: QueryStats,
+    /// Client-caused events, over all sandboxes.
+    pub events: Arc<EventCounts>,
     /// Forwarded queries allowed in flight over all sandboxes.
     forward_slots: Arc<Semaphore>,
+    /// TCP connections allowed open over all sandboxes.
+    tcp_slots: Arc<Semaphore>,
 }
 
 impl ResolverCore {
@@ -73,10 +86,14 @@ impl ResolverCore {
             domain: LocalDomain::of(&config.resolver),
             tcp_idle_timeout: Duration::from_millis(config.resolver.tcp_idle_timeout_ms),
             max_tcp_connections: config.resolver.max_tcp_connections,
+            tcp_write_timeout: Duration::from_millis(config.resolver.tcp_write_timeout_ms),
+            max_tcp_unanswered: config.resolver.max_tcp_unanswered,
             max_in_flight_per_sandbox: config.forwarding.max_in_flight_per_sandbox,
             upstream,
             stats: QueryStats::default(),
+            events: Arc::default(),
             forward_slots: Arc::new(Semaphore::new(config.forwarding.max_in_flight)),
+            tcp_slots: Arc::new(Semaphore::new(config.resolver.max_tcp_connections_total)),
         }
     }
 }
@@ -95,6 +112,7 @@ struct SandboxContext {
     core: Arc<ResolverCore>,
     sandbox_id: Box<str>,
     forward_slots: Arc<Semaphore>,
+    events: EventLog,
 }
 
 /// Both permits a forwarded query holds while in flight.
@@ -112,7 +130,13 @@ impl SandboxContext {
             settings: self.core.settings,
             domain: &self.core.domain,
             stats: &self.core.stats,
+            events: &self.events,
         }
+    }
+
+    /// Counts and (rate-limited) logs a client-caused event.
+    fn note(&self, event: Event) {
+        self.events.note(event);
     }
 
     /// Takes a slot for a forwarded query, or `None` when this sandbox or
@@ -165,11 +189,13 @@ impl SandboxServer {
     ) -> io::Result<SandboxServer> {
         sockets.udp.set_nonblocking(true)?;
         sockets.tcp.set_nonblocking(true)?;
+        tcp::limit_buffers(&sockets.tcp)?;
         let udp = tokio::net::UdpSocket::from_std(sockets.udp)?;
         let tcp = tokio::net::TcpListener::from_std(sockets.tcp)?;
         let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
         let context = Arc::new(SandboxContext {
             forward_slots: Arc::new(Semaphore::new(core.max_in_flight_per_sandbox)),
+            events: EventLog::new(Arc::clone(&core.events), sandbox_id),
             core,
             sandbox_id: sandbox_id.into(),
         });
@@ -203,3 +229,6 @@ impl Drop for SandboxServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -91,6 +91,13 @@ pub async fn render(agent: &Agent) -> String {
             "netagent_queries_total{{type=\"{qtype}\",result=\"{result}\"}} {value}"
         );
     }
+    let _ = writeln!(out, "# HELP netagent_resolver_events_total Client-caused events (logged rate-limited), by kind.\n# TYPE netagent_resolver_events_total counter");
+    for (kind, value) in agent.event_counts() {
+        let _ = writeln!(
+            out,
+            "netagent_resolver_events_total{{kind=\"{kind}\"}} {value}"
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP netagent_networks Networks.\n# TYPE netagent_networks gauge\nnetagent_networks {}",

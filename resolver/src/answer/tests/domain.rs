@@ -1,5 +1,5 @@
 //! The sandboxes' own domain (`netagent.internal` by default): answered
-//! like the short names under it, never forwarded, the apex NODATA.
+//! like the short names under it, never forwarded, SOA and NS at its apex.
 
 use super::*;
 
@@ -79,11 +79,14 @@ fn the_sandboxes_domain_is_answered_like_the_short_name() {
         ("nobody.app.netagent.internal", A, Want::NxDomain(2)),
         ("example.com.netagent.internal", A, Want::NxDomain(2)),
         ("a.b.c.netagent.internal", TXT, Want::NxDomain(2)),
-        // The apex: NODATA for every type, with its SOA.
+        // The apex: its SOA and NS, NODATA with its SOA for other types.
         ("netagent.internal", A, Want::NoData(2)),
         ("NetAgent.Internal.", AAAA, Want::NoData(2)),
-        ("netagent.internal", SOA, Want::NoData(2)),
-        ("netagent.internal", NS, Want::NoData(2)),
+        ("netagent.internal", SOA, Want::Apex(LocalRecord::Soa)),
+        ("netagent.internal", NS, Want::Apex(LocalRecord::Ns)),
+        // Below it, NODATA with the apex's SOA, networks' names included.
+        ("web.netagent.internal", SOA, Want::NoData(2)),
+        ("app.netagent.internal", NS, Want::NoData(2)),
         // A container named like the domain's first label, on a network
         // named like its last: the container keeps its names, but the
         // domain's apex is matched first.
@@ -153,10 +156,13 @@ fn nothing_under_the_domain_is_forwarded_whatever_its_bytes_or_class() {
     )
     .set_query_class(DNSClass::CH)
     .clone();
-    for query in [odd, chaos] {
+    // Another class about a name under the domain: REFUSED here, the
+    // name exists in IN only.
+    let wants = [Decision::NxDomain { apex_labels: 2 }, Decision::Refused];
+    for (query, want) in [odd, chaos].into_iter().zip(wants) {
         assert_eq!(
             answer(&view, &query, &domain(), &mut fastrand::Rng::new()),
-            Decision::NxDomain { apex_labels: 2 },
+            want,
             "{query}"
         );
         assert_eq!(

@@ -2,6 +2,7 @@
 //! and the decision it must get (REFERENCE.md, issue #2); the sandboxes'
 //! own domain in [`domain`].
 
+mod apex;
 mod domain;
 
 use std::net::IpAddr;
@@ -61,6 +62,8 @@ enum Want {
     NxDomain(u8),
     Forward,
     ServFail,
+    /// An apex's own record: SOA or NS.
+    Apex(LocalRecord),
 }
 
 /// The default domain: every row of the other tests is asked with it on,
@@ -100,6 +103,9 @@ fn check_in(view: &SandboxView, domain: &LocalDomain, qname: &str, qtype: Record
         }
         (Want::NoData(n), Decision::NoData { apex_labels }) => n == apex_labels,
         (Want::NxDomain(n), Decision::NxDomain { apex_labels }) => n == apex_labels,
+        (Want::Apex(record), Decision::Records { answers, glue }) => {
+            glue.is_empty() && answers == std::slice::from_ref(record)
+        }
         (Want::Forward, Decision::Forward) | (Want::ServFail, Decision::ServFail) => true,
         _ => false,
     };
@@ -167,14 +173,14 @@ fn known_name_without_that_type_is_nodata() {
     for qtype in [
         RecordType::TXT,
         RecordType::MX,
-        RecordType::ANY,
         RecordType::CNAME,
         RecordType::HTTPS,
         RecordType::SRV,
     ] {
         check(&view, "web", qtype, Want::NoData(1));
     }
-    check(&view, "web.app", RecordType::TXT, Want::NoData(2));
+    // Below the network's apex: its SOA, not one owned by the name.
+    check(&view, "web.app", RecordType::TXT, Want::NoData(1));
     check(&view, "v6only", RecordType::A, Want::NoData(1));
     check(&view, "v6only", RecordType::AAAA, Want::Addrs(&["fd00::5"]));
 }
@@ -184,7 +190,7 @@ fn families_merge_across_the_sandboxs_networks() {
     let (_table, view) = fixture();
     check(&view, "dual", RecordType::A, Want::Addrs(&["10.1.0.6"]));
     check(&view, "dual", RecordType::AAAA, Want::Addrs(&["fd00::6"]));
-    check(&view, "dual.app", RecordType::A, Want::NoData(2));
+    check(&view, "dual.app", RecordType::A, Want::NoData(1));
     check(
         &view,
         "dual.backend",
@@ -228,6 +234,14 @@ fn everything_else_is_forwarded() {
         .clone();
     assert_eq!(
         answer(&view, &chaos, &domain(), &mut fastrand::Rng::new()),
+        Decision::Refused,
+        "a local name in another class: answered here, not forwarded"
+    );
+    let version = Query::query(Name::from_ascii("version.bind").unwrap(), RecordType::TXT)
+        .set_query_class(DNSClass::CH)
+        .clone();
+    assert_eq!(
+        answer(&view, &version, &domain(), &mut fastrand::Rng::new()),
         Decision::Forward
     );
 }
@@ -305,13 +319,13 @@ fn services_from_exposed_ports() {
             &["10.0.0.2", "10.0.0.3"],
         ),
     );
-    check(&view, "_http._tcp.web", RecordType::A, Want::NoData(3));
+    check(&view, "_http._tcp.web", RecordType::A, Want::NoData(1));
     check(&view, "_ftp._tcp.web", RecordType::SRV, Want::NxDomain(1));
     check(
         &view,
         "_http._udp.web.app",
         RecordType::SRV,
-        Want::NxDomain(2),
+        Want::NxDomain(1),
     );
     check(&view, "_http._tcp.secret", RecordType::SRV, Want::Forward);
 }

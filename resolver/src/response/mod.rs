@@ -7,19 +7,22 @@
 //! - EDNS (RFC 6891): a query with an OPT record gets one back, offering
 //!   our UDP size and copying the DO bit (RFC 3225 section 3); an EDNS
 //!   version above 0 gets BADVERS (section 6.1.3).
-//! - Size: a UDP reply fits the client's limit, 512 bytes without EDNS.
-//!   Additional records are dropped first (they are optional, RFC 2181
-//!   section 9); if the answer still does not fit, every section is emptied
-//!   and TC set, so a client never caches part of an RRset and retries over
-//!   TCP.
+//! - Size: a UDP reply fits the client's limit, 512 bytes without EDNS
+//!   ([`truncate`]).
 
 use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, PTR, SOA, SRV};
+use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::answer::{Glue, LocalRecord};
+
+mod echo;
+mod truncate;
+
+pub use echo::echo_reply;
+pub use truncate::encode_within;
 
 /// Smallest UDP payload every client accepts (RFC 1035 section 4.2.1).
 pub const MIN_UDP_SIZE: u16 = 512;
@@ -74,24 +77,13 @@ pub fn reply_to(
     reply
 }
 
-/// A reply made from the header bytes alone, for a query too broken to
-/// decode or of an opcode we do not serve: id, opcode and RD copied, no
-/// question (there may be none to trust).
-pub fn header_only_reply(header: &[u8; 12], code: ResponseCode) -> Vec<u8> {
-    let mut reply = [0u8; 12];
-    reply[..2].copy_from_slice(&header[..2]);
-    // QR, the opcode bits and RD of the query; AA and TC clear.
-    reply[2] = 0x80 | (header[2] & 0x79);
-    // RA set, the 4-bit rcode.
-    reply[3] = 0x80 | (u16::from(code) as u8 & 0x0f);
-    reply.to_vec()
-}
-
-/// Adds the answer records, all owned by the query name, and the glue.
+/// Adds the answer records, all owned by the query name, and the glue;
+/// `serial` goes into an apex's SOA.
 pub fn add_records(
     reply: &mut Message,
     owner: &Name,
     ttl: u32,
+    serial: u32,
     answers: Vec<LocalRecord>,
     glue: Vec<Glue>,
 ) {
@@ -102,6 +94,8 @@ pub fn add_records(
                 LocalRecord::Address(address) => address_data(address),
                 LocalRecord::Ptr(target) => RData::PTR(PTR(target)),
                 LocalRecord::Srv { port, target } => RData::SRV(SRV::new(0, 0, port, target)),
+                LocalRecord::Soa => return soa_record(owner.clone(), ttl, serial),
+                LocalRecord::Ns => RData::NS(NS(owner.clone())),
             };
             Record::from_rdata(owner.clone(), ttl, data)
         })
@@ -125,6 +119,12 @@ fn address_data(address: IpAddr) -> RData {
 /// configured TTL, so with the default of 0 nothing is cached.
 pub fn add_soa(reply: &mut Message, query_name: &Name, apex_labels: u8, ttl: u32, serial: u32) {
     let apex = query_name.trim_to(usize::from(apex_labels));
+    reply.authorities.push(soa_record(apex, ttl, serial));
+}
+
+/// The SOA of the zone whose apex is `apex`: the apex is its own primary
+/// (this resolver), `hostmaster.APEX` its mailbox.
+fn soa_record(apex: Name, ttl: u32, serial: u32) -> Record {
     let mname = apex.clone();
     let rname = Name::from_ascii("hostmaster.")
         .ok()
@@ -133,39 +133,5 @@ pub fn add_soa(reply: &mut Message, query_name: &Name, apex_labels: u8, ttl: u32
     // Refresh, retry and expire matter only to secondaries, which a
     // resolver inside a sandbox never has; RFC 1912 section 2.2 values.
     let soa = SOA::new(mname, rname, serial, 3600, 600, 86400, ttl);
-    reply
-        .authorities
-        .push(Record::from_rdata(apex, ttl, RData::SOA(soa)));
-}
-
-/// Encodes `reply` so that it fits `limit` bytes, as the module
-/// documentation describes. A reply that cannot be encoded at all becomes
-/// SERVFAIL.
-pub fn encode_within(mut reply: Message, limit: usize) -> Vec<u8> {
-    if let Some(bytes) = encode_if_fits(&reply, limit) {
-        return bytes;
-    }
-    if !reply.additionals.is_empty() {
-        reply.additionals.clear();
-        if let Some(bytes) = encode_if_fits(&reply, limit) {
-            return bytes;
-        }
-    }
-    reply.answers.clear();
-    reply.authorities.clear();
-    reply.metadata.truncation = true;
-    match encode_if_fits(&reply, limit) {
-        Some(bytes) => bytes,
-        None => {
-            // Only an unencodable question can get here.
-            reply.queries.clear();
-            reply.metadata.truncation = false;
-            reply.metadata.response_code = ResponseCode::ServFail;
-            reply.to_vec().unwrap_or_default()
-        }
-    }
-}
-
-fn encode_if_fits(reply: &Message, limit: usize) -> Option<Vec<u8>> {
-    reply.to_vec().ok().filter(|bytes| bytes.len() <= limit)
+    Record::from_rdata(apex, ttl, RData::SOA(soa))
 }
