@@ -36,6 +36,8 @@
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
+//! - [`netns_publish_doors`]: published ports through the CNI plugin's
+//!   `portMappings` capability.
 //! - [`netns_musl`]: a static musl binary's getaddrinfo against an alias
 //!   of 40 addresses (a truncated answer that still carries addresses).
 //! - [`netns_tcp_abuse`]: never-reading TCP clients inside a sandbox.
@@ -65,6 +67,7 @@ mod netns_domain;
 mod netns_failures;
 mod netns_host_resolv;
 mod netns_musl;
+mod netns_publish_doors;
 mod netns_refusals;
 mod netns_stall;
 mod netns_tcp_abuse;

@@ -70,6 +70,10 @@ pub struct ContainerSpec {
     /// Aliases on this network.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Published ports (CNI's `portMappings` capability, the hook's
+    /// `netagent.publish` annotation), on a bridge network only.
+    #[serde(default)]
+    pub publish: Vec<crate::PortMapping>,
     /// The door it came through.
     pub door: Door,
 }
@@ -133,6 +137,20 @@ impl ContainerSpec {
                 format!("{ifname:?} is not an interface name"),
             ));
         }
+        if matches!(self.joining, Joining::DnsOnly { .. }) && !self.publish.is_empty() {
+            errors.push(ConfigError::new(
+                "publish",
+                "a DNS-only attachment publishes no ports: chain the `portmap` plugin instead",
+            ));
+        }
+        for (i, mapping) in self.publish.iter().enumerate() {
+            if mapping.container_port == 0 || mapping.host_port == Some(0) {
+                errors.push(ConfigError::new(
+                    format!("publish[{i}]"),
+                    format!("{mapping} has a port 0"),
+                ));
+            }
+        }
         if let Joining::DnsOnly { addresses, .. } = &self.joining {
             if addresses.is_empty() {
                 errors.push(ConfigError::new(
@@ -160,6 +178,7 @@ mod tests {
             },
             name: Some("web".into()),
             aliases: vec!["www".into()],
+            publish: vec![],
             door: Door::Cni,
         }
     }

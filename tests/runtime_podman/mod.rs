@@ -39,7 +39,8 @@ fn podman_cni_main_plugin() {
     assert_eq!(network, "app");
 
     let net = ["--network", "app"];
-    let web_id = podman.run_detached("web", &net, &HTTPD);
+    // `-p` reaches netagent through the conflist's portMappings capability.
+    let web_id = podman.run_detached("web", &["--network", "app", "-p", "8088:80"], &HTTPD);
     podman.run_detached("client", &net, &["sleep", "600"]);
     let web_ip = agent_ip(&host, "web", "app");
     assert_eq!(
@@ -57,6 +58,14 @@ fn podman_cni_main_plugin() {
     check_resolv_conf(&podman, "client", "CNI, netagent as the main plugin");
 
     assert_client_finds_web(&podman, &web_ip, &web_id);
+    let page = host.in_host(&["busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:8088/"]);
+    assert_eq!(
+        page.assert_ok("wget localhost:8088 on the host")
+            .stdout_text()
+            .trim(),
+        rootfs::INDEX_HTML.trim(),
+        "podman run -p 8088:80, published by netagent"
+    );
 
     // podman appends the host's nameservers to the plugin's (it keeps host
     // servers whenever the network gave some); with --dns it writes only

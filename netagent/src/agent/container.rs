@@ -17,7 +17,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use config::{Adopt, ContainerSpec, Joining, NetworkMode, SandboxSpec};
+use config::{Adopt, ContainerSpec, Door, Joining, NetworkMode, SandboxSpec};
 
 use super::endpoint::AttachOptions;
 use super::{Agent, AgentError, Inner};
@@ -136,7 +136,15 @@ impl Agent {
         sandbox.network = NetworkMode::Network(spec.network.clone());
         sandbox.aliases = spec.aliases.clone();
         sandbox.adopt = Some(Adopt::Path(spec.netns.clone()));
+        sandbox.publish = spec.publish.clone();
+        let wanted = self.wanted_ports(inner, &sandbox);
+        let (ports, held) = match spec.door {
+            Door::Cni => (self.runtime_held_ports(inner, &wanted)?, Vec::new()),
+            Door::Hook => self.reserve_ports(inner, name, &wanted)?,
+        };
         let mut record = self.own_namespace(&sandbox).await?;
+        record.ports = ports;
+        inner.ports.insert(name.to_owned(), held);
         if is_full_hex_id(&spec.id) {
             record.id = spec.id.clone();
         }

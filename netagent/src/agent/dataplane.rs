@@ -120,12 +120,7 @@ impl Agent {
         let mut chosen = Vec::new();
         let mut held = Vec::new();
         for mapping in wanted {
-            if let Some(owner) = publisher_of(&inner.state, mapping) {
-                return Err(AgentError::Conflict(format!(
-                    "host port {} is already published by sandbox {owner:?}",
-                    describe(mapping, mapping.host_port.unwrap_or(0))
-                )));
-            }
+            refuse_published(&inner.state, mapping)?;
             let protocol = protocol_number(mapping.protocol);
             let reservation =
                 ports::reserve(protocol, mapping.host_ip, mapping.host_port.unwrap_or(0))
@@ -137,6 +132,21 @@ impl Agent {
             held.push(reservation);
         }
         Ok((chosen, held))
+    }
+
+    /// The ports a CNI runtime asks for: checked against the other
+    /// sandboxes' but not held, because the runtime holds them itself
+    /// (podman binds each host port after the plugin's ADD, as it does for
+    /// the `portmap` plugin), and CNI mappings always name their port.
+    pub(super) fn runtime_held_ports(
+        &self,
+        inner: &Inner,
+        wanted: &[PortMapping],
+    ) -> Result<Vec<PortMapping>, AgentError> {
+        for mapping in wanted {
+            refuse_published(&inner.state, mapping)?;
+        }
+        Ok(wanted.to_vec())
     }
 
     /// Makes the firewall match the state: one transaction, from a
@@ -158,6 +168,17 @@ impl Agent {
         if let Err(err) = self.sync_dataplane(inner).await {
             tracing::error!(%err, "the host firewall is not up to date");
         }
+    }
+}
+
+/// Refuses `mapping` when another sandbox publishes its host port.
+fn refuse_published(state: &State, mapping: &PortMapping) -> Result<(), AgentError> {
+    match publisher_of(state, mapping) {
+        Some(owner) => Err(AgentError::Conflict(format!(
+            "host port {} is already published by sandbox {owner:?}",
+            describe(mapping, mapping.host_port.unwrap_or(0))
+        ))),
+        None => Ok(()),
     }
 }
 

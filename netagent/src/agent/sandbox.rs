@@ -76,7 +76,11 @@ impl Agent {
 
     /// The ports `spec` publishes, on its network's `host_binding_ipv4`
     /// where no address is given.
-    fn wanted_ports(&self, inner: &Inner, spec: &SandboxSpec) -> Vec<config::PortMapping> {
+    pub(super) fn wanted_ports(
+        &self,
+        inner: &Inner,
+        spec: &SandboxSpec,
+    ) -> Vec<config::PortMapping> {
         let network = match &spec.network {
             NetworkMode::Network(network) => network.as_str(),
             _ => DEFAULT_BRIDGE,

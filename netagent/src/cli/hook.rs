@@ -37,6 +37,9 @@ pub const NETWORK_ANNOTATION: &str = "netagent.network";
 pub const NAME_ANNOTATION: &str = "netagent.name";
 /// Comma-separated aliases.
 pub const ALIASES_ANNOTATION: &str = "netagent.aliases";
+/// Published ports, comma-separated, each as `-p` takes it
+/// (`8080:80,127.0.0.1:5353:53/udp`).
+pub const PUBLISH_ANNOTATION: &str = "netagent.publish";
 
 /// The OCI state, as much as the hook reads.
 #[derive(Debug, Deserialize)]
@@ -129,6 +132,18 @@ fn spec_of(state: &OciState) -> Result<ContainerSpec> {
                     .collect()
             })
             .unwrap_or_default(),
+        publish: match state.annotations.get(PUBLISH_ANNOTATION) {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse()
+                        .with_context(|| format!("annotation {PUBLISH_ANNOTATION}"))
+                })
+                .collect::<Result<_>>()?,
+            None => Vec::new(),
+        },
         door: Door::Hook,
     })
 }
@@ -194,6 +209,20 @@ fn resolv_conf_target(bundle: &Path, config: &Value) -> Result<PathBuf> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_publish_annotation_becomes_published_ports_and_a_bad_one_is_named() {
+        let state = |ports: &str| {
+            json!({"id": "c1", "pid": 42, "annotations": {
+                "netagent.network": "app", "netagent.publish": ports}})
+            .to_string()
+        };
+        let spec = spec_from_state(state("8080:80, 127.0.0.1:5353:53/udp").as_bytes()).unwrap();
+        let shown: Vec<String> = spec.publish.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["8080:80/tcp", "127.0.0.1:5353:53/udp"]);
+        let err = spec_from_state(state("80-90:80").as_bytes()).unwrap_err();
+        assert!(format!("{err:#}").contains("netagent.publish"), "{err:#}");
+    }
 
     #[test]
     fn the_runtimes_mount_wins_over_the_rootfs() {

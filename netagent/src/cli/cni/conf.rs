@@ -75,6 +75,54 @@ pub struct RuntimeConfig {
     /// Aliases by network name (podman's `aliases` capability).
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+    /// Published ports (the `portMappings` capability, CONVENTIONS.md of
+    /// the CNI spec): podman's and containerd's `-p`.
+    #[serde(rename = "portMappings", default)]
+    pub port_mappings: Vec<CniPortMapping>,
+}
+
+/// One `portMappings` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CniPortMapping {
+    /// The host port.
+    #[serde(rename = "hostPort")]
+    pub host_port: u16,
+    /// The container's port.
+    #[serde(rename = "containerPort")]
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`; tcp when absent.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// The host address; every one when absent or empty.
+    #[serde(rename = "hostIP", default)]
+    pub host_ip: Option<String>,
+}
+
+impl CniPortMapping {
+    /// As a `-p` mapping; a bad protocol or address is CNI error 7
+    /// ("invalid network config"), naming it.
+    pub fn mapping(&self) -> Result<config::PortMapping, CniError> {
+        let protocol = self.protocol.as_deref().unwrap_or("tcp");
+        let protocol = config::Protocol::parse(protocol).ok_or_else(|| {
+            CniError::new(
+                7,
+                "a port mapping's protocol is not tcp, udp or sctp",
+                protocol,
+            )
+        })?;
+        let host_ip = match self.host_ip.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                CniError::new(7, "a port mapping's hostIP is not an address", text)
+            })?),
+        };
+        Ok(config::PortMapping {
+            host_ip,
+            host_port: Some(self.host_port),
+            container_port: self.container_port,
+            protocol,
+        })
+    }
 }
 
 /// One entry of `cni.dev/valid-attachments`.
@@ -213,6 +261,26 @@ mod tests {
         assert!(err.msg.contains("CNI_CONTAINERID"), "{}", err.msg);
         let bad = CniEnv::read(|name| (name == "CNI_ARGS").then(|| "a=1;oops".into()));
         assert!(bad.unwrap_err().msg.contains("\"oops\""));
+    }
+
+    #[test]
+    fn port_mappings_become_published_ports_and_bad_ones_are_named() {
+        let conf = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"app","type":"netagent",
+                 "runtimeConfig":{"portMappings":[
+                   {"hostPort":8080,"containerPort":80,"protocol":"tcp"},
+                   {"hostPort":5353,"containerPort":53,"protocol":"udp","hostIP":"127.0.0.1"},
+                   {"hostPort":1,"containerPort":2,"protocol":"icmp"}]}}"#,
+        )
+        .unwrap();
+        let mappings = &conf.runtime_config.port_mappings;
+        assert_eq!(mappings[0].mapping().unwrap().to_string(), "8080:80/tcp");
+        assert_eq!(
+            mappings[1].mapping().unwrap().to_string(),
+            "127.0.0.1:5353:53/udp"
+        );
+        let err = mappings[2].mapping().unwrap_err();
+        assert!(format!("{err:?}").contains("icmp"), "{err:?}");
     }
 
     #[test]

@@ -134,6 +134,7 @@ async fn add(
             ifname: env.ifname.clone(),
         }
     };
+    let joining_is_bridge = matches!(joining, Joining::Bridge { .. });
     let spec = ContainerSpec {
         id: env.container_id.clone(),
         netns: PathBuf::from(&env.netns),
@@ -146,6 +147,16 @@ async fn add(
             .and_then(|a| a.cni.name.clone())
             .or_else(|| env.pod_name().map(str::to_owned)),
         aliases: conf.aliases(),
+        // Chained, the runtime's own `portmap` plugin publishes.
+        publish: if joining_is_bridge {
+            conf.runtime_config
+                .port_mappings
+                .iter()
+                .map(|m| m.mapping())
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        },
         door: Door::Cni,
     };
     let body = serde_json::to_value(&spec).expect("a spec is JSON");
