@@ -85,12 +85,7 @@ pub fn remove_world(host: &TestHost) {
 /// Starts a server on `port` (TCP and UDP) in the namespace file `netns`,
 /// or in the private host itself when `None`.
 pub fn serve(host: &TestHost, netns: Option<&Path>, port: u16) -> Server {
-    let port = port.to_string();
-    let mut args: Vec<String> = Vec::new();
-    if let Some(netns) = netns {
-        args.extend(["nsenter".into(), format!("--net={}", netns.display())]);
-    }
-    args.extend(["python3".into(), "-c".into(), SERVER.into(), port]);
+    let args = python_in(netns, SERVER, &[&port.to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let child = host
         .host_command(&args)
@@ -110,13 +105,7 @@ pub fn ask(
     port: u16,
     proto: &str,
 ) -> Option<String> {
-    let port = port.to_string();
-    let mut args: Vec<String> = Vec::new();
-    if let Some(netns) = netns {
-        args.extend(["nsenter".into(), format!("--net={}", netns.display())]);
-    }
-    args.extend(["python3".into(), "-c".into(), CLIENT.into()]);
-    args.extend([address.into(), port, proto.into()]);
+    let args = python_in(netns, CLIENT, &[address, &port.to_string(), proto]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = host.in_host(&args);
     output
@@ -142,6 +131,17 @@ pub fn ask_until_answered(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `python3 -c CODE ARGS...`, inside `netns` when given.
+fn python_in(netns: Option<&Path>, code: &str, args: &[&str]) -> Vec<String> {
+    let mut command: Vec<String> = Vec::new();
+    if let Some(netns) = netns {
+        command.extend(["nsenter".into(), format!("--net={}", netns.display())]);
+    }
+    command.extend(["python3".into(), "-c".into(), code.into()]);
+    command.extend(args.iter().map(|a| a.to_string()));
+    command
 }
 
 /// The world namespace's file (for [`serve`] and [`ask`]).

@@ -10,7 +10,7 @@ use super::errors::is_not_found;
 use super::filters::{label_matches, Filters};
 use super::format::Format;
 use super::inspect::{finish_missing, print_found};
-use super::output::table;
+use super::output::json_table;
 use crate::daemon::api::model::{NetworkInspect, NetworkSummary};
 
 const HEADERS: &[(&str, &str)] = &[
@@ -49,16 +49,7 @@ pub async fn list(client: &Client, flags: ListFlags) -> Result<()> {
         Format::parse(format, &default).render(&rows, HEADERS)?
     } else {
         let header = ["NETWORK ID", "NAME", "DRIVER", "SCOPE"];
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                COLUMNS
-                    .iter()
-                    .map(|c| r[*c].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .collect();
-        table(&header, &cells)
+        json_table(&header, &COLUMNS, &rows)
     };
     print!("{text}");
     Ok(())

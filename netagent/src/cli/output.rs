@@ -4,6 +4,21 @@
 use anyhow::Result;
 use serde::Serialize;
 
+/// [`table`] of JSON rows (what `--format` sees), one column per key of
+/// `columns`, text fields as they are and anything else empty.
+pub fn json_table(header: &[&str], columns: &[&str], rows: &[serde_json::Value]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| r[*c].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .collect();
+    table(header, &cells)
+}
+
 /// Formats `rows` under `header`, each column as wide as its widest cell
 /// plus three spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {

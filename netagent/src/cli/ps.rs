@@ -10,7 +10,7 @@ use super::args::PsArgs;
 use super::client::Client;
 use super::filters::Filters;
 use super::format::Format;
-use super::output::table;
+use super::output::json_table;
 use super::ports::ports_cell;
 use super::when::since;
 use crate::daemon::api::model::SandboxView;
@@ -60,16 +60,7 @@ pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
         Format::parse(format, &default_template()).render(&rows, HEADERS)?
     } else {
         let header: Vec<&str> = COLUMNS.iter().map(|c| title(c)).collect();
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                COLUMNS
-                    .iter()
-                    .map(|c| r[*c].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .collect();
-        table(&header, &cells)
+        json_table(&header, &COLUMNS, &rows)
     };
     print!("{text}");
     Ok(())

@@ -15,28 +15,13 @@ pub fn now() -> u64 {
 
 /// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn now_rfc3339() -> String {
-    let secs = now();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac]Z`.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
-    let (date, time) = text.split_once('T')?;
-    let mut date = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, d) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
-    let time = time.trim_end_matches('Z');
-    let time = time.split('.').next()?;
-    let mut hms = time.split(':').map(|p| p.parse::<u64>());
-    let (h, min, s) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
-    let days = u64::try_from(days_from_civil(y, m, d)).ok()?;
-    Some(days * 86_400 + h * 3600 + min * 60 + s)
+    let time = humantime::parse_rfc3339_weak(text).ok()?;
+    time.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 /// `seconds` as Docker words a duration.
@@ -68,29 +53,6 @@ pub fn since(stamp: &str) -> String {
     parse_rfc3339(stamp)
         .map(|then| human_duration(now().saturating_sub(then)))
         .unwrap_or_default()
-}
-
-// Howard Hinnant's civil-date algorithms.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -44,8 +44,8 @@ fn saves_and_loads_atomically() {
 
 #[test]
 fn dates_are_rfc3339() {
-    assert_eq!(civil_from_days(0), (1970, 1, 1));
-    assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-    assert_eq!(now_rfc3339().len(), 20);
+    let now = now_rfc3339();
+    assert_eq!(now.len(), 20, "{now}");
+    assert!(humantime::parse_rfc3339(&now).is_ok(), "{now}");
     assert_eq!(new_id().len(), 64);
 }

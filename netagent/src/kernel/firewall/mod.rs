@@ -16,7 +16,6 @@
 
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -172,13 +171,7 @@ pub async fn guard(firewall: Arc<Firewall>) -> io::Result<()> {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         let mut ready = events.readable().await?;
-        while nix::sys::socket::recv(
-            events.get_ref().as_raw_fd(),
-            &mut buffer,
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .is_ok()
-        {}
+        crate::kernel::nft::drain_events(events.get_ref(), &mut buffer);
         ready.clear_ready();
         let firewall = Arc::clone(&firewall);
         match tokio::task::spawn_blocking(move || firewall.heal()).await {

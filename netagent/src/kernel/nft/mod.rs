@@ -83,6 +83,12 @@ pub(crate) fn open_socket(purpose: Purpose) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Reads every queued event off an [`Purpose::Events`] socket: one check
+/// of the rules covers them all.
+pub(crate) fn drain_events(events: &OwnedFd, buffer: &mut [u8]) {
+    while recv(events.as_raw_fd(), buffer, MsgFlags::empty()).is_ok() {}
+}
+
 /// nf_tables messages to send as one transaction, and how many
 /// acknowledgements they ask for.
 pub(crate) struct Batch {

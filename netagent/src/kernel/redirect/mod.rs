@@ -15,7 +15,7 @@
 //! them (moby#35095).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -92,14 +92,7 @@ pub async fn guard(
         let Ok(mut ready) = events.readable().await else {
             return;
         };
-        // Drain every queued event; one check covers them all.
-        while nix::sys::socket::recv(
-            events.get_ref().as_raw_fd(),
-            &mut buffer,
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .is_ok()
-        {}
+        crate::kernel::nft::drain_events(events.get_ref(), &mut buffer);
         ready.clear_ready();
         match is_programmed(&worker, &ns).await {
             Ok(true) => {}
