@@ -39,8 +39,15 @@ fn query(id: u16, name: &str) -> Vec<u8> {
 }
 
 /// Asks `name` inside the namespace `netns` until `stop`; the latency of
-/// each answer. A lost answer counts as the 2 s it was waited for.
-fn ask_until(netns: File, name: &str, stop: &AtomicBool, asked: &AtomicUsize) -> Vec<Duration> {
+/// each answer, and how many answers were wrong (not NOERROR with one
+/// address: `name` never goes). A lost answer counts as the 2 s it was
+/// waited for, and as wrong.
+fn ask_until(
+    netns: File,
+    name: &str,
+    stop: &AtomicBool,
+    asked: &AtomicUsize,
+) -> (Vec<Duration>, usize) {
     setns(&netns, CloneFlags::CLONE_NEWNET).expect("enter the client's namespace");
     drop(netns);
     let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
@@ -51,21 +58,25 @@ fn ask_until(netns: File, name: &str, stop: &AtomicBool, asked: &AtomicUsize) ->
     let mut latencies = Vec::new();
     let mut buf = [0u8; 512];
     let mut id: u16 = 0;
+    let mut wrong = 0;
     while !stop.load(Ordering::Relaxed) {
         id = id.wrapping_add(1);
         let sent = Instant::now();
         socket.send(&query(id, name)).unwrap();
-        loop {
+        let answered = loop {
             match socket.recv(&mut buf) {
-                Ok(n) if n >= 2 && buf[..2] == id.to_be_bytes() => break,
+                Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() => break Some(n),
                 Ok(_) => continue,
-                Err(_) => break,
+                Err(_) => break None,
             }
-        }
+        };
         latencies.push(sent.elapsed());
+        // RCODE in the low bits of byte 3, ANCOUNT in bytes 6-7.
+        let right = answered.is_some() && buf[3] & 0x0f == 0 && buf[6..8] == [0, 1];
+        wrong += usize::from(!right);
         asked.fetch_add(1, Ordering::Relaxed);
     }
-    latencies
+    (latencies, wrong)
 }
 
 #[test]
@@ -106,7 +117,8 @@ fn answers_do_not_wait_while_sandboxes_are_removed() {
     rm.extend(names.iter().map(String::as_str));
     host.cli(&rm).assert_ok("rm the 20");
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = asker.join().expect("the asking thread");
+    let (mut latencies, wrong) = asker.join().expect("the asking thread");
+    assert_eq!(wrong, 0, "every answer during the churn is right");
     latencies.sort();
     let max = *latencies.last().expect("answers");
     let p99 = latencies[latencies.len() * 99 / 100];
