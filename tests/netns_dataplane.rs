@@ -4,7 +4,8 @@
 
 use crate::harness::host::{OutputExt, TestHost};
 use crate::harness::world::{
-    ask, ask_until_answered, make_world, remove_world, serve, world, HOST_ADDRESS, WORLD_ADDRESS,
+    ask, ask_until_answered, make_world, remove_world, serve, world, HOST_ADDRESS, HOST_ADDRESS6,
+    WORLD_ADDRESS, WORLD_ADDRESS6,
 };
 
 fn cli_ok(host: &TestHost, args: &[&str]) -> String {
@@ -413,4 +414,40 @@ fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
     remove_world(&host);
     host.assert_clean_after_removal();
     assert_only_default_bridge_rules(&host);
+}
+
+#[test]
+fn ipv6_goes_out_masqueraded_and_reaches_published_ports() {
+    let host = TestHost::with_private_run("");
+    make_world(&host);
+    let _world_server = serve(&host, Some(world()), 7000);
+    cli_ok(
+        &host,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "fd00:77::/64",
+            "six",
+        ],
+    );
+    cli_ok(
+        &host,
+        &["run", "--name", "web", "--network", "six", "-p", "8080:80"],
+    );
+    let web = host.netns_path("web");
+    let _web_server = serve(&host, Some(&web), 80);
+    // Out over IPv6: the world sees the host's IPv6 address.
+    assert_eq!(
+        ask_until_answered(&host, Some(&web), WORLD_ADDRESS6, 7000, "tcp").as_deref(),
+        Some(HOST_ADDRESS6)
+    );
+    // In over IPv6: the published port on the host's IPv6 address.
+    assert_eq!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS6, 8080, "tcp").as_deref(),
+        Some(WORLD_ADDRESS6)
+    );
+    remove_world(&host);
+    host.assert_clean_after_removal();
 }

@@ -16,32 +16,43 @@ use super::host::{OutputExt, TestHost};
 pub const HOST_ADDRESS: &str = "198.51.100.1";
 /// The world's address.
 pub const WORLD_ADDRESS: &str = "198.51.100.2";
+/// The host's IPv6 address on the world link (documentation prefix,
+/// RFC 3849).
+pub const HOST_ADDRESS6: &str = "2001:db8:99::1";
+/// The world's IPv6 address.
+pub const WORLD_ADDRESS6: &str = "2001:db8:99::2";
 
 const SERVER: &str = r#"
 import socket, sys, threading, time
 port = int(sys.argv[1])
-tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-tcp.bind(("0.0.0.0", port)); tcp.listen(64)
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("0.0.0.0", port))
-def answer_udp():
+def answer_tcp(tcp):
+    while True:
+        conn, peer = tcp.accept(); conn.sendall(peer[0].encode()); conn.close()
+def answer_udp(udp):
     while True:
         data, peer = udp.recvfrom(512); udp.sendto(peer[0].encode(), peer)
-threading.Thread(target=answer_udp, daemon=True).start()
-tcp.settimeout(1); end = time.time() + 60
-while time.time() < end:
-    try: conn, peer = tcp.accept()
-    except socket.timeout: continue
-    conn.sendall(peer[0].encode()); conn.close()
+for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    tcp = socket.socket(family, socket.SOCK_STREAM)
+    udp = socket.socket(family, socket.SOCK_DGRAM)
+    for s in (tcp, udp):
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+    tcp.listen(64)
+    threading.Thread(target=answer_tcp, args=(tcp,), daemon=True).start()
+    threading.Thread(target=answer_udp, args=(udp,), daemon=True).start()
+time.sleep(60)
 "#;
 
 const CLIENT: &str = r#"
 import socket, sys
 host, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
 if proto == "tcp":
     s = socket.create_connection((host, port), timeout=2)
 else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+    s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(2)
     s.sendto(b"?", (host, port))
 print(s.recv(100).decode())
 "#;
@@ -67,6 +78,8 @@ pub fn make_world(host: &TestHost) {
         "ip netns exec world ip link set lo up",
         "ip netns exec world ip addr add 198.51.100.2/24 dev wi0",
         "ip netns exec world ip link set wi0 up",
+        "ip -6 addr add 2001:db8:99::1/64 dev wo0 nodad",
+        "ip netns exec world ip -6 addr add 2001:db8:99::2/64 dev wi0 nodad",
     ] {
         let args: Vec<&str> = step.split(' ').collect();
         host.in_host(&args).assert_ok(step);
