@@ -15,6 +15,8 @@ fn bench_run_quick_completes_every_step() {
         ("dnsmasq", "dnsmasq-base"),
         ("curl", "curl"),
         ("python3", "python3"),
+        ("socat", "socat"),
+        ("iperf3", "iperf3"),
     ] {
         require_program(program, package);
     }
@@ -37,6 +39,11 @@ fn bench_run_quick_completes_every_step() {
         "| local | 8 | dnsmasq |",
         "## Dead first upstream",
         "## Attach",
+        "## Published ports: DNAT beside a userland proxy",
+        "| DNAT (netagent -p) |",
+        "| userland proxy (socat) |",
+        "| direct (no NAT) |",
+        "### Attach with a published port",
         "## Targets",
         "## Versions",
     ] {

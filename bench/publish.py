@@ -1,0 +1,285 @@
+"""Published ports (issue #12): a published TCP port's connection rate and
+bulk throughput from a "world" namespace to the host's address, through
+netagent's DNAT rules, beside Docker's userland proxy approach (one proxy
+process per port; socat stands in for docker-proxy) and the direct path to
+the sandbox's address (no NAT, no proxy) as the floor; the CPU of each part
+per connection and per MB; and the attach time with a published port
+against without. Run by bench.py (`bench/run --only publish`, and briefly
+in `--quick`) inside bench/run's private namespaces (bench/README.md).
+Every loop is bounded in count and time; everything started is stopped.
+
+Layout (all inside the private namespace):
+  world netns   198.51.100.2  the clients (publish_load.py cps, iperf3 -c);
+                              a route to 10.77.0.0/24 via the host, for
+                              the direct path only
+  host          198.51.100.1  netagent daemon; socat, the userland proxy
+                10.77.0.1     bridge network "pub"
+  sandbox srv   10.77.0.2     the servers (publish_load.py serve, iperf3 -s)
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from bench import CLK_TCK, NETAGENT, Bench, percentile, run
+
+HEAD = "## Published ports: DNAT beside a userland proxy"
+HOST, WORLD = "198.51.100.1", "198.51.100.2"
+SUBNET, SANDBOX = "10.77.0.0/24", "10.77.0.2"
+CPS_PORT, BULK_PORT = 7000, 5201  # the servers' ports in the sandbox
+# path label -> (address the world connects to, connection-rate port, bulk port)
+PATHS = {
+    "DNAT (netagent -p)": (HOST, 8000, 8201),
+    "userland proxy (socat)": (HOST, 9000, 9201),
+    "direct (no NAT)": (SANDBOX, CPS_PORT, BULK_PORT),
+}
+CONCURRENCY = 16
+LOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "publish_load.py")
+
+
+def machine_ticks():
+    """/proc/stat's first line: user, nice, system, idle, iowait, irq, softirq (ticks)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:8]
+    return dict(zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq"), map(int, fields)))
+
+
+def run_ns(pid):
+    """CPU time of every thread of `pid` in seconds, from schedstat (ns)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
+
+
+def with_children_s(pid):
+    """utime + stime + cutime + cstime of `pid` (its reaped children: socat's
+    forked per-connection copies), in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / CLK_TCK
+
+
+class Publish(Bench):
+    def __init__(self, quick):
+        super().__init__(quick, out=None)
+        self.seconds = 1 if quick else 5
+        self.rounds = 1 if quick else 3
+        self.attach_each = 10 if quick else 300
+        self.rows = []  # dicts: path, kind, round, ... (see measure_*)
+
+    # ----- setup --------------------------------------------------------------
+
+    def setup(self):
+        run(["ip", "link", "set", "lo", "up"])
+        with open(self.path("host-resolv.conf"), "w") as conf:
+            conf.write("nameserver 10.99.0.2\n")  # nothing here asks for names
+        self.start_daemon("redirect")
+        self.make_world()
+        self.agent("network", "create", "pub", "--subnet", SUBNET)
+        dnat = PATHS["DNAT (netagent -p)"]
+        self.agent("run", "--name", "srv", "--network", "pub", "--ip", SANDBOX,
+                   "-p", f"{dnat[1]}:{CPS_PORT}", "-p", f"{dnat[2]}:{BULK_PORT}")
+        netns = json.loads(self.agent("inspect", "srv"))[0]["Netagent"]["Netns"]
+        horizon = str(3600)
+        self.server = self.spawn(["nsenter", f"--net={netns}", "python3", LOAD, "serve", str(CPS_PORT), horizon])
+        self.iperf = self.spawn(["nsenter", f"--net={netns}", "iperf3", "-s", "-p", str(BULK_PORT)])
+        # Docker's userland proxy: a process per published port, listening on
+        # the host's port and copying each connection to the sandbox.
+        proxy = PATHS["userland proxy (socat)"]
+        self.proxies = {
+            port: self.spawn(["socat", "-b", "65536", f"TCP-LISTEN:{port},fork,reuseaddr,backlog=4096",
+                              f"TCP:{SANDBOX}:{target}"])
+            for port, target in ((proxy[1], CPS_PORT), (proxy[2], BULK_PORT))
+        }
+        # Everything answers before any number is taken.
+        for label, (address, cps_port, bulk_port) in PATHS.items():
+            for _ in range(50):
+                got = self.cps(address, cps_port, 0.2, 5, 1)
+                if got["done"] == 5:
+                    break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError(f"{label}: {address}:{cps_port} does not answer from the world: {got}")
+        print("  every path answers from the world", flush=True)
+
+    def make_world(self):
+        holder = self.spawn(["unshare", "--net", "sleep", "7200"])
+        own = os.readlink("/proc/self/ns/net")
+        for _ in range(200):
+            if os.readlink(f"/proc/{holder.pid}/ns/net") != own:
+                break
+            time.sleep(0.01)
+        self.world = holder.pid
+        run(["ip", "link", "add", "wo0", "type", "veth", "peer", "name", "wi0", "netns", str(holder.pid)])
+        run(["ip", "addr", "add", f"{HOST}/24", "dev", "wo0"])
+        run(["ip", "link", "set", "wo0", "up"])
+        for args in (["link", "set", "lo", "up"], ["addr", "add", f"{WORLD}/24", "dev", "wi0"],
+                     ["link", "set", "wi0", "up"], ["route", "add", SUBNET, "via", HOST]):
+            self.in_world(["ip", *args])
+
+    def in_world(self, args, timeout=60):
+        return run(["nsenter", "-t", str(self.world), "-n", *args], timeout=timeout)
+
+    # ----- load ---------------------------------------------------------------
+
+    def cps(self, address, port, seconds, most, concurrency):
+        text = self.in_world(["python3", LOAD, "cps", address, str(port), str(seconds), str(most), str(concurrency)],
+                             timeout=seconds + 30)
+        return json.loads(text)
+
+    def cpu_parts(self, proxy_pid):
+        return {"agent": run_ns(self.daemon.pid), "proxy": with_children_s(proxy_pid) if proxy_pid else 0.0,
+                "machine": machine_ticks(), "wall": time.monotonic()}
+
+    def cpu_delta(self, before, after, server_s):
+        machine = {k: (after["machine"][k] - before["machine"][k]) / CLK_TCK for k in before["machine"]}
+        return {"agent_s": after["agent"] - before["agent"], "proxy_s": after["proxy"] - before["proxy"],
+                "server_s": server_s, "softirq_s": machine["softirq"], "system_s": machine["system"],
+                "busy_s": sum(v for k, v in machine.items() if k not in ("idle", "iowait")),
+                "wall_s": after["wall"] - before["wall"]}
+
+    def measure_cps(self, label, round_number):
+        address, port, _ = PATHS[label]
+        proxy = self.proxies[port].pid if port in self.proxies else None
+        most = 2_000 if self.quick else 200_000
+        server_before = run_ns(self.server.pid)
+        before = self.cpu_parts(proxy)
+        got = self.cps(address, port, self.seconds, most, CONCURRENCY)
+        time.sleep(0.3)  # socat reaps its last children
+        after = self.cpu_parts(proxy)
+        row = dict(path=label, kind="cps", round=round_number, **got,
+                   **self.cpu_delta(before, after, run_ns(self.server.pid) - server_before))
+        row["rate"] = got["done"] / got["seconds"]
+        self.rows.append(row)
+        per = 1e6 / max(got["done"], 1)
+        print(f"  cps  {label:24} {row['rate']:8.0f}/s  p50={got['p50_ms']:.2f}ms p99={got['p99_ms']:.2f}ms "
+              f"errors={got['errors']}  µs/conn: proxy={row['proxy_s'] * per:.1f} agent={row['agent_s'] * per:.2f} "
+              f"server={row['server_s'] * per:.1f} client={got['cpu_s'] * per:.1f} softirq={row['softirq_s'] * per:.1f} "
+              f"system={row['system_s'] * per:.1f} machine busy={row['busy_s'] / row['wall_s'] * 50:.0f}%", flush=True)
+
+    def measure_bulk(self, label, round_number):
+        address, _, port = PATHS[label]
+        proxy = self.proxies[port].pid if port in self.proxies else None
+        server_before = run_ns(self.iperf.pid)
+        before = self.cpu_parts(proxy)
+        text = self.in_world(["iperf3", "-c", address, "-p", str(port), "-t", str(self.seconds), "-J",
+                              "--connect-timeout", "3000"], timeout=self.seconds + 30)
+        time.sleep(0.3)
+        after = self.cpu_parts(proxy)
+        end = json.loads(text)["end"]
+        received = end["sum_received"]
+        mb = received["bytes"] / 1e6
+        row = dict(path=label, kind="bulk", round=round_number, mb=mb, seconds=received["seconds"],
+                   client_s=end["cpu_utilization_percent"]["host_total"] / 100 * received["seconds"],
+                   **self.cpu_delta(before, after, run_ns(self.iperf.pid) - server_before))
+        row["rate"] = mb / received["seconds"]
+        self.rows.append(row)
+        print(f"  bulk {label:24} {row['rate']:8.0f} MB/s  µs/MB: proxy={row['proxy_s'] * 1e6 / mb:.1f} "
+              f"agent={row['agent_s'] * 1e6 / mb:.3f} server={row['server_s'] * 1e6 / mb:.1f} "
+              f"client={row['client_s'] * 1e6 / mb:.1f} softirq={row['softirq_s'] * 1e6 / mb:.1f} "
+              f"system={row['system_s'] * 1e6 / mb:.1f}", flush=True)
+
+    def load(self):
+        order = list(PATHS)
+        for round_number in range(self.rounds):
+            print(f"  round {round_number + 1} of {self.rounds}", flush=True)
+            for label in (order if round_number % 2 == 0 else order[::-1]):
+                self.measure_cps(label, round_number)
+            for label in (order if round_number % 2 == 0 else order[::-1]):
+                self.measure_bulk(label, round_number)
+
+    # ----- attach -------------------------------------------------------------
+
+    def create(self, name, publish):
+        body = {"name": name, "network": {"network": "attach"}}
+        if publish:
+            body["publish"] = [publish]
+        took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket",
+                    self.path("agent.sock"), "-X", "POST", "-H", "content-type: application/json", "-d",
+                    json.dumps(body), "http://localhost/v1/sandboxes"], timeout=30)
+        return float(took) * 1000
+
+    def attach(self):
+        """Sandboxes created one after another through the API, alternately
+        without and with a published port (`-p HOSTPORT:80`, a host port of
+        its own each: a host port is published once)."""
+        self.agent("network", "create", "attach", "--subnet", "10.78.0.0/20")
+        plain, published = [], []
+        before = run_ns(self.daemon.pid)
+        for i in range(self.attach_each):
+            plain.append(self.create(f"p{i:04d}", None))
+            published.append(self.create(f"q{i:04d}", f"{20000 + i}:80"))
+        agent_s = run_ns(self.daemon.pid) - before
+        # Every published sandbox's port is in the table.
+        rules = run(["nft", "list", "table", "inet", "netagent"])
+        missing = [i for i in range(self.attach_each) if f"dport {20000 + i} " not in rules]
+        self.attach_result = {"plain": plain, "published": published, "agent_s": agent_s, "missing": missing}
+        for label, times in (("without -p", plain), ("with -p", published)):
+            print(f"  attach {label:10}: p50={percentile(times, .5):.2f}ms p99={percentile(times, .99):.2f}ms "
+                  f"(n={len(times)})", flush=True)
+        if missing:
+            print(f"  attach: {len(missing)} published ports missing from the table", flush=True)
+
+    # ----- teardown -----------------------------------------------------------
+
+    def teardown(self):
+        """Removes what the agent made (sandboxes, networks), stops it and
+        returns what is left of its table (the built-in `bridge` network
+        stays, by design); then takes that away by hand too, and the
+        built-in network's bridge, so the next step starts from nothing."""
+        if self.daemon:
+            names = self.agent("ps", "-a", "--format", "{{.Names}}", check=False).split()
+            for start in range(0, len(names), 100):
+                self.agent("rm", "-f", *names[start:start + 100], check=False, timeout=300)
+            for network in ("attach", "pub"):
+                self.agent("network", "rm", network, check=False)
+        self.stop_daemon()
+        self.stop_all()
+        left = subprocess.run(["nft", "list", "table", "inet", "netagent"], capture_output=True, text=True)
+        links = run(["ip", "-br", "link"], check=False).split("\n")
+        bridges = [line.split()[0] for line in links if line.startswith(("netagent0", "na-"))]
+        subprocess.run(["nft", "delete", "table", "inet", "netagent"], capture_output=True)
+        for link in bridges:
+            subprocess.run(["ip", "link", "del", link.split("@")[0]], capture_output=True)
+        return left.stdout if left.returncode == 0 else "", bridges
+
+    def versions(self):
+        def first_line(args):
+            try:
+                return run(args, check=False, timeout=10).strip().splitlines()[0]
+            except (IndexError, OSError, subprocess.SubprocessError):
+                return "?"
+        return {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "netagent": first_line([NETAGENT, "--version"]),
+            "socat": next((line.strip() for line in run(["socat", "-V"], check=False).splitlines()
+                           if line.startswith("socat version")), "?"),
+            "iperf3": first_line(["iperf3", "--version"]),
+            "kernel": os.uname().release,
+            "cpus": str(os.cpu_count()),
+            "load average at the end": " ".join(open("/proc/loadavg").read().split()[:3]),
+        }
+
+
+def main(quick):
+    """Runs the step; returns its report section (publish_report.render)."""
+    from publish_report import render
+    bench = Publish(quick)
+    left = ("", [])
+    try:
+        print("publish: daemon, world, sandbox, servers, proxies", flush=True)
+        load_before = open("/proc/loadavg").read().split()[:3]
+        bench.setup()
+        print("publish: load", flush=True)
+        bench.load()
+        print("publish: attach", flush=True)
+        bench.attach()
+    finally:
+        left = bench.teardown()
+    return render(bench, " ".join(load_before), left)

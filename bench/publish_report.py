@@ -1,0 +1,123 @@
+"""The publish step's section of the report (bench/publish.py measures):
+medians over the rounds per path, ratios to the DNAT path from the same
+run, CPU per connection and per MB, attach with and without a published
+port."""
+
+import re
+import statistics
+
+from publish import CONCURRENCY, HEAD, PATHS, percentile
+
+DNAT = "DNAT (netagent -p)"
+
+
+def median(rows, key):
+    values = [key(r) for r in rows]
+    return statistics.median(values) if values else float("nan")
+
+
+def num(value, digits=1):
+    if value != value:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "-"
+
+
+def write_section(out, text):
+    """Puts the section into `out`, in place of an earlier one."""
+    try:
+        with open(out) as file:
+            old = file.read()
+    except OSError:
+        old = ""
+    if HEAD in old:
+        start = old.index(HEAD)
+        end = old.find("\n## ", start + len(HEAD))
+        old = old[:start] + (old[end + 1:] if end >= 0 else "")
+    with open(out, "w") as file:
+        file.write(old.rstrip("\n") + ("\n\n" if old.strip() else "") + text)
+
+
+def render(bench, load_before, left):
+    rows = bench.rows
+    lines = [HEAD, "",
+             f"Medians of {bench.rounds} round(s), {bench.seconds} s per run, the paths alternated round by round; "
+             "clients in a world namespace (198.51.100.2), servers in a sandbox (10.77.0.2) on a netagent bridge. "
+             "Paths: DNAT = the host's address 198.51.100.1 on a port published with `netagent run -p`; "
+             "userland proxy = the same address on a port where socat (`TCP-LISTEN:PORT,fork` to the sandbox, "
+             "`-b 65536`) stands in for docker-proxy, one process per port; direct = the sandbox's own address "
+             "routed through the host, no NAT and no proxy (the floor).", "",
+             f"CPU: the agent's threads (schedstat), the proxy with its reaped per-connection children "
+             "(utime+stime+cutime+cstime), the server and the client (their own accounts), and the machine's softirq "
+             "and system time from /proc/stat deltas. The kernel accounts by ticks (no IRQ time accounting): "
+             "softirq is sampled, and /proc/stat counts the whole machine, other work included.", ""]
+
+    cps = {label: [r for r in rows if r["path"] == label and r["kind"] == "cps"] for label in PATHS}
+    base = median(cps[DNAT], lambda r: r["rate"]) if cps[DNAT] else 0
+    lines += [f"### Connections (one 16-byte request, one 64-byte response, the server closes; "
+              f"{CONCURRENCY} in flight)", "",
+              "| path | connections/s | / DNAT | p50 ms | p99 ms | errors | proxy µs/conn | agent µs/conn | "
+              "server µs/conn | client µs/conn | softirq µs/conn | system µs/conn | machine busy |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, got in cps.items():
+        if not got:
+            continue
+
+        def per(key):
+            return median(got, lambda r: r[key] * 1e6 / max(r["done"], 1))
+        rate = median(got, lambda r: r["rate"])
+        lines.append(
+            f"| {label} | {num(rate)} | {ratio(rate, base)} | {median(got, lambda r: r['p50_ms']):.2f} | "
+            f"{median(got, lambda r: r['p99_ms']):.2f} | {sum(r['errors'] for r in got)} | {num(per('proxy_s'))} | "
+            f"{num(per('agent_s'), 2)} | {num(per('server_s'))} | {num(per('cpu_s'))} | {num(per('softirq_s'))} | "
+            f"{num(per('system_s'))} | {median(got, lambda r: r['busy_s'] / r['wall_s'] * 100 / 2):.0f}% |")
+
+    bulk = {label: [r for r in rows if r["path"] == label and r["kind"] == "bulk"] for label in PATHS}
+    base = median(bulk[DNAT], lambda r: r["rate"]) if bulk[DNAT] else 0
+    lines += ["", "### Bulk transfer (one iperf3 TCP stream, world to sandbox)", "",
+              "| path | MB/s | / DNAT | proxy µs/MB | agent µs/MB | server µs/MB | client µs/MB | softirq µs/MB | "
+              "system µs/MB | machine busy |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, got in bulk.items():
+        if not got:
+            continue
+
+        def per(key):
+            return median(got, lambda r: r[key] * 1e6 / r["mb"])
+        rate = median(got, lambda r: r["rate"])
+        lines.append(
+            f"| {label} | {num(rate)} | {ratio(rate, base)} | {num(per('proxy_s'))} | {num(per('agent_s'), 3)} | "
+            f"{num(per('server_s'))} | {num(per('client_s'))} | {num(per('softirq_s'))} | {num(per('system_s'))} | "
+            f"{median(got, lambda r: r['busy_s'] / r['wall_s'] * 100 / 2):.0f}% |")
+
+    attach = getattr(bench, "attach_result", None)
+    if attach:
+        plain, published = attach["plain"], attach["published"]
+        p50_plain, p50_pub = percentile(plain, .5), percentile(published, .5)
+        lines += ["", "### Attach with a published port", "",
+                  f"{len(plain)} sandboxes without and {len(published)} with `-p HOSTPORT:80` (a host port of its "
+                  "own each, 20000 up: a host port is published once), created alternately on one network through "
+                  "the API (curl's time per request).", "",
+                  "| | sandboxes | p50 ms | p99 ms |", "|---|---:|---:|---:|",
+                  f"| without -p | {len(plain)} | {p50_plain:.2f} | {percentile(plain, .99):.2f} |",
+                  f"| with -p | {len(published)} | {p50_pub:.2f} | {percentile(published, .99):.2f} |", "",
+                  f"p50 with -p {p50_pub - p50_plain:+.2f} ms against without; the issue's target (p50 with -p under "
+                  f"5 ms): {'met' if p50_pub < 5 else 'missed'}. Published ports found in the table afterwards: "
+                  f"{len(published) - len(attach['missing'])} of {len(published)}. The agent's CPU over the "
+                  f"{len(plain) + len(published)} creations: {attach['agent_s'] * 1000 / (len(plain) + len(published)):.2f} "
+                  "ms each on average."]
+    table, links = left
+    rules = [line.strip() for line in table.splitlines() if line.startswith("\t\t") and "type " not in line]
+    stale = [rule for rule in rules if re.search(r"dnat (ip6? )?to|10\.7[78]\.", rule)]
+    others = [link for link in links if not link.startswith("netagent0")]
+    lines += ["", "After the step removed its sandboxes and networks and stopped the agent: "
+              f"{len(stale)} rule(s) of its published ports or removed networks left in table inet netagent"
+              f"{' (' + '; '.join(stale) + ')' if stale else ''}; links other than the built-in `bridge` network's "
+              f"left: {', '.join(others) or 'none'}. (The built-in network's bridge and rules stay by design; the "
+              "step removes them by hand afterwards, so the next step starts from nothing.)",
+              "", f"Load average before the step: {load_before}.", "", "Versions:", ""]
+    lines += [f"- {k}: {v}" for k, v in bench.versions().items()]
+    return "\n".join(lines) + "\n"
