@@ -28,11 +28,16 @@ HEAD = "## Published ports: DNAT beside a userland proxy"
 HOST, WORLD = "198.51.100.1", "198.51.100.2"
 SUBNET, SANDBOX = "10.77.0.0/24", "10.77.0.2"
 CPS_PORT, BULK_PORT = 7000, 5201  # the servers' ports in the sandbox
-# path label -> (address the world connects to, connection-rate port, bulk port)
+# path label -> (address the client connects to, connection-rate port, bulk
+# port, where the client runs: the world namespace or the host itself)
 PATHS = {
-    "DNAT (netagent -p)": (HOST, 8000, 8201),
-    "userland proxy (socat)": (HOST, 9000, 9201),
-    "direct (no NAT)": (SANDBOX, CPS_PORT, BULK_PORT),
+    "DNAT (netagent -p)": (HOST, 8000, 8201, "world"),
+    "userland proxy: socat": (HOST, 9000, 9201, "world"),
+    "userland proxy: spliceproxy": (HOST, 9100, 9301, "world"),
+    "direct (no NAT)": (SANDBOX, CPS_PORT, BULK_PORT, "world"),
+    "localhost: DNAT (route_localnet)": ("127.0.0.1", 8000, 8201, "host"),
+    "localhost: socat": ("127.0.0.1", 9000, 9201, "host"),
+    "localhost: spliceproxy": ("127.0.0.1", 9100, 9301, "host"),
 }
 CONCURRENCY = 16
 LOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "publish_load.py")
@@ -46,23 +51,18 @@ def machine_ticks():
 
 
 def run_ns(pid):
-    """CPU time of every thread of `pid` in seconds, from schedstat (ns)."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
-                total += int(stat.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / 1e9
+    """CPU time of process `pid`, all its threads, exited ones included, in
+    seconds: its process CPU-time clock (clock_getcpuclockid's clock id,
+    ns resolution)."""
+    return time.clock_gettime((~pid << 3) | 2)  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
 
 
 def with_children_s(pid):
-    """utime + stime + cutime + cstime of `pid` (its reaped children: socat's
-    forked per-connection copies), in seconds."""
+    """CPU time of `pid` ([`run_ns`]) and of its reaped children
+    (cutime + cstime: socat's forked per-connection copies), in seconds."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / CLK_TCK
+    return run_ns(pid) + (int(fields[13]) + int(fields[14])) / CLK_TCK
 
 
 class Publish(Bench):
@@ -90,23 +90,30 @@ class Publish(Bench):
         self.server = self.spawn(["nsenter", f"--net={netns}", "python3", LOAD, "serve", str(CPS_PORT), horizon])
         self.iperf = self.spawn(["nsenter", f"--net={netns}", "iperf3", "-s", "-p", str(BULK_PORT)])
         # Docker's userland proxy: a process per published port, listening on
-        # the host's port and copying each connection to the sandbox.
-        proxy = PATHS["userland proxy (socat)"]
-        self.proxies = {
-            port: self.spawn(["socat", "-b", "65536", f"TCP-LISTEN:{port},fork,reuseaddr,backlog=4096",
-                              f"TCP:{SANDBOX}:{target}"])
-            for port, target in ((proxy[1], CPS_PORT), (proxy[2], BULK_PORT))
-        }
+        # the host's port and copying each connection to the sandbox. socat
+        # forks a process per connection and copies through a buffer;
+        # spliceproxy.c is docker-proxy's design (one process, a dial and a
+        # splice(2) copy each way per connection, TCP_NODELAY).
+        self.proxies = {}
+        socat, splice = PATHS["userland proxy: socat"], PATHS["userland proxy: spliceproxy"]
+        binary = self.path("spliceproxy")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spliceproxy.c")
+        run(["cc", "-O2", "-Wall", "-o", binary, source])
+        for port, target in ((socat[1], CPS_PORT), (socat[2], BULK_PORT)):
+            self.proxies[port] = self.spawn(["socat", "-b", "65536", f"TCP-LISTEN:{port},fork,reuseaddr,backlog=4096",
+                                             f"TCP:{SANDBOX}:{target}"])
+        for port, target in ((splice[1], CPS_PORT), (splice[2], BULK_PORT)):
+            self.proxies[port] = self.spawn([binary, str(port), SANDBOX, str(target)])
         # Everything answers before any number is taken.
-        for label, (address, cps_port, bulk_port) in PATHS.items():
+        for label, (address, cps_port, _, origin) in PATHS.items():
             for _ in range(50):
-                got = self.cps(address, cps_port, 0.2, 5, 1)
+                got = self.cps(origin, address, cps_port, 0.2, 5, 1)
                 if got["done"] == 5:
                     break
                 time.sleep(0.1)
             else:
                 raise RuntimeError(f"{label}: {address}:{cps_port} does not answer from the world: {got}")
-        print("  every path answers from the world", flush=True)
+        print("  every path answers", flush=True)
 
     def make_world(self):
         holder = self.spawn(["unshare", "--net", "sleep", "7200"])
@@ -128,10 +135,12 @@ class Publish(Bench):
 
     # ----- load ---------------------------------------------------------------
 
-    def cps(self, address, port, seconds, most, concurrency):
-        text = self.in_world(["python3", LOAD, "cps", address, str(port), str(seconds), str(most), str(concurrency)],
-                             timeout=seconds + 30)
-        return json.loads(text)
+    def client(self, origin, args, timeout):
+        return self.in_world(args, timeout=timeout) if origin == "world" else run(args, timeout=timeout)
+
+    def cps(self, origin, address, port, seconds, most, concurrency):
+        args = ["python3", LOAD, "cps", address, str(port), str(seconds), str(most), str(concurrency)]
+        return json.loads(self.client(origin, args, seconds + 30))
 
     def cpu_parts(self, proxy_pid):
         return {"agent": run_ns(self.daemon.pid), "proxy": with_children_s(proxy_pid) if proxy_pid else 0.0,
@@ -145,12 +154,12 @@ class Publish(Bench):
                 "wall_s": after["wall"] - before["wall"]}
 
     def measure_cps(self, label, round_number):
-        address, port, _ = PATHS[label]
+        address, port, _, origin = PATHS[label]
         proxy = self.proxies[port].pid if port in self.proxies else None
         most = 2_000 if self.quick else 200_000
         server_before = run_ns(self.server.pid)
         before = self.cpu_parts(proxy)
-        got = self.cps(address, port, self.seconds, most, CONCURRENCY)
+        got = self.cps(origin, address, port, self.seconds, most, CONCURRENCY)
         time.sleep(0.3)  # socat reaps its last children
         after = self.cpu_parts(proxy)
         row = dict(path=label, kind="cps", round=round_number, **got,
@@ -158,18 +167,18 @@ class Publish(Bench):
         row["rate"] = got["done"] / got["seconds"]
         self.rows.append(row)
         per = 1e6 / max(got["done"], 1)
-        print(f"  cps  {label:24} {row['rate']:8.0f}/s  p50={got['p50_ms']:.2f}ms p99={got['p99_ms']:.2f}ms "
+        print(f"  cps  {label:32} {row['rate']:8.0f}/s  p50={got['p50_ms']:.2f}ms p99={got['p99_ms']:.2f}ms "
               f"errors={got['errors']}  µs/conn: proxy={row['proxy_s'] * per:.1f} agent={row['agent_s'] * per:.2f} "
               f"server={row['server_s'] * per:.1f} client={got['cpu_s'] * per:.1f} softirq={row['softirq_s'] * per:.1f} "
               f"system={row['system_s'] * per:.1f} machine busy={row['busy_s'] / row['wall_s'] * 50:.0f}%", flush=True)
 
     def measure_bulk(self, label, round_number):
-        address, _, port = PATHS[label]
+        address, _, port, origin = PATHS[label]
         proxy = self.proxies[port].pid if port in self.proxies else None
         server_before = run_ns(self.iperf.pid)
         before = self.cpu_parts(proxy)
-        text = self.in_world(["iperf3", "-c", address, "-p", str(port), "-t", str(self.seconds), "-J",
-                              "--connect-timeout", "3000"], timeout=self.seconds + 30)
+        text = self.client(origin, ["iperf3", "-c", address, "-p", str(port), "-t", str(self.seconds), "-J",
+                                    "--connect-timeout", "3000"], self.seconds + 30)
         time.sleep(0.3)
         after = self.cpu_parts(proxy)
         end = json.loads(text)["end"]
@@ -180,7 +189,7 @@ class Publish(Bench):
                    **self.cpu_delta(before, after, run_ns(self.iperf.pid) - server_before))
         row["rate"] = mb / received["seconds"]
         self.rows.append(row)
-        print(f"  bulk {label:24} {row['rate']:8.0f} MB/s  µs/MB: proxy={row['proxy_s'] * 1e6 / mb:.1f} "
+        print(f"  bulk {label:32} {row['rate']:8.0f} MB/s  µs/MB: proxy={row['proxy_s'] * 1e6 / mb:.1f} "
               f"agent={row['agent_s'] * 1e6 / mb:.3f} server={row['server_s'] * 1e6 / mb:.1f} "
               f"client={row['client_s'] * 1e6 / mb:.1f} softirq={row['softirq_s'] * 1e6 / mb:.1f} "
               f"system={row['system_s'] * 1e6 / mb:.1f}", flush=True)
@@ -210,19 +219,21 @@ class Publish(Bench):
         without and with a published port (`-p HOSTPORT:80`, a host port of
         its own each: a host port is published once)."""
         self.agent("network", "create", "attach", "--subnet", "10.78.0.0/20")
-        plain, published = [], []
-        before = run_ns(self.daemon.pid)
+        times = {"plain": [], "published": [], "plain_cpu": [], "published_cpu": []}
+        pid = self.daemon.pid
         for i in range(self.attach_each):
-            plain.append(self.create(f"p{i:04d}", None))
-            published.append(self.create(f"q{i:04d}", f"{20000 + i}:80"))
-        agent_s = run_ns(self.daemon.pid) - before
+            for kind, name, publish in (("plain", f"p{i:04d}", None), ("published", f"q{i:04d}", f"{20000 + i}:80")):
+                before = run_ns(pid)
+                times[kind].append(self.create(name, publish))
+                times[f"{kind}_cpu"].append((run_ns(pid) - before) * 1000)
         # Every published sandbox's port is in the table.
         rules = run(["nft", "list", "table", "inet", "netagent"])
         missing = [i for i in range(self.attach_each) if f"dport {20000 + i} " not in rules]
-        self.attach_result = {"plain": plain, "published": published, "agent_s": agent_s, "missing": missing}
-        for label, times in (("without -p", plain), ("with -p", published)):
-            print(f"  attach {label:10}: p50={percentile(times, .5):.2f}ms p99={percentile(times, .99):.2f}ms "
-                  f"(n={len(times)})", flush=True)
+        self.attach_result = dict(times, missing=missing)
+        for label, kind in (("without -p", "plain"), ("with -p", "published")):
+            print(f"  attach {label:10}: p50={percentile(times[kind], .5):.2f}ms "
+                  f"p99={percentile(times[kind], .99):.2f}ms (n={len(times[kind])}), agent CPU p50 "
+                  f"{percentile(times[kind + '_cpu'], .5):.2f}ms", flush=True)
         if missing:
             print(f"  attach: {len(missing)} published ports missing from the table", flush=True)
 

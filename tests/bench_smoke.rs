@@ -17,6 +17,7 @@ fn bench_run_quick_completes_every_step() {
         ("python3", "python3"),
         ("socat", "socat"),
         ("iperf3", "iperf3"),
+        ("cc", "gcc"),
     ] {
         require_program(program, package);
     }
@@ -41,7 +42,8 @@ fn bench_run_quick_completes_every_step() {
         "## Attach",
         "## Published ports: DNAT beside a userland proxy",
         "| DNAT (netagent -p) |",
-        "| userland proxy (socat) |",
+        "| userland proxy: socat |",
+        "| userland proxy: spliceproxy |",
         "| direct (no NAT) |",
         "### Attach with a published port",
         "## Targets",
