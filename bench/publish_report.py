@@ -115,6 +115,11 @@ def render(bench, load_before, left):
                   f"p50 with -p {p50_pub - p50_plain:+.2f} ms against without; the issue's target (p50 with -p under "
                   f"5 ms): {'met' if p50_pub < 5 else 'missed'}. Published ports found in the table afterwards: "
                   f"{len(published) - len(attach['missing'])} of {len(published)}."]
+        if len(plain) >= 200:
+            def hundreds(times):
+                return " ".join(f"{percentile(times[i:i + 100], .5):.2f}" for i in range(0, len(times) - 99, 100))
+            lines += ["", "p50 of each hundred, in order (how the cost grows with the sandboxes, and published "
+                      f"ports, already there): without -p {hundreds(plain)} ms; with -p {hundreds(published)} ms."]
     table, links = left
     rules = [line.strip() for line in table.splitlines() if line.startswith("\t\t") and "type " not in line]
     stale = [rule for rule in rules if re.search(r"dnat (ip6? )?to|10\.7[78]\.", rule)]
