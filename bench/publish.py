@@ -17,8 +17,11 @@ Layout (all inside the private namespace):
   sandbox srv   10.77.0.2     the servers (publish_load.py serve, iperf3 -s)
 """
 
+import errno
 import json
 import os
+import socket
+import struct
 import subprocess
 import time
 
@@ -27,17 +30,23 @@ from bench import CLK_TCK, NETAGENT, Bench, percentile, run
 HEAD = "## Published ports: DNAT beside a userland proxy"
 HOST, WORLD = "198.51.100.1", "198.51.100.2"
 SUBNET, SANDBOX = "10.77.0.0/24", "10.77.0.2"
-CPS_PORT, BULK_PORT = 7000, 5201  # the servers' ports in the sandbox
+BULK_PORT = 5201  # iperf3's port in the sandbox
 # path label -> (address the client connects to, connection-rate port, bulk
-# port, where the client runs: the world namespace or the host itself)
+# port, where the client runs: the world namespace or the host itself, the
+# connection-rate server's port in the sandbox). The server has a port per
+# path (the two proxies' are shared by their world and localhost paths), so
+# no two paths share a 4-tuple at the server: one path's TIME_WAIT sockets
+# and conntrack entries never meet the next one's connections (a new
+# connection whose reply tuple an old entry of another path holds is
+# dropped by conntrack, and its SYN retried a second later).
 PATHS = {
-    "DNAT (netagent -p)": (HOST, 8000, 8201, "world"),
-    "userland proxy: socat": (HOST, 9000, 9201, "world"),
-    "userland proxy: spliceproxy": (HOST, 9100, 9301, "world"),
-    "direct (no NAT)": (SANDBOX, CPS_PORT, BULK_PORT, "world"),
-    "localhost: DNAT (route_localnet)": ("127.0.0.1", 8000, 8201, "host"),
-    "localhost: socat": ("127.0.0.1", 9000, 9201, "host"),
-    "localhost: spliceproxy": ("127.0.0.1", 9100, 9301, "host"),
+    "DNAT (netagent -p)": (HOST, 8000, 8201, "world", 7000),
+    "userland proxy: socat": (HOST, 9000, 9201, "world", 7001),
+    "userland proxy: spliceproxy": (HOST, 9100, 9301, "world", 7002),
+    "direct (no NAT)": (SANDBOX, 7003, BULK_PORT, "world", 7003),
+    "localhost: DNAT (route_localnet)": ("127.0.0.1", 8004, 8201, "host", 7004),
+    "localhost: socat": ("127.0.0.1", 9000, 9201, "host", 7001),
+    "localhost: spliceproxy": ("127.0.0.1", 9100, 9301, "host", 7002),
 }
 CONCURRENCY = 16
 LOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "publish_load.py")
@@ -57,6 +66,23 @@ def run_ns(pid):
     return time.clock_gettime((~pid << 3) | 2)  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
 
 
+def flush_conntrack():
+    """Empties this namespace's conntrack table (ctnetlink's
+    IPCTNL_MSG_CT_DELETE with no tuple deletes every entry), so that each
+    run starts without the previous runs' TIME_WAIT entries (the table's
+    limit, nf_conntrack_max, is the whole machine's)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12) as sock:  # NETLINK_NETFILTER
+        sock.settimeout(5)
+        # nlmsghdr (type NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE,
+        # flags NLM_F_REQUEST | NLM_F_ACK), nfgenmsg (AF_INET, version 0)
+        sock.send(struct.pack("=IHHII", 20, (1 << 8) | 2, 1 | 4, 1, 0) + struct.pack("=BBH", socket.AF_INET, 0, 0))
+        reply = sock.recv(4096)
+    kind, = struct.unpack_from("=H", reply, 4)
+    error, = struct.unpack_from("=i", reply, 16)
+    if kind != 2 or error not in (0, -errno.ENOENT):
+        raise RuntimeError(f"flushing conntrack: netlink message type {kind}, error {error}")
+
+
 def with_children_s(pid):
     """CPU time of `pid` ([`run_ns`]) and of its reaped children
     (cutime + cstime: socat's forked per-connection copies), in seconds."""
@@ -68,8 +94,8 @@ def with_children_s(pid):
 class Publish(Bench):
     def __init__(self, quick):
         super().__init__(quick, out=None)
-        self.seconds = 1 if quick else 5
-        self.rounds = 1 if quick else 3
+        self.seconds = 1 if quick else 4
+        self.rounds = 1 if quick else 5
         self.attach_each = 10 if quick else 300
         self.rows = []  # dicts: path, kind, round, ... (see measure_*)
 
@@ -82,12 +108,13 @@ class Publish(Bench):
         self.start_daemon("redirect")
         self.make_world()
         self.agent("network", "create", "pub", "--subnet", SUBNET)
-        dnat = PATHS["DNAT (netagent -p)"]
-        self.agent("run", "--name", "srv", "--network", "pub", "--ip", SANDBOX,
-                   "-p", f"{dnat[1]}:{CPS_PORT}", "-p", f"{dnat[2]}:{BULK_PORT}")
+        dnat, local = PATHS["DNAT (netagent -p)"], PATHS["localhost: DNAT (route_localnet)"]
+        self.agent("run", "--name", "srv", "--network", "pub", "--ip", SANDBOX, "-p", f"{dnat[1]}:{dnat[4]}",
+                   "-p", f"{local[1]}:{local[4]}", "-p", f"{dnat[2]}:{BULK_PORT}")
         netns = json.loads(self.agent("inspect", "srv"))[0]["Netagent"]["Netns"]
         horizon = str(3600)
-        self.server = self.spawn(["nsenter", f"--net={netns}", "python3", LOAD, "serve", str(CPS_PORT), horizon])
+        ports = ",".join(str(port) for port in sorted({path[4] for path in PATHS.values()}))
+        self.server = self.spawn(["nsenter", f"--net={netns}", "python3", LOAD, "serve", ports, horizon])
         self.iperf = self.spawn(["nsenter", f"--net={netns}", "iperf3", "-s", "-p", str(BULK_PORT)])
         # Docker's userland proxy: a process per published port, listening on
         # the host's port and copying each connection to the sandbox. socat
@@ -99,13 +126,13 @@ class Publish(Bench):
         binary = self.path("spliceproxy")
         source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spliceproxy.c")
         run(["cc", "-O2", "-Wall", "-o", binary, source])
-        for port, target in ((socat[1], CPS_PORT), (socat[2], BULK_PORT)):
+        for port, target in ((socat[1], socat[4]), (socat[2], BULK_PORT)):
             self.proxies[port] = self.spawn(["socat", "-b", "65536", f"TCP-LISTEN:{port},fork,reuseaddr,backlog=4096",
                                              f"TCP:{SANDBOX}:{target}"])
-        for port, target in ((splice[1], CPS_PORT), (splice[2], BULK_PORT)):
+        for port, target in ((splice[1], splice[4]), (splice[2], BULK_PORT)):
             self.proxies[port] = self.spawn([binary, str(port), SANDBOX, str(target)])
         # Everything answers before any number is taken.
-        for label, (address, cps_port, _, origin) in PATHS.items():
+        for label, (address, cps_port, _, origin, _) in PATHS.items():
             for _ in range(50):
                 got = self.cps(origin, address, cps_port, 0.2, 5, 1)
                 if got["done"] == 5:
@@ -154,9 +181,10 @@ class Publish(Bench):
                 "wall_s": after["wall"] - before["wall"]}
 
     def measure_cps(self, label, round_number):
-        address, port, _, origin = PATHS[label]
+        address, port, _, origin, _ = PATHS[label]
         proxy = self.proxies[port].pid if port in self.proxies else None
         most = 2_000 if self.quick else 200_000
+        flush_conntrack()
         server_before = run_ns(self.server.pid)
         before = self.cpu_parts(proxy)
         got = self.cps(origin, address, port, self.seconds, most, CONCURRENCY)
@@ -173,8 +201,9 @@ class Publish(Bench):
               f"system={row['system_s'] * per:.1f} machine busy={row['busy_s'] / row['wall_s'] * 50:.0f}%", flush=True)
 
     def measure_bulk(self, label, round_number):
-        address, _, port, origin = PATHS[label]
+        address, _, port, origin, _ = PATHS[label]
         proxy = self.proxies[port].pid if port in self.proxies else None
+        flush_conntrack()
         server_before = run_ns(self.iperf.pid)
         before = self.cpu_parts(proxy)
         text = self.client(origin, ["iperf3", "-c", address, "-p", str(port), "-t", str(self.seconds), "-J",
@@ -206,12 +235,18 @@ class Publish(Bench):
     # ----- attach -------------------------------------------------------------
 
     def create(self, name, publish):
+        """Creates a sandbox through the API; returns curl's time for the
+        request in ms, or raises with the agent's answer."""
         body = {"name": name, "network": {"network": "attach"}}
         if publish:
             body["publish"] = [publish]
-        took = run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}", "--unix-socket",
-                    self.path("agent.sock"), "-X", "POST", "-H", "content-type: application/json", "-d",
-                    json.dumps(body), "http://localhost/v1/sandboxes"], timeout=30)
+        out = run(["curl", "-sS", "-w", "\n%{http_code} %{time_total}", "--unix-socket", self.path("agent.sock"),
+                   "-X", "POST", "-H", "content-type: application/json", "-d", json.dumps(body),
+                   "http://localhost/v1/sandboxes"], timeout=30)
+        answer, _, status = out.rpartition("\n")
+        code, took = status.split()
+        if not code.startswith("2"):
+            raise RuntimeError(f"{answer.strip()} (HTTP {code})")
         return float(took) * 1000
 
     def attach(self):
@@ -219,16 +254,27 @@ class Publish(Bench):
         without and with a published port (`-p HOSTPORT:80`, a host port of
         its own each: a host port is published once)."""
         self.agent("network", "create", "attach", "--subnet", "10.78.0.0/20")
-        times = {"plain": [], "published": [], "plain_cpu": [], "published_cpu": []}
+        times = {"plain": [], "published": [], "plain_cpu": [], "published_cpu": [], "failed": None}
         pid = self.daemon.pid
         for i in range(self.attach_each):
             for kind, name, publish in (("plain", f"p{i:04d}", None), ("published", f"q{i:04d}", f"{20000 + i}:80")):
                 before = run_ns(pid)
-                times[kind].append(self.create(name, publish))
+                try:
+                    took = self.create(name, publish)
+                except RuntimeError as err:
+                    # Recorded and reported; the pairs stop here.
+                    times["failed"] = {"kind": kind, "index": i, "published_before": len(times["published"]),
+                                       "message": str(err)}
+                    break
+                times[kind].append(took)
                 times[f"{kind}_cpu"].append((run_ns(pid) - before) * 1000)
+            if times["failed"]:
+                print(f"  attach: creating the {times['failed']['kind']} sandbox of pair {i + 1} failed: "
+                      f"{times['failed']['message']}", flush=True)
+                break
         # Every published sandbox's port is in the table.
         rules = run(["nft", "list", "table", "inet", "netagent"])
-        missing = [i for i in range(self.attach_each) if f"dport {20000 + i} " not in rules]
+        missing = [i for i in range(len(times["published"])) if f"dport {20000 + i} " not in rules]
         self.attach_result = dict(times, missing=missing)
         for label, kind in (("without -p", "plain"), ("with -p", "published")):
             print(f"  attach {label:10}: p50={percentile(times[kind], .5):.2f}ms "

@@ -3,8 +3,10 @@
 and a client, one process each, non-blocking with epoll, so that neither
 waits on one connection while others are ready.
 
-  publish_load.py serve PORT SECONDS
-      accepts on PORT; reads a 16-byte request, answers 64 bytes and
+  publish_load.py serve PORT[,PORT...] SECONDS
+      accepts on each PORT (a port per path, so that no two paths share a
+      connection's 4-tuple at the server: TIME_WAIT and conntrack entries
+      of one path never meet the next one's connections); reads a 16-byte request, answers 64 bytes and
       closes (the server closes first, as an HTTP/1.0 server does, so
       TIME_WAIT stays on its side and the client's ports are not used up).
       Ends by itself after SECONDS.
@@ -29,19 +31,23 @@ RESPONSE = b"HTTP/1.0 200 OK\r\ncontent-length: 29\r\n\r\n" + b"x" * 25  # 64 by
 assert len(REQUEST) == 16 and len(RESPONSE) == 64
 
 
-def serve(port, seconds):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(4096)
-    listener.setblocking(False)
+def serve(ports, seconds):
     poll = select.epoll()
-    poll.register(listener.fileno(), select.EPOLLIN)
+    listeners = {}
+    for port in ports:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", port))
+        listener.listen(4096)
+        listener.setblocking(False)
+        poll.register(listener.fileno(), select.EPOLLIN)
+        listeners[listener.fileno()] = listener
     open_conns = {}
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         for fd, _ in poll.poll(0.5):
-            if fd == listener.fileno():
+            if fd in listeners:
+                listener = listeners[fd]
                 for _ in range(256):
                     try:
                         conn, _ = listener.accept()
@@ -149,7 +155,7 @@ def cps(host, port, seconds, most, concurrency):
 
 def main():
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), float(sys.argv[3]))
+        serve([int(port) for port in sys.argv[2].split(",")], float(sys.argv[3]))
     elif sys.argv[1] == "cps":
         cps(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     else:

@@ -115,6 +115,11 @@ def render(bench, load_before, left):
                   f"p50 with -p {p50_pub - p50_plain:+.2f} ms against without; the issue's target (p50 with -p under "
                   f"5 ms): {'met' if p50_pub < 5 else 'missed'}. Published ports found in the table afterwards: "
                   f"{len(published) - len(attach['missing'])} of {len(published)}."]
+        failed = attach.get("failed")
+        if failed:
+            lines += ["", f"**Creation failed**: the {'sandbox with -p' if failed['kind'] == 'published' else 'plain sandbox'} "
+                      f"of pair {failed['index'] + 1}, with {failed['published_before']} published ports already in "
+                      f"the table: the agent answered `{failed['message']}`. The series stopped there."]
         if len(plain) >= 200:
             def hundreds(times):
                 return " ".join(f"{percentile(times[i:i + 100], .5):.2f}" for i in range(0, len(times) - 99, 100))
