@@ -480,7 +480,7 @@ def main():
         from publish import main as publish
         from publish_report import write_section
         print("publish", flush=True)
-        publish_section = publish(options.quick)
+        publish_section = publish(options.quick, None if options.quick else options.out + ".publish.json")
         if options.only == "publish":
             write_section(options.out, publish_section)
             print(publish_section, flush=True)

@@ -324,8 +324,9 @@ class Publish(Bench):
         }
 
 
-def main(quick):
-    """Runs the step; returns its report section (publish_report.render)."""
+def main(quick, raw=None):
+    """Runs the step; returns its report section (publish_report.render).
+    With `raw`, the measured rows and attach times are saved there too."""
     from publish_report import render
     bench = Publish(quick)
     left = ("", [])
@@ -339,4 +340,7 @@ def main(quick):
         bench.attach()
     finally:
         left = bench.teardown()
+        if raw:
+            with open(raw, "w") as saved:
+                json.dump({"rows": bench.rows, "attach": getattr(bench, "attach_result", None)}, saved)
     return render(bench, " ".join(load_before), left)
