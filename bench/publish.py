@@ -37,7 +37,7 @@ BULK_PORT = 5201  # iperf3's port in the sandbox
 # path (the two proxies' are shared by their world and localhost paths), so
 # no two paths share a 4-tuple at the server: one path's TIME_WAIT sockets
 # and conntrack entries never meet the next one's connections (a new
-# connection whose reply tuple an old entry of another path holds is
+# connection whose reply tuple an old entry of another path holds can be
 # dropped by conntrack, and its SYN retried a second later).
 PATHS = {
     "DNAT (netagent -p)": (HOST, 8000, 8201, "world", 7000),
