@@ -139,7 +139,7 @@ class Publish(Bench):
                     break
                 time.sleep(0.1)
             else:
-                raise RuntimeError(f"{label}: {address}:{cps_port} does not answer from the world: {got}")
+                raise RuntimeError(f"{label}: {address}:{cps_port} does not answer from the {origin}: {got}")
         print("  every path answers", flush=True)
 
     def make_world(self):
@@ -210,7 +210,10 @@ class Publish(Bench):
                                     "--connect-timeout", "3000"], self.seconds + 30)
         time.sleep(0.3)
         after = self.cpu_parts(proxy)
-        end = json.loads(text)["end"]
+        result = json.loads(text)
+        if result.get("error") or "sum_received" not in result.get("end", {}):
+            raise RuntimeError(f"{label}: iperf3 to {address}:{port}: {result.get('error', 'no result')}")
+        end = result["end"]
         received = end["sum_received"]
         mb = received["bytes"] / 1e6
         row = dict(path=label, kind="bulk", round=round_number, mb=mb, seconds=received["seconds"],
