@@ -458,9 +458,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: one short round of each step")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
-    parser.add_argument("--only", choices=["load", "failover", "attach", "runtimes"],
+    parser.add_argument("--only", choices=["load", "failover", "attach", "publish", "runtimes"],
                         help="run one step (the report then shows only that step); runtimes runs only when "
-                             "asked for, and adds or replaces its own section in the report")
+                             "asked for; publish and runtimes add or replace their own section in the report")
     parser.add_argument("--containers", type=int,
                         help="containers per setup of the runtimes step (50 by default, 5 with --quick)")
     parser.add_argument("--rounds", type=int, help="rounds of the load (3 by default, 1 with --quick)")
@@ -473,6 +473,18 @@ def main():
         from runtimes import main as runtimes
         runtimes(options.out, options.containers or (5 if options.quick else 50))
         return
+    publish_section = None
+    if options.only in (None, "publish"):
+        # First, with a daemon of its own that it stops after removing all it
+        # made, so the other steps start from the same nothing as before.
+        from publish import main as publish
+        from publish_report import write_section
+        print("publish", flush=True)
+        publish_section = publish(options.quick, None if options.quick else options.out + ".publish.json")
+        if options.only == "publish":
+            write_section(options.out, publish_section)
+            print(publish_section, flush=True)
+            return
     bench = Bench(options.quick, options.out, options.rounds, options.workloads)
     try:
         bench.setup()
@@ -492,6 +504,9 @@ def main():
             print("attach", flush=True)
             attach = bench.attach()
         bench.report(failover, attach)
+        if publish_section:
+            write_section(options.out, publish_section)
+            print(publish_section, flush=True)
     finally:
         bench.stop_daemon()
         bench.stop_all()

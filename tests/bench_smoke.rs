@@ -15,6 +15,9 @@ fn bench_run_quick_completes_every_step() {
         ("dnsmasq", "dnsmasq-base"),
         ("curl", "curl"),
         ("python3", "python3"),
+        ("socat", "socat"),
+        ("iperf3", "iperf3"),
+        ("cc", "gcc"),
     ] {
         require_program(program, package);
     }
@@ -37,6 +40,12 @@ fn bench_run_quick_completes_every_step() {
         "| local | 8 | dnsmasq |",
         "## Dead first upstream",
         "## Attach",
+        "## Published ports: DNAT beside a userland proxy",
+        "| DNAT (netagent -p) |",
+        "| userland proxy: socat |",
+        "| userland proxy: spliceproxy |",
+        "| direct (no NAT) |",
+        "### Attach with a published port",
         "## Targets",
         "## Versions",
     ] {
