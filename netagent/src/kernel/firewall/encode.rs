@@ -23,7 +23,7 @@ use netlink_packet_netfilter::nftables::{
 };
 use netlink_packet_netfilter::NetfilterProtoFamily;
 
-use super::plan::{Action, Match, Plan, Rule};
+use super::plan::{Action, Match, Plan, Rule, PUBLISHED};
 use crate::kernel::nft::{equals, load, Batch};
 
 /// The agent's table in the host namespace (inet: IPv4 and IPv6).
@@ -84,7 +84,7 @@ const IFNAMSIZ: usize = 16;
 
 /// The transaction that makes the kernel hold `plan`.
 pub fn program(plan: &Plan) -> Batch {
-    let mut batch = Batch::new(NetfilterProtoFamily::Inet);
+    let mut batch = Batch::new(NetfilterProtoFamily::Inet).acknowledge_last_only();
     batch.add(table(NfTablesMessage::NewTable), NLM_F_CREATE);
     for (name, base) in &CHAINS {
         batch.add(chain(name, base.as_ref()), NLM_F_CREATE);
@@ -98,6 +98,51 @@ pub fn program(plan: &Plan) -> Batch {
         }
     }
     batch
+}
+
+/// The transaction that appends `rules` to the `published` chain: a
+/// published port added, with no rule deleted (deleting rules makes the
+/// commit wait, about 10 ms here).
+pub fn add_published(rules: &[Rule]) -> Batch {
+    let mut batch = Batch::new(NetfilterProtoFamily::Inet).acknowledge_last_only();
+    for rule in rules {
+        batch.add(new_rule(PUBLISHED, rule), NLM_F_CREATE | NLM_F_APPEND);
+    }
+    batch
+}
+
+/// The transaction that deletes the `published` chain's rules `handles`.
+pub fn delete_published(handles: &[u64]) -> Batch {
+    let mut batch = Batch::new(NetfilterProtoFamily::Inet).acknowledge_last_only();
+    for handle in handles {
+        batch.add(
+            NfTablesMessage::DeleteRule(RuleMessage {
+                attributes: vec![
+                    RuleAttribute::Table(TABLE.into()),
+                    RuleAttribute::Chain(PUBLISHED.into()),
+                    RuleAttribute::Handle(*handle),
+                ],
+            }),
+            0,
+        );
+    }
+    batch
+}
+
+/// A dumped rule's handle and comment, if it has both.
+pub fn handle_and_comment(message: &NfTablesMessage) -> Option<(u64, String)> {
+    let NfTablesMessage::NewRule(rule) = message else {
+        return None;
+    };
+    let handle = rule.attributes.iter().find_map(|a| match a {
+        RuleAttribute::Handle(handle) => Some(*handle),
+        _ => None,
+    })?;
+    let comment = rule.attributes.iter().find_map(|a| match a {
+        RuleAttribute::UserData(bytes) => comment_of(bytes),
+        _ => None,
+    })?;
+    Some((handle, comment))
 }
 
 /// The transaction that removes the table, present or not.
@@ -163,13 +208,43 @@ fn new_rule(chain: &str, rule: &Rule) -> NfTablesMessage {
         expressions.extend(matches(condition));
     }
     expressions.extend(action(&rule.action));
-    NfTablesMessage::NewRule(RuleMessage {
-        attributes: vec![
-            RuleAttribute::Table(TABLE.into()),
-            RuleAttribute::Chain(chain.into()),
-            RuleAttribute::Expressions(expressions),
-        ],
-    })
+    let mut attributes = vec![
+        RuleAttribute::Table(TABLE.into()),
+        RuleAttribute::Chain(chain.into()),
+        RuleAttribute::Expressions(expressions),
+    ];
+    if let Some(comment) = &rule.comment {
+        attributes.push(RuleAttribute::UserData(comment_bytes(comment)));
+    }
+    NfTablesMessage::NewRule(RuleMessage { attributes })
+}
+
+/// NFTNL_UDATA_RULE_COMMENT: libnftnl's type-length-value in a rule's
+/// user data, so `nft list` shows it as `comment "..."`.
+const UDATA_RULE_COMMENT: u8 = 0;
+/// nft's limit on a comment, with its NUL.
+const MAX_COMMENT: usize = 128;
+
+fn comment_bytes(comment: &str) -> Vec<u8> {
+    let mut value: Vec<u8> = comment.bytes().take(MAX_COMMENT - 1).collect();
+    value.push(0);
+    let mut bytes = vec![UDATA_RULE_COMMENT, value.len() as u8];
+    bytes.extend(value);
+    bytes
+}
+
+/// The comment in a rule's user data (the first comment TLV).
+fn comment_of(bytes: &[u8]) -> Option<String> {
+    let mut rest = bytes;
+    while let [kind, len, tail @ ..] = rest {
+        let (value, after) = tail.split_at_checked(usize::from(*len))?;
+        if *kind == UDATA_RULE_COMMENT {
+            let text = value.strip_suffix(&[0]).unwrap_or(value);
+            return String::from_utf8(text.to_vec()).ok();
+        }
+        rest = after;
+    }
+    None
 }
 
 type Expression = ListAttribute<ExpressionAttribute>;
@@ -332,4 +407,23 @@ fn named(name: &str, attributes: &[(u16, u32)]) -> Expression {
             .collect(),
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_survives_the_round_trip_through_user_data() {
+        let bytes = comment_bytes("netagent tcp *:8080 -> 10.1.0.2:80");
+        assert_eq!(bytes[0], UDATA_RULE_COMMENT);
+        assert_eq!(
+            comment_of(&bytes).as_deref(),
+            Some("netagent tcp *:8080 -> 10.1.0.2:80")
+        );
+        assert_eq!(comment_of(&[0, 200, 1]), None, "a length past the end");
+        let mut other_first = vec![1, 1, 7];
+        other_first.extend(comment_bytes("x"));
+        assert_eq!(comment_of(&other_first).as_deref(), Some("x"));
+    }
 }

@@ -28,7 +28,7 @@ pub mod plan;
 
 pub use plan::{BridgeNet, Forward, Inputs};
 
-use crate::kernel::nft::{exchange, open_socket, request, Purpose, Reply};
+use crate::kernel::nft::{dump, exchange, open_socket, request, Purpose, Reply};
 
 /// The firewall as last applied, and how often it had to be restored.
 #[derive(Debug, Default)]
@@ -51,7 +51,19 @@ impl Firewall {
         if applied.as_ref() == Some(&inputs) {
             return Ok(());
         }
-        if inputs.networks.is_empty() {
+        // A change of published ports alone touches only their rules; a
+        // failure there (the table changed behind the agent's back) falls
+        // back to loading everything.
+        let same_networks = applied
+            .as_ref()
+            .is_some_and(|old| old.networks == inputs.networks && !old.networks.is_empty());
+        let updated = match applied.as_ref() {
+            Some(old) if same_networks => update_published(&old.forwards, &inputs.forwards),
+            _ => Err(io::Error::other("the networks changed")),
+        };
+        if updated.is_ok() {
+            // Only the published ports changed, and only they were touched.
+        } else if inputs.networks.is_empty() {
             encode::remove().commit()?;
         } else {
             prepare_sysctls(&inputs)?;
@@ -93,6 +105,42 @@ impl Firewall {
         self.restored.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
+}
+
+/// Makes the `published` chain hold `new` instead of `old`: only the
+/// rules that changed, found by their comments, so a `run -p` or an `rm`
+/// leaves every other rule alone.
+fn update_published(old: &[Forward], new: &[Forward]) -> io::Result<()> {
+    let gone: Vec<String> = old
+        .iter()
+        .filter(|f| !new.contains(f))
+        .map(Forward::comment)
+        .collect();
+    if !gone.is_empty() {
+        let query = request(
+            netlink_packet_netfilter::NetfilterProtoFamily::Inet,
+            encode::rules_of(plan::PUBLISHED),
+            NLM_F_REQUEST | NLM_F_DUMP,
+        );
+        let handles: Vec<u64> = dump(&query)?
+            .iter()
+            .filter_map(|(_, message)| encode::handle_and_comment(message))
+            .filter(|(_, comment)| gone.contains(comment))
+            .map(|(handle, _)| handle)
+            .collect();
+        if !handles.is_empty() {
+            encode::delete_published(&handles).commit()?;
+        }
+    }
+    let added: Vec<plan::Rule> = new
+        .iter()
+        .filter(|f| !old.contains(f))
+        .map(plan::published_rule)
+        .collect();
+    if !added.is_empty() {
+        encode::add_published(&added).commit()?;
+    }
+    Ok(())
 }
 
 /// Whether every chain of the plan is there with as many rules as it

@@ -119,6 +119,9 @@ pub struct Rule {
     pub matches: Vec<Match>,
     /// Then this.
     pub action: Action,
+    /// Its comment (NFTA_RULE_USERDATA): a published port's rule is
+    /// found by it to be deleted alone.
+    pub comment: Option<String>,
 }
 
 /// The chains of the agent's inet table, in the order they are made:
@@ -135,7 +138,35 @@ pub struct Plan {
 }
 
 fn rule(matches: Vec<Match>, action: Action) -> Rule {
-    Rule { matches, action }
+    Rule {
+        matches,
+        action,
+        comment: None,
+    }
+}
+
+impl Forward {
+    /// The comment of its rule, which names it uniquely (one host port is
+    /// published once): `netagent tcp *:8080 -> 10.1.0.2:80`.
+    pub fn comment(&self) -> String {
+        let host = self
+            .host_ip
+            .map_or_else(|| "*".to_owned(), |ip| ip.to_string());
+        format!(
+            "netagent {} {host}:{} -> {}",
+            protocol_name(self.protocol),
+            self.host_port,
+            std::net::SocketAddr::new(self.target, self.target_port)
+        )
+    }
+}
+
+/// The `published` chain's rule for one forward.
+pub fn published_rule(forward: &Forward) -> Rule {
+    Rule {
+        comment: Some(forward.comment()),
+        ..dnat(forward)
+    }
 }
 
 /// The plan for `inputs`.
@@ -145,7 +176,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
         chains: vec![
             ("prerouting", to_host.clone()),
             ("output", to_host),
-            (PUBLISHED, inputs.forwards.iter().map(dnat).collect()),
+            (
+                PUBLISHED,
+                inputs.forwards.iter().map(published_rule).collect(),
+            ),
             ("postrouting", postrouting(&inputs.networks)),
             ("forward", forward(&inputs.networks)),
             (ISOLATION, isolation(&inputs.networks)),
@@ -303,6 +337,10 @@ impl fmt::Display for Rule {
             Action::Dnat(IpAddr::V4(to), port) => write!(f, "dnat ip to {to}:{port}"),
             Action::Dnat(IpAddr::V6(to), port) => write!(f, "dnat ip6 to [{to}]:{port}"),
             Action::Jump(chain) => write!(f, "jump {chain}"),
+        }?;
+        match &self.comment {
+            Some(comment) => write!(f, " comment \"{comment}\""),
+            None => Ok(()),
         }
     }
 }

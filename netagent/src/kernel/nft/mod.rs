@@ -29,8 +29,9 @@ use netlink_packet_netfilter::{
     NetfilterSubsystem,
 };
 use nix::sys::socket::{
-    bind, recv, send, setsockopt, socket, sockopt::ReceiveTimeout, AddressFamily, MsgFlags,
-    NetlinkAddr, SockFlag, SockProtocol, SockType,
+    bind, recv, send, setsockopt, socket,
+    sockopt::{ReceiveTimeout, SndBufForce},
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
 };
 use nix::sys::time::TimeVal;
 
@@ -48,6 +49,8 @@ const RECEIVE_TIMEOUT: TimeVal = TimeVal::new(2, 0);
 /// makes a dump's datagrams at most 32 KiB (`netlink_recvmsg` caps
 /// `max_recvmsg_len`, net/netlink/af_netlink.c).
 const RECEIVE_BUFFER: usize = 64 * 1024;
+/// Requests larger than this raise the socket's send buffer first.
+const SEND_BUFFER_KEPT: usize = 128 * 1024;
 /// The sequence number of a lone request, as of the first message of a
 /// batch.
 const FIRST_SEQUENCE: u32 = 1;
@@ -96,6 +99,11 @@ pub(crate) struct Batch {
     buf: Vec<u8>,
     sequence: u32,
     acks: u32,
+    /// Ask for one acknowledgement, of the last message, instead of one
+    /// per message ([`Batch::acknowledge_last_only`]).
+    last_only: bool,
+    /// Where the last nf_tables message starts in `buf`.
+    last: usize,
 }
 
 impl Batch {
@@ -107,9 +115,23 @@ impl Batch {
             buf: Vec::new(),
             sequence: FIRST_SEQUENCE - 1,
             acks: 0,
+            last_only: false,
+            last: 0,
         };
         batch.push(control(ControlMessage::BatchBegin), NLM_F_REQUEST);
         batch
+    }
+
+    /// Asks the kernel to acknowledge only the batch's last message. A
+    /// large batch (the host firewall with hundreds of published ports)
+    /// otherwise gets one acknowledgement per message, each carrying its
+    /// message back, more than a socket's receive buffer holds (ENOBUFS).
+    /// Errors are reported whatever the flag (nfnetlink_rcv_batch), and a
+    /// failure aborts the whole transaction, so one acknowledgement of the
+    /// last message means all were applied.
+    pub(crate) fn acknowledge_last_only(mut self) -> Self {
+        self.last_only = true;
+        self
     }
 
     /// Appends one nf_tables message, asking for its acknowledgement.
@@ -125,8 +147,14 @@ impl Batch {
         message: NfTablesMessage,
         flags: u16,
     ) {
-        self.acks += 1;
-        self.push(nft(family, message), NLM_F_REQUEST | NLM_F_ACK | flags);
+        self.last = self.buf.len();
+        if self.last_only {
+            self.acks = 1;
+            self.push(nft(family, message), NLM_F_REQUEST | flags);
+        } else {
+            self.acks += 1;
+            self.push(nft(family, message), NLM_F_REQUEST | NLM_F_ACK | flags);
+        }
     }
 
     fn push(&mut self, message: NetfilterMessage, flags: u16) {
@@ -137,6 +165,12 @@ impl Batch {
     /// Closes the batch with NFNL_MSG_BATCH_END: its bytes, and how many
     /// acknowledgements to wait for.
     pub(crate) fn end(mut self) -> (Vec<u8>, u32) {
+        if self.last_only && self.acks == 1 {
+            // nlmsg_flags: the u16 after the length and the type.
+            let flags = self.last + 6;
+            let value = u16::from_ne_bytes([self.buf[flags], self.buf[flags + 1]]) | NLM_F_ACK;
+            self.buf[flags..flags + 2].copy_from_slice(&value.to_ne_bytes());
+        }
         self.push(control(ControlMessage::BatchEnd), NLM_F_REQUEST);
         (self.buf, self.acks)
     }
@@ -242,6 +276,12 @@ fn exchange_raw(
     mut on_reply: impl FnMut(Reply, &NetlinkBuffer<&[u8]>) -> ControlFlow<()>,
 ) -> io::Result<()> {
     let fd = open_socket(Purpose::Requests)?;
+    if request.len() > SEND_BUFFER_KEPT {
+        // A transaction must reach the kernel in one message; the default
+        // send buffer (about 200 KiB) refuses a larger one with EMSGSIZE.
+        // Root may raise it past net.core.wmem_max, as nft does.
+        setsockopt(&fd, SndBufForce, &(request.len() * 2))?;
+    }
     send(fd.as_raw_fd(), request, MsgFlags::empty())?;
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     loop {

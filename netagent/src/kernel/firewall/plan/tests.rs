@@ -39,7 +39,7 @@ prerouting:
 output:
   fib daddr type local jump published
 published:
-  meta nfproto ipv4 meta l4proto tcp th dport 8080 dnat ip to 10.1.0.2:80
+  meta nfproto ipv4 meta l4proto tcp th dport 8080 dnat ip to 10.1.0.2:80 comment \"netagent tcp *:8080 -> 10.1.0.2:80\"
 postrouting:
   meta nfproto ipv4 ip saddr 10.1.0.0/24 oifname != \"na-app\" masquerade
   meta nfproto ipv4 ip saddr 10.1.0.0/24 oifname \"na-app\" ct status dnat masquerade
@@ -75,7 +75,7 @@ fn options_internal_networks_and_addresses_change_the_rules() {
     };
     let text = text(&plan(&inputs));
     assert!(
-        text.contains("meta nfproto ipv4 ip daddr 127.0.0.1/32 meta l4proto udp th dport 5353 dnat ip to 10.2.0.2:53"),
+        text.contains("meta nfproto ipv4 ip daddr 127.0.0.1/32 meta l4proto udp th dport 5353 dnat ip to 10.2.0.2:53 comment \"netagent udp 127.0.0.1:5353 -> 10.2.0.2:53\""),
         "{text}"
     );
     assert!(
