@@ -451,3 +451,28 @@ fn ipv6_goes_out_masqueraded_and_reaches_published_ports() {
     remove_world(&host);
     host.assert_clean_after_removal();
 }
+
+#[test]
+fn hundreds_of_published_ports_fit_one_transaction() {
+    let host = TestHost::with_private_run("");
+    cli_ok(&host, &["network", "create", "app"]);
+    let flags: Vec<String> = (0..400).map(|i| format!("-p={}:80", 20_000 + i)).collect();
+    let mut run = vec!["run", "--name", "many", "--network", "app"];
+    run.extend(flags.iter().map(String::as_str));
+    cli_ok(&host, &run);
+    let dnat_rules = |host: &TestHost| agent_tables_rules(host).matches("dnat ip to").count();
+    assert_eq!(dnat_rules(&host), 400, "added in one transaction");
+    // A new network reloads the whole table, 400 ports included (it once
+    // overflowed the acknowledgements past about 220 rules: ENOBUFS).
+    cli_ok(&host, &["network", "create", "other"]);
+    assert_eq!(dnat_rules(&host), 400, "reloaded whole");
+    cli_ok(&host, &["rm", "many"]);
+    assert_eq!(dnat_rules(&host), 0, "removed with the sandbox");
+    host.assert_clean_after_removal();
+}
+
+/// The agent's inet table as `nft` lists it.
+fn agent_tables_rules(host: &TestHost) -> String {
+    host.in_host(&["nft", "list", "table", "inet", "netagent"])
+        .stdout_text()
+}
