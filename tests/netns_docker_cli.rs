@@ -310,3 +310,38 @@ fn inspect_and_network_inspect_have_the_key_paths_the_walkthrough_shows() {
     );
     host.assert_clean_after_removal();
 }
+
+#[test]
+fn ids_and_their_prefixes_name_sandboxes_and_networks_as_in_docker_scripts() {
+    let host = TestHost::new();
+    let ok = |args: &[&str]| {
+        typed(&host, args)
+            .assert_ok(&format!("{args:?}"))
+            .stdout_text()
+    };
+    ok(&["network", "create", "scratch"]);
+    ok(&[
+        "run", "-d", "--name", "one", "--net", "scratch", "--", "sleep", "1000",
+    ]);
+    ok(&[
+        "run", "-d", "--name", "two", "--net", "scratch", "--", "sleep", "1000",
+    ]);
+    // `docker inspect $(docker ps -q)`, `docker rm -f $(docker ps -q)`.
+    let ids: Vec<String> = ok(&["ps", "-q"])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let names = ok(&["inspect", "-f", "{{.Name}}", &ids[0], &ids[1]]);
+    assert!(names.contains("/one") && names.contains("/two"), "{names}");
+    let short: String = ids[0].chars().take(4).collect();
+    assert!(ok(&["inspect", "-f", "{{.Id}}", &short]).starts_with(&short));
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(ids.iter().map(String::as_str));
+    ok(&rm);
+    // `docker network ls -q --filter name=scratch | xargs docker network rm`.
+    let network = ok(&["network", "ls", "-q", "--filter", "name=scratch"]);
+    ok(&["network", "rm", network.trim()]);
+    assert!(!ok(&["network", "ls"]).contains("scratch"));
+    host.assert_clean_after_removal();
+}

@@ -20,6 +20,7 @@
 //!   a restart after a crash removes what it left.
 //! - [`way_out`]: which network gives a sandbox its default route.
 //! - [`watch`]: noticing namespaces deleted behind the agent's back.
+//! - [`lookup_names`]: names, ids and id prefixes, as Docker takes them.
 //! - [`lookup`]: resolving a name through a sandbox's real resolver.
 //! - [`container`]: containers real runtimes attach through the CNI
 //!   plugin or the OCI hook, released, checked and swept by container id.
@@ -56,6 +57,7 @@ mod inject;
 mod intent;
 pub(crate) mod ipam;
 pub(crate) mod lookup;
+mod lookup_names;
 mod network;
 mod restore;
 mod sandbox;

@@ -103,6 +103,7 @@ async fn inspect_network(
             if let Some(view) = super::builtin::mode_inspect(&snapshot, &name) {
                 return Ok(view);
             }
+            let name = agent.network_name_of(&name).await?;
             let record = snapshot.networks.get(&name).ok_or(AgentError::NotFound {
                 kind: "network",
                 name: name.clone(),
@@ -128,7 +129,10 @@ async fn remove_network(
         ));
     }
     state
-        .run(|agent| async move { agent.remove_network(&name).await })
+        .run(|agent| async move {
+            let name = agent.network_name_of(&name).await?;
+            agent.remove_network(&name).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -158,7 +162,13 @@ async fn connect(
     };
     let sandbox = request.sandbox;
     let endpoint = state
-        .run(|agent| async move { agent.connect(&name, &sandbox, options).await })
+        .run(|agent| async move {
+            let (network, sandbox) = (
+                agent.network_name_of(&name).await?,
+                agent.sandbox_name_of(&sandbox).await?,
+            );
+            agent.connect(&network, &sandbox, options).await
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(endpoint_view(endpoint))))
 }
@@ -170,7 +180,13 @@ async fn disconnect(
 ) -> ApiResult<StatusCode> {
     let sandbox = body(request)?.sandbox;
     state
-        .run(|agent| async move { agent.disconnect(&name, &sandbox).await })
+        .run(|agent| async move {
+            let (network, sandbox) = (
+                agent.network_name_of(&name).await?,
+                agent.sandbox_name_of(&sandbox).await?,
+            );
+            agent.disconnect(&network, &sandbox).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -218,7 +234,7 @@ async fn inspect_sandbox(
 ) -> ApiResult<Json<SandboxView>> {
     let view = state
         .run(|agent| async move {
-            let record = agent.sandbox(&name).await?;
+            let record = agent.sandbox(&agent.sandbox_name_of(&name).await?).await?;
             Ok(view_of(&agent, record).await)
         })
         .await?;
@@ -234,7 +250,10 @@ async fn set_command(
 ) -> ApiResult<StatusCode> {
     let request = body(request)?;
     state
-        .run(|agent| async move { agent.set_command(&name, request).await })
+        .run(|agent| async move {
+            let name = agent.sandbox_name_of(&name).await?;
+            agent.set_command(&name, request).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -255,7 +274,10 @@ async fn remove_sandbox(
         }
     };
     state
-        .run(|agent| async move { agent.remove_sandbox(&name, force).await })
+        .run(|agent| async move {
+            let name = agent.sandbox_name_of(&name).await?;
+            agent.remove_sandbox(&name, force).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
