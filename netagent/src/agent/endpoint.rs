@@ -116,13 +116,22 @@ impl Agent {
             .chain(options.aliases.iter().map(String::as_str))
             .collect();
         super::dotted::check_names(&inner.state, &names)?;
+        let net = self.claim_overlay_block(inner, &net).await?;
         let mut undo = Undo::default();
         match self
             .attach_steps(inner, &net, &record, options, &mut undo)
             .await
         {
             Ok(endpoint) => {
-                if let Err(err) = self.sync_dataplane(inner).await {
+                let published = match net.overlay {
+                    Some(_) => {
+                        let updated = inner.state.sandboxes.get(sandbox).cloned();
+                        let updated = updated.expect("attached above");
+                        self.publish_endpoint(&updated, &endpoint).await
+                    }
+                    None => Ok(()),
+                };
+                if let Err(err) = published.and(self.sync_dataplane(inner).await) {
                     let mut errors = vec![err];
                     errors.extend(self.detach(inner, sandbox, network).await.err());
                     return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
@@ -332,8 +341,17 @@ impl Agent {
         if record.netns.exists() {
             self.write_resolv_conf(inner, &record)?;
         }
+        let sandbox_id = record.id.clone();
         inner.state.sandboxes.insert(record.name.clone(), record);
         self.sync_dataplane_or_log(inner).await;
+        if inner
+            .state
+            .networks
+            .get(network)
+            .is_some_and(|n| n.overlay.is_some())
+        {
+            self.unpublish_endpoint(network, &sandbox_id).await;
+        }
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
         Ok(())
