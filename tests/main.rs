@@ -26,6 +26,8 @@
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_host_resolv`]: the host's resolv.conf bind-mounted, replaced,
 //!   written in place through other paths: read again each time.
+//! - [`netns_overlay`]: overlay networks across hosts through etcd
+//!   (issue #15): names, TCP, leases, etcd away, a host cut off.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -51,6 +53,7 @@ mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
 mod netns_host_resolv;
+mod netns_overlay;
 mod netns_refusals;
 mod netns_stall;
 mod netns_walkthrough;
