@@ -219,7 +219,10 @@ fn overlay_agent_killed_its_names_go_with_its_lease_and_come_back_on_restart() {
     let gone = within(Duration::from_secs(15), || {
         h1.dig_status("alpha", &["beta.app"]) == "NXDOMAIN"
     });
-    assert!(gone.is_some(), "beta still answers after h2's lease expired");
+    assert!(
+        gone.is_some(),
+        "beta still answers after h2's lease expired"
+    );
     h2.start_daemon();
     resolves(&h1, "alpha", "beta", 1);
     remove_all(&underlay, &[&h1, &h2], "app");
@@ -238,8 +241,16 @@ fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
     resolves(&h1, "alpha", "gone", 1);
 
     underlay.stop_etcd();
-    assert_eq!(h1.dig_short("alpha", &["beta"]).len(), 1, "stale but answering");
-    assert_eq!(h2.dig_short("beta", &["alpha"]).len(), 1, "stale but answering");
+    assert_eq!(
+        h1.dig_short("alpha", &["beta"]).len(),
+        1,
+        "stale but answering"
+    );
+    assert_eq!(
+        h2.dig_short("beta", &["alpha"]).len(),
+        1,
+        "stale but answering"
+    );
     let started = std::time::Instant::now();
     h1.cli(&["network", "create", "-d", "overlay", "other"])
         .assert_fails_with("does not answer");
@@ -247,6 +258,21 @@ fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
         started.elapsed() < Duration::from_secs(6),
         "fail fast: {:?}",
         started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    h1.cli(&["run", "--name", "early", "--network", "app"])
+        .assert_fails_with("does not answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "attach fails fast: {:?}",
+        started.elapsed()
+    );
+    let ps = h1
+        .cli(&["ps", "-a", "--format", "{{.Names}}"])
+        .stdout_text();
+    assert!(
+        !ps.lines().any(|n| n == "early"),
+        "a failed run leaves no sandbox: {ps}"
     );
     h1.cli(&["network", "create", "local"])
         .assert_ok("local networks work as before");

@@ -249,7 +249,9 @@ impl Agent {
             let inner = self.inner.lock().await;
             inner.state.networks.get(name).map(|n| n.overlay.is_some())
         };
-        if overlay == Some(true) {
+        // A name this host does not have yet may be an overlay network
+        // made on another host a moment ago: the cluster says.
+        if overlay == Some(true) || (overlay.is_none() && self.cluster().is_some()) {
             return self.remove_overlay_network(name).await;
         }
         self.remove_network_any(name).await
