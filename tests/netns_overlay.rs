@@ -304,7 +304,7 @@ fn overlay_host_cut_off_misses_a_delete_and_forgets_the_name_when_back() {
     run(&h1, &["--name", "alpha", "--network", "app"]);
     run(&h2, &["--name", "beta", "--network", "app"]);
     resolves(&h2, "beta", "alpha", 1);
-    underlay.link(2, false);
+    cut_off(&underlay, &h2);
     h1.cli(&["rm", "--force", "alpha"])
         .assert_ok("rm while host 2 is cut off");
     assert_eq!(
@@ -320,7 +320,45 @@ fn overlay_host_cut_off_misses_a_delete_and_forgets_the_name_when_back() {
         gone.is_some(),
         "host 2 still answers a name deleted while it was cut off"
     );
+
+    // Again, with the history compacted past what host 2 saw: it reads
+    // everything again.
+    run(&h1, &["--name", "gamma", "--network", "app"]);
+    resolves(&h2, "beta", "gamma", 1);
+    cut_off(&underlay, &h2);
+    h1.cli(&["rm", "--force", "gamma"])
+        .assert_ok("rm while host 2 is cut off");
+    let revision = underlay.revision();
+    underlay
+        .etcdctl(&["compact", &revision.to_string()])
+        .assert_ok("compact");
+    underlay.link(2, true);
+    let gone = within(Duration::from_secs(15), || {
+        h2.dig_status("beta", &["gamma.app"]) == "NXDOMAIN"
+    });
+    assert!(
+        gone.is_some(),
+        "host 2 still answers a name deleted and compacted away"
+    );
+    assert!(
+        h2.daemon_log().contains("reading it all again"),
+        "the full read after compaction"
+    );
     remove_all(&underlay, &[&h1, &h2], "app");
+}
+
+/// Cuts host 2 off the underlay and waits (at most 15 s) until its agent
+/// has noticed: its watch is lost, so what follows is missed for real.
+fn cut_off(underlay: &Underlay, host: &TestHost) {
+    let lost = |h: &TestHost| h.daemon_log().matches("lost the cluster watch").count();
+    let before = lost(host);
+    underlay.link(2, false);
+    let noticed = within(Duration::from_secs(15), || lost(host) > before);
+    assert!(
+        noticed.is_some(),
+        "host 2 never lost its watch:\n{}",
+        host.daemon_log()
+    );
 }
 
 /// `run` until the agent's lease is back (etcd just restarted), for at

@@ -134,6 +134,18 @@ impl Underlay {
         self.run(&full)
     }
 
+    /// etcd's current revision.
+    pub fn revision(&self) -> i64 {
+        let status = self
+            .etcdctl(&["endpoint", "status", "-w", "json"])
+            .assert_ok("endpoint status")
+            .stdout_text();
+        let json: serde_json::Value = serde_json::from_str(&status).expect("etcdctl's JSON");
+        json[0]["Status"]["header"]["revision"]
+            .as_i64()
+            .expect("a revision")
+    }
+
     /// Every key under the hosts' prefix.
     pub fn keys(&self) -> Vec<String> {
         self.etcdctl(&["get", "--prefix", "--keys-only", PREFIX])

@@ -316,10 +316,19 @@ impl Agent {
                 .map(|n| n.name.clone())
                 .collect()
         };
-        for name in &unused {
-            self.remove_network(name).await?;
+        let mut pruned = Vec::new();
+        for name in unused {
+            match self.remove_network(&name).await {
+                Ok(()) => pruned.push(name),
+                // An overlay network with sandboxes on other hosts is in
+                // use: Docker's prune leaves such a network too.
+                Err(AgentError::Conflict(why)) if self.cluster().is_some() => {
+                    tracing::info!(network = %name, %why, "not pruned");
+                }
+                Err(err) => return Err(err),
+            }
         }
-        Ok(unused)
+        Ok(pruned)
     }
 }
 

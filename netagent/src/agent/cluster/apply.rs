@@ -30,9 +30,12 @@ impl Agent {
         for old in gone {
             self.remove_remote(&old).await;
         }
-        let local: Vec<String> = self.overlay_names().await;
-        for name in local.iter().filter(|n| !wanted.networks.contains_key(*n)) {
-            self.drop_overlay(name).await;
+        // Gone, or removed and made again (another id) while this host
+        // was away.
+        for (name, id) in self.overlay_ids().await {
+            if wanted.networks.get(&name).is_none_or(|n| n.id != id) {
+                self.drop_overlay(&name).await;
+            }
         }
         for doc in wanted.networks.values() {
             self.ensure_overlay(doc, first).await;
@@ -77,15 +80,15 @@ impl Agent {
         }
     }
 
-    /// Names of the overlay networks made here.
-    async fn overlay_names(&self) -> Vec<String> {
+    /// Names and ids of the overlay networks made here.
+    async fn overlay_ids(&self) -> Vec<(String, String)> {
         let inner = self.inner.lock().await;
         inner
             .state
             .networks
             .values()
             .filter(|n| n.overlay.is_some())
-            .map(|n| n.name.clone())
+            .map(|n| (n.name.clone(), n.id.clone()))
             .collect()
     }
 
@@ -153,14 +156,27 @@ impl Agent {
     /// Removes the overlay network `name` from this host, with the remote
     /// endpoints the table has on it.
     pub(crate) async fn drop_overlay(&self, name: &str) {
-        let Some(net) = self.inner.lock().await.state.networks.get(name).cloned() else {
-            return;
+        let local: Vec<String> = {
+            let inner = self.inner.lock().await;
+            match inner.state.networks.get(name) {
+                Some(net) if net.overlay.is_some() => {}
+                _ => return,
+            }
+            inner
+                .state
+                .sandboxes
+                .values()
+                .map(|s| s.id.clone())
+                .collect()
         };
-        if net.overlay.is_none() {
-            return;
-        }
+        // Only the other hosts' entries: a sandbox of this host's keeps its
+        // own, and the removal below refuses to go on while it is there.
         if let Some(zone) = self.table.zone(name) {
-            let ids: Vec<String> = zone.endpoints().map(|e| e.id.clone()).collect();
+            let ids: Vec<String> = zone
+                .endpoints()
+                .map(|e| e.id.clone())
+                .filter(|id| !local.contains(id))
+                .collect();
             for id in ids {
                 let _ = self.table.disconnect(&id, name);
             }

@@ -45,7 +45,7 @@ pub async fn run(agent: Arc<Agent>) {
             }
         }
         let from = cluster.mirror.lock().await.revision + 1;
-        match follow(&agent, from).await {
+        match follow(&agent, from, &mut quiet).await {
             Ended::Compacted(at) => {
                 tracing::warn!(from, compacted = at, "the cluster's history was compacted past this host's last revision; reading it all again");
                 full = true;
@@ -99,7 +99,8 @@ async fn read_all(agent: &Agent, first: bool) -> Result<(), AgentError> {
 }
 
 /// Watches from `from` until the watch ends, applying each event.
-async fn follow(agent: &Agent, from: i64) -> Ended {
+/// `quiet` is cleared once the watch is up, so the next loss is logged.
+async fn follow(agent: &Agent, from: i64, quiet: &mut bool) -> Ended {
     let cluster = agent.cluster().expect("running with a cluster");
     let options = WatchOptions::new()
         .with_prefix()
@@ -121,6 +122,10 @@ async fn follow(agent: &Agent, from: i64) -> Ended {
             Ok(None) => return Ended::Broken("etcd closed the watch".into()),
             Err(err) => return Ended::Broken(err.to_string()),
         };
+        if response.created() && *quiet {
+            tracing::info!(from, "following the cluster again");
+            *quiet = false;
+        }
         if response.compact_revision() > 0 {
             return Ended::Compacted(response.compact_revision());
         }
