@@ -231,7 +231,7 @@ fn overlay_agent_killed_its_names_go_with_its_lease_and_come_back_on_restart() {
 #[test]
 fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
     let mut underlay = Underlay::new();
-    let (h1, h2) = (underlay.host(1, 10), underlay.host(2, 10));
+    let (h1, mut h2) = (underlay.host(1, 10), underlay.host(2, 10));
     h1.cli(&["network", "create", "-d", "overlay", "app"])
         .assert_ok("create");
     assert!(within(Duration::from_secs(5), || lists_overlay(&h2, "app")).is_some());
@@ -269,9 +269,14 @@ fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
     h2.cli(&["rm", "--force", "gone"])
         .assert_ok("rm while etcd is away");
 
+    // An agent (re)started while etcd is away comes up, and catches up.
+    h2.kill_daemon();
+    h2.start_daemon();
+
     underlay.start_etcd();
     run_until_ok(&h1, &["--name", "late", "--network", "app"]);
     resolves(&h2, "beta", "late", 1);
+    resolves(&h2, "beta", "alpha", 1);
     let gone = within(Duration::from_secs(15), || {
         h1.dig_status("alpha", &["gone.app"]) == "NXDOMAIN"
     });

@@ -123,15 +123,8 @@ impl Agent {
             .await
         {
             Ok(endpoint) => {
-                let published = match net.overlay {
-                    Some(_) => {
-                        let updated = inner.state.sandboxes.get(sandbox).cloned();
-                        let updated = updated.expect("attached above");
-                        self.publish_endpoint(&updated, &endpoint).await
-                    }
-                    None => Ok(()),
-                };
-                if let Err(err) = published.and(self.sync_dataplane(inner).await) {
+                let published = self.publish_if_overlay(inner, &net, sandbox, &endpoint);
+                if let Err(err) = published.await.and(self.sync_dataplane(inner).await) {
                     let mut errors = vec![err];
                     errors.extend(self.detach(inner, sandbox, network).await.err());
                     return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
@@ -344,14 +337,7 @@ impl Agent {
         let sandbox_id = record.id.clone();
         inner.state.sandboxes.insert(record.name.clone(), record);
         self.sync_dataplane_or_log(inner).await;
-        if inner
-            .state
-            .networks
-            .get(network)
-            .is_some_and(|n| n.overlay.is_some())
-        {
-            self.unpublish_endpoint(network, &sandbox_id).await;
-        }
+        self.unpublish_if_overlay(inner, network, &sandbox_id).await;
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
         Ok(())

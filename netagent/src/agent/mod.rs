@@ -314,10 +314,7 @@ impl Agent {
             metrics: AgentMetrics::default(),
             cluster: std::sync::OnceLock::new(),
         });
-        if let Some(config) = agent.config.cluster.clone() {
-            let joined = cluster::Cluster::connect(config).await?;
-            let _ = agent.cluster.set(Arc::new(joined));
-        }
+        cluster::join(&agent).await?;
         exits::spawn(Arc::clone(&agent), exit_queue);
         agent.restore().await?;
         agent.ensure_default_bridge().await?;
@@ -330,16 +327,8 @@ impl Agent {
         });
         watch::spawn(Arc::clone(&agent))
             .map_err(AgentError::io("watch the namespace directory"))?;
-        if agent.cluster().is_some() {
-            tokio::spawn(cluster::lease::run(Arc::clone(&agent)));
-            tokio::spawn(cluster::watch::run(Arc::clone(&agent)));
-        }
+        cluster::follow(&agent);
         Ok(agent)
-    }
-
-    /// The cluster this host is in, if any.
-    pub fn cluster(&self) -> Option<&Arc<cluster::Cluster>> {
-        self.cluster.get()
     }
 
     /// The live endpoint table.

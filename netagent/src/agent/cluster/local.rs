@@ -97,22 +97,43 @@ impl Agent {
         Ok(record)
     }
 
-    /// Writes a new endpoint on an overlay network to the cluster.
-    pub(crate) async fn publish_endpoint(
+    /// Writes a new endpoint to the cluster when `net` is an overlay
+    /// network; the caller undoes the attach if it fails.
+    pub(in crate::agent) async fn publish_if_overlay(
         &self,
-        sandbox: &SandboxRecord,
+        inner: &Inner,
+        net: &NetworkRecord,
+        sandbox: &str,
         endpoint: &EndpointRecord,
     ) -> Result<(), AgentError> {
+        if net.overlay.is_none() {
+            return Ok(());
+        }
         let cluster = self.need_cluster()?;
+        let record = inner
+            .state
+            .sandboxes
+            .get(sandbox)
+            .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
         cluster
-            .put_endpoint(&endpoint_doc(cluster, sandbox, endpoint))
+            .put_endpoint(&endpoint_doc(cluster, record, endpoint))
             .await
     }
 
-    /// Deletes an endpoint from the cluster; when etcd does not answer,
-    /// the lease task deletes it later.
-    pub(crate) async fn unpublish_endpoint(&self, network: &str, sandbox_id: &str) {
-        let Some(cluster) = self.cluster() else {
+    /// Deletes an endpoint from the cluster when `network` is an overlay
+    /// network; when etcd does not answer, the lease task deletes it later.
+    pub(in crate::agent) async fn unpublish_if_overlay(
+        &self,
+        inner: &Inner,
+        network: &str,
+        sandbox_id: &str,
+    ) {
+        let overlay = inner
+            .state
+            .networks
+            .get(network)
+            .is_some_and(|n| n.overlay.is_some());
+        let Some(cluster) = self.cluster().filter(|_| overlay) else {
             return;
         };
         if let Err(err) = cluster.delete_endpoint(network, sandbox_id).await {
@@ -229,4 +250,49 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
         internal: spec.internal,
         labels: spec.labels.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> NetworkSpec {
+        NetworkSpec {
+            name: name.into(),
+            driver: "overlay".into(),
+            ..NetworkSpec::default()
+        }
+    }
+
+    #[test]
+    fn an_overlay_takes_one_ipv4_subnet_and_its_gateway() {
+        let mut given = spec("app");
+        given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
+        given.gateways = vec!["10.9.0.254".parse().unwrap()];
+        let overlay = overlay_spec(&given).unwrap();
+        assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
+        assert_eq!(overlay.gateway.unwrap().to_string(), "10.9.0.254");
+        assert_eq!(overlay_spec(&spec("bare")).unwrap().subnet, None);
+    }
+
+    #[test]
+    fn what_an_overlay_does_not_take_is_refused_by_name() {
+        let mut v6 = spec("six");
+        v6.ipv6 = true;
+        let mut two = spec("two");
+        two.subnets = vec![
+            "10.1.0.0/24".parse().unwrap(),
+            "10.2.0.0/24".parse().unwrap(),
+        ];
+        let mut range = spec("range");
+        range.ip_ranges = vec!["10.1.0.0/25".parse().unwrap()];
+        for (given, needle) in [
+            (v6, "IPv6"),
+            (two, "several subnets"),
+            (range, "--ip-range"),
+        ] {
+            let err = overlay_spec(&given).unwrap_err().to_string();
+            assert!(err.contains(needle) && err.contains(&given.name), "{err}");
+        }
+    }
 }

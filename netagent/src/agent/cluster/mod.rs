@@ -35,14 +35,40 @@ use std::time::Duration;
 use config::ClusterConfig;
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
-use super::AgentError;
+use super::{Agent, AgentError};
 use keys::{EndpointDoc, Keys, NetworkDoc};
+use std::sync::Arc;
 
 /// How long one request to etcd may take before the caller is told it
 /// does not answer: a create or attach fails fast rather than hang.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Joins the cluster of the agent's config, if it names one: before the
+/// state is restored, so that restoring an overlay network can use it.
+pub(super) async fn join(agent: &Agent) -> Result<(), AgentError> {
+    if let Some(config) = agent.config.cluster.clone() {
+        let joined = Cluster::connect(config).await?;
+        let _ = agent.cluster.set(Arc::new(joined));
+    }
+    Ok(())
+}
+
+/// Starts the lease and the watch, once the agent is up.
+pub(super) fn follow(agent: &Arc<Agent>) {
+    if agent.cluster().is_some() {
+        tokio::spawn(lease::run(Arc::clone(agent)));
+        tokio::spawn(watch::run(Arc::clone(agent)));
+    }
+}
+
+impl Agent {
+    /// The cluster this host is in, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+}
 
 /// This host's membership of the cluster.
 pub struct Cluster {
