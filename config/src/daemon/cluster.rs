@@ -9,7 +9,7 @@
 //! advertise = "10.0.0.11"     # this host's underlay address (VXLAN)
 //! prefix = "/netagent/"       # every key lives under it
 //! lease_ttl_s = 10            # a dead host's endpoints go after this
-//! overlay_pool = "10.0.0.0/8" # overlay subnets without --subnet, as /24s
+//! overlay_pool = "10.0.0.0/8" # overlay subnets without --subnet, as /20s
 //! ca_file = "/etc/netagent/etcd-ca.pem"      # for https:// endpoints
 //! cert_file = "/etc/netagent/etcd-client.pem" # client certificate ...
 //! key_file = "/etc/netagent/etcd-client.key"  # ... and its key
@@ -41,7 +41,8 @@ pub struct ClusterConfig {
     pub prefix: String,
     /// Seconds of this host's lease.
     pub lease_ttl_s: u64,
-    /// Where overlay subnets not given come from, as /24s.
+    /// Where overlay subnets not given come from, as /20s (the whole
+    /// pool when it is smaller).
     pub overlay_pool: Ipv4Net,
     /// The CA that signed etcd's server certificate.
     pub ca_file: Option<PathBuf>,

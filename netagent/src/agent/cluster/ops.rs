@@ -103,12 +103,16 @@ impl Cluster {
             }
             None => {
                 let pool = self.config.overlay_pool;
-                let size = pool.prefix_len().max(24);
+                // A /20 (4,096 addresses): 64 blocks of 64, one a host,
+                // where a /24 would give a host 16 addresses.
+                let size = pool.prefix_len().max(20);
                 pool.subnets(size)
                     .ok()
                     .and_then(|mut all| all.find(|s| clash(s).is_none()))
                     .ok_or_else(|| {
-                        AgentError::Conflict(format!("no free /24 left in the overlay pool {pool}"))
+                        AgentError::Conflict(format!(
+                            "no free /{size} left in the overlay pool {pool}"
+                        ))
                     })?
             }
         };
