@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::harness::cluster::{leftovers, within, Underlay};
+use crate::harness::cluster::{leftovers, within, Underlay, PREFIX};
 use crate::harness::host::{OutputExt, TestHost};
 use crate::harness::world::{ask_until_answered, serve};
 
@@ -70,7 +70,12 @@ fn remove_all(underlay: &Underlay, hosts: &[&TestHost], network: &str) {
         assert!(clean.is_some(), "left on a host: {:?}", leftovers(host));
         assert!(!lists_overlay(host, network));
     }
-    assert_eq!(underlay.keys(), Vec::<String>::new(), "keys left in etcd");
+    let hosts = format!("{PREFIX}hosts/");
+    let keys = underlay.keys();
+    assert!(
+        keys.iter().all(|k| k.starts_with(&hosts)),
+        "keys left in etcd besides the live hosts' own: {keys:?}"
+    );
 }
 
 #[test]
@@ -111,6 +116,29 @@ fn overlay_names_and_tcp_cross_three_hosts() {
         .count();
     assert_eq!(won, 1, "racing creates");
     h1.cli(&["network", "rm", "race"]).assert_ok("rm race");
+
+    // Another host's local network is in the way of an overlay subnet.
+    h2.cli(&["network", "create", "loc2", "--subnet", "10.124.0.0/24"])
+        .assert_ok("a local network on host 2");
+    let key = format!("{PREFIX}hosts/h2");
+    let published = within(Duration::from_secs(10), || {
+        underlay
+            .etcdctl(&["get", &key])
+            .stdout_text()
+            .contains("10.124.0.0/24")
+    });
+    assert!(published.is_some(), "host 2 never published its subnets");
+    h1.cli(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "clash",
+        "--subnet",
+        "10.124.0.0/25",
+    ])
+    .assert_fails_with("10.124.0.0/24, in use on host h2");
+    h2.cli(&["network", "rm", "loc2"]).assert_ok("rm loc2");
 
     run(
         &h1,

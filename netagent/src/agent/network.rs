@@ -69,6 +69,7 @@ impl Agent {
             overlay: None,
         };
         self.bring_up_network(&mut inner, record.clone()).await?;
+        self.local_subnets_changed();
         Ok(record)
     }
 
@@ -292,6 +293,7 @@ impl Agent {
         inner.ipam.remove(name);
         self.persist(&inner)?;
         self.sync_dataplane_or_log(&inner).await;
+        self.local_subnets_changed();
         tracing::info!(network = %name, "network removed");
         Ok(())
     }
@@ -329,6 +331,18 @@ impl Agent {
             }
         }
         Ok(pruned)
+    }
+}
+
+impl Agent {
+    /// Tells the cluster, if any, at the lease's next tick (a third of its
+    /// TTL at most) that this host's local subnets changed.
+    fn local_subnets_changed(&self) {
+        if let Some(cluster) = self.cluster() {
+            cluster
+                .dirty
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 

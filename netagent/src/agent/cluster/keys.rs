@@ -8,6 +8,7 @@
 //! | `subnets/A.B.C.D_LEN` | the network's name | so that two networks never share a subnet |
 //! | `blocks/NAME/INDEX` | the host's name | a host's block of the network's addresses, claimed by transaction |
 //! | `endpoints/NAME/HOST/SANDBOX_ID` | [`EndpointDoc`] | under the host's lease, on attach |
+//! | `hosts/HOST` | [`HostDoc`] | under the host's lease: its local subnets, which overlay subnets avoid |
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -64,6 +65,15 @@ pub struct EndpointDoc {
     pub ipv4: Ipv4Addr,
     /// Its interface's MAC, `aa:bb:...`.
     pub mac: String,
+}
+
+/// A host as the others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDoc {
+    /// Its underlay address.
+    pub advertise: Ipv4Addr,
+    /// The subnets of its local (non-overlay) networks.
+    pub subnets: Vec<ipnet::IpNet>,
 }
 
 /// What a key under the prefix is.
@@ -146,6 +156,16 @@ impl Keys {
     /// `endpoints/`
     pub fn endpoints(&self) -> String {
         format!("{}endpoints/", self.prefix)
+    }
+
+    /// `hosts/`
+    pub fn hosts(&self) -> String {
+        format!("{}hosts/", self.prefix)
+    }
+
+    /// `hosts/HOST`
+    pub fn host(&self, host: &str) -> String {
+        format!("{}hosts/{host}", self.prefix)
     }
 
     /// `endpoints/NAME/HOST/SANDBOX_ID`

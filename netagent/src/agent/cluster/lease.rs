@@ -97,10 +97,25 @@ async fn keep_alive(agent: &Agent, lease: i64, ttl: u64) {
 }
 
 impl Agent {
-    /// Writes this host's overlay endpoints under the current lease and
-    /// deletes the keys of those it no longer has.
+    /// Writes this host's entry and its overlay endpoints under the
+    /// current lease, and deletes the keys of those it no longer has.
     pub(crate) async fn republish(&self) -> Result<(), AgentError> {
         let cluster = self.cluster().expect("called with a cluster");
+        let subnets = {
+            let inner = self.inner.lock().await;
+            inner
+                .state
+                .networks
+                .values()
+                .filter(|n| n.overlay.is_none())
+                .flat_map(|n| n.subnets.iter().map(|s| s.subnet))
+                .collect()
+        };
+        let host = super::keys::HostDoc {
+            advertise: cluster.config.advertise,
+            subnets,
+        };
+        cluster.put_host(&host).await?;
         let mine = self.own_overlay_endpoints().await;
         for doc in &mine {
             cluster.put_endpoint(doc).await?;

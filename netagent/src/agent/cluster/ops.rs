@@ -39,18 +39,24 @@ pub struct OverlaySpec {
 
 impl Cluster {
     /// Creates an overlay network in one transaction; `local` are the
-    /// subnets this host has already (its local networks and routes).
+    /// subnets this host has already (its local networks and routes), to
+    /// which the other hosts' local networks are added.
     pub async fn create_network(
         &self,
         spec: &OverlaySpec,
         local: &[IpNet],
     ) -> Result<NetworkDoc, AgentError> {
+        let mut local: Vec<(String, IpNet)> = local
+            .iter()
+            .map(|net| (self.config.host.clone(), *net))
+            .collect();
+        local.extend(self.hosts_subnets().await?);
         for _ in 0..TRIES {
             let existing = self.network_docs().await?;
             if existing.iter().any(|n| n.name == spec.name) {
                 return Err(exists(&spec.name));
             }
-            let doc = self.plan_network(spec, local, &existing)?;
+            let doc = self.plan_network(spec, &local, &existing)?;
             let k = &self.keys;
             let txn = Txn::new()
                 .when([
@@ -77,7 +83,7 @@ impl Cluster {
     fn plan_network(
         &self,
         spec: &OverlaySpec,
-        local: &[IpNet],
+        local: &[(String, IpNet)],
         existing: &[NetworkDoc],
     ) -> Result<NetworkDoc, AgentError> {
         let clash = |net: &Ipv4Net| {
@@ -88,8 +94,8 @@ impl Cluster {
                 .or_else(|| {
                     local
                         .iter()
-                        .find(|l| crate::agent::ipam::overlaps(l, &IpNet::V4(*net)))
-                        .map(|l| format!("{l}, in use on host {}", self.config.host))
+                        .find(|(_, l)| crate::agent::ipam::overlaps(l, &IpNet::V4(*net)))
+                        .map(|(host, l)| format!("{l}, in use on host {host}"))
                 })
         };
         let subnet = match spec.subnet {
@@ -139,6 +145,40 @@ impl Cluster {
             internal: spec.internal,
             labels: spec.labels.clone(),
         })
+    }
+
+    /// The other hosts' local subnets, each with its host.
+    async fn hosts_subnets(&self) -> Result<Vec<(String, IpNet)>, AgentError> {
+        let response = self
+            .call(
+                self.client()
+                    .get(self.keys.hosts(), Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        let mut subnets = Vec::new();
+        for kv in response.kvs() {
+            let host = String::from_utf8_lossy(kv.key());
+            let host = host.rsplit('/').next().unwrap_or_default().to_owned();
+            if let Ok(doc) = serde_json::from_slice::<keys::HostDoc>(kv.value()) {
+                subnets.extend(doc.subnets.into_iter().map(|s| (host.clone(), s)));
+            }
+        }
+        Ok(subnets)
+    }
+
+    /// Writes this host's entry (its local subnets) under its lease.
+    pub async fn put_host(&self, doc: &keys::HostDoc) -> Result<(), AgentError> {
+        let lease = self.lease_id();
+        if lease == 0 {
+            return Err(self.unreachable("this host holds no lease yet"));
+        }
+        let options = PutOptions::new().with_lease(lease);
+        self.call(
+            self.client()
+                .put(self.keys.host(&self.config.host), json(doc), Some(options)),
+        )
+        .await
+        .map(drop)
     }
 
     /// Every overlay network.
