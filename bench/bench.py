@@ -458,9 +458,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: one short round of each step")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
-    parser.add_argument("--only", choices=["load", "failover", "attach", "publish", "runtimes"],
-                        help="run one step (the report then shows only that step); runtimes runs only when "
-                             "asked for; publish and runtimes add or replace their own section in the report")
+    parser.add_argument("--only", choices=["load", "failover", "attach", "publish", "runtimes", "overlay"],
+                        help="run one step (the report then shows only that step); runtimes and overlay run "
+                             "only when asked for; publish and runtimes add or replace their own section in the "
+                             "report, overlay prints its numbers")
     parser.add_argument("--containers", type=int,
                         help="containers per setup of the runtimes step (50 by default, 5 with --quick)")
     parser.add_argument("--rounds", type=int, help="rounds of the load (3 by default, 1 with --quick)")
@@ -472,6 +473,11 @@ def main():
     if options.only == "runtimes":
         from runtimes import main as runtimes
         runtimes(options.out, options.containers or (5 if options.quick else 50))
+        return
+    if options.only == "overlay":
+        from overlay import main as overlay
+        print("overlay", flush=True)
+        overlay(os.environ.get("NETAGENT_BENCH_WORK", "/tmp"), options.quick)
         return
     publish_section = None
     if options.only in (None, "publish"):

@@ -56,3 +56,34 @@ fn bench_run_quick_completes_every_step() {
         "{report}"
     );
 }
+
+/// The overlay step (issue #15), asked for on its own as people run it:
+/// two hosts and etcd, every number printed.
+#[test]
+fn bench_run_quick_overlay_step_completes() {
+    require_root();
+    for (program, package) in [
+        ("etcd", "etcd-server"),
+        ("etcdctl", "etcd-client"),
+        ("curl", "curl"),
+        ("python3", "python3"),
+    ] {
+        require_program(program, package);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/run");
+    let output = Command::new(script)
+        .args(["--only", "overlay", "--quick"])
+        .env("NETAGENT_BIN", env!("CARGO_BIN_EXE_netagent"))
+        .output()
+        .expect("run bench/run");
+    output.assert_ok("bench/run --only overlay --quick");
+    let printed = output.stdout_text();
+    for line in [
+        "propagation A -> B: p50=",
+        "attach p50: overlay",
+        "1000 FDB entries",
+    ] {
+        assert!(printed.contains(line), "missing {line:?} in\n{printed}");
+    }
+    assert!(!printed.contains("nan"), "{printed}");
+}

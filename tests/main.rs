@@ -33,6 +33,8 @@
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
 //! - [`netns_host_resolv`]: the host's resolv.conf bind-mounted, replaced,
 //!   written in place through other paths: read again each time.
+//! - [`netns_overlay`]: overlay networks across hosts through etcd
+//!   (issue #15): names, TCP, leases, etcd away, a host cut off.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -67,6 +69,7 @@ mod netns_domain;
 mod netns_failures;
 mod netns_host_resolv;
 mod netns_musl;
+mod netns_overlay;
 mod netns_publish_doors;
 mod netns_refusals;
 mod netns_stall;

@@ -58,8 +58,8 @@ mod subnets;
 pub use bridge_options::BridgeOptions;
 pub use container::{ContainerSpec, Door, Joining};
 pub use daemon::{
-    docker_default_pools, AddressPool, AgentConfig, DaemonConfig, DnsMode, ForwardingConfig,
-    LogConfig, LogFormat, PathsConfig, ResolverConfig,
+    docker_default_pools, AddressPool, AgentConfig, ClusterConfig, DaemonConfig, DnsMode,
+    ForwardingConfig, LogConfig, LogFormat, PathsConfig, ResolverConfig, DEFAULT_LEASE_TTL_S,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use extras::{parse_mac, CommandState};

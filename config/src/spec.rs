@@ -46,6 +46,10 @@ pub struct NetworkSpec {
     pub ip_ranges: Vec<IpNet>,
     /// Addresses never handed out (`--aux-address NAME=IP`).
     pub aux_addresses: BTreeMap<String, IpAddr>,
+    /// `bridge` (or empty, the same) or `overlay` (across hosts, with a
+    /// cluster configured).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub driver: String,
 }
 
 impl NetworkSpec {

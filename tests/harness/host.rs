@@ -72,7 +72,23 @@ impl TestHost {
         Self::build("", &[("NETAGENT_FAULTS", faults)], false)
     }
 
+    /// A private host whose agent config has `extra` appended, with
+    /// `prepare` run in it before its agent starts (links to an underlay
+    /// that the agent's config names, say).
+    pub fn prepared(extra: &str, prepare: impl FnOnce(&TestHost)) -> TestHost {
+        let mut host = Self::build_stopped(extra, &[], false);
+        prepare(&host);
+        host.start_daemon();
+        host
+    }
+
     fn build(extra: &str, env: &[(&str, &str)], private_run: bool) -> TestHost {
+        let mut host = Self::build_stopped(extra, env, private_run);
+        host.start_daemon();
+        host
+    }
+
+    fn build_stopped(extra: &str, env: &[(&str, &str)], private_run: bool) -> TestHost {
         require_root();
         let dir = tempfile::tempdir().expect("scratch directory");
         let root = dir.path();
@@ -108,7 +124,7 @@ impl TestHost {
             .stdin(Stdio::null())
             .spawn()
             .expect("start the namespace holder");
-        let mut host = TestHost {
+        let host = TestHost {
             dir,
             holder,
             daemon: None,
@@ -127,7 +143,6 @@ impl TestHost {
             host.in_host(&["mount", "-n", "-t", "tmpfs", "netagent-test", "/run"])
                 .assert_ok("a private /run");
         }
-        host.start_daemon();
         host
     }
 

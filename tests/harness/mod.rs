@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod clients;
+pub mod cluster;
 pub mod cni_call;
 pub mod fake_upstream;
 pub mod host;

@@ -33,6 +33,11 @@
 //! address_pools = [{ base = "172.18.0.0/16", size = 16 }, { base = "192.168.0.0/16", size = 20 }]
 //! subnet_size = 24            # for pools written as a bare "CIDR"
 //! bridge_subnet = "172.17.0.0/16"
+//!
+//! [cluster]                   # absent: this host is alone (see cluster.rs)
+//! endpoints = ["http://10.0.0.1:2379"]
+//! host = "node1"
+//! advertise = "10.0.0.11"
 //! ```
 //!
 //! Every key is optional. An unknown section or key, a value of the wrong
@@ -44,12 +49,14 @@ use std::path::{Path, PathBuf};
 
 use crate::{ConfigError, ConfigErrors};
 
+mod cluster;
 mod domain;
 mod pools;
 mod raw;
 mod sections;
 mod tcp;
 
+pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL_S};
 use domain::check_domain;
 pub use domain::DEFAULT_DOMAIN;
 pub use pools::{docker_default_pools, AddressPool};
@@ -187,6 +194,8 @@ pub struct DaemonConfig {
     pub log: LogConfig,
     /// `[agent]`
     pub agent: AgentConfig,
+    /// `[cluster]`, if this host shares overlay networks with others.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for DaemonConfig {
@@ -226,6 +235,7 @@ impl Default for DaemonConfig {
                 subnet_size: 24,
                 bridge_subnet: "172.17.0.0/16".parse().expect("literal"),
             },
+            cluster: None,
         }
     }
 }
@@ -251,7 +261,7 @@ impl DaemonConfig {
             if !SECTIONS.iter().any(|(name, _)| name == key) {
                 errors.push(ConfigError::new(
                     key,
-                    "unknown section; expected resolver, forwarding, paths, log or agent",
+                    "unknown section; expected resolver, forwarding, paths, log, agent or cluster",
                 ));
             }
         }
@@ -260,12 +270,15 @@ impl DaemonConfig {
         let paths: RawPaths = section(&table, 2, &mut errors);
         let log: RawLog = section(&table, 3, &mut errors);
         let agent: RawAgent = section(&table, 4, &mut errors);
+        let cluster: cluster::RawCluster = section(&table, 5, &mut errors);
+        let cluster = cluster.resolve(table.contains_key("cluster"), &mut errors);
         let config = DaemonConfig::default()
             .with_resolver(resolver, &mut errors)
             .with_forwarding(forwarding, &mut errors)
             .with_paths(paths, &mut errors)
             .with_log(log, &mut errors)
             .with_agent(agent, &mut errors);
+        let config = DaemonConfig { cluster, ..config };
         if errors.is_empty() {
             Ok(config)
         } else {

@@ -60,7 +60,7 @@ pub(super) struct RawLog {
 
 /// The sections of the file and the keys each one takes, for reporting
 /// every unknown key rather than the first one serde meets.
-pub(super) const SECTIONS: [(&str, &[&str]); 5] = [
+pub(super) const SECTIONS: [(&str, &[&str]); 6] = [
     (
         "resolver",
         &[
@@ -98,6 +98,7 @@ pub(super) const SECTIONS: [(&str, &[&str]); 5] = [
         "agent",
         &["dns_mode", "address_pools", "subnet_size", "bridge_subnet"],
     ),
+    ("cluster", super::cluster::KEYS),
 ];
 
 /// Deserializes section `index` of [`SECTIONS`], reporting each unknown key

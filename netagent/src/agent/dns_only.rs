@@ -55,6 +55,7 @@ impl Agent {
             dns_only: true,
             options: Default::default(),
             user_subnets: false,
+            overlay: None,
         };
         self.table.add_network(table_network(&record))?;
         inner.state.networks.insert(name.to_owned(), record);

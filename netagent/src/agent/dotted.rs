@@ -93,6 +93,7 @@ mod tests {
             dns_only: false,
             options: Default::default(),
             user_subnets: false,
+            overlay: None,
         }
     }
 

@@ -116,13 +116,15 @@ impl Agent {
             .chain(options.aliases.iter().map(String::as_str))
             .collect();
         super::dotted::check_names(&inner.state, &names)?;
+        let net = self.claim_overlay_block(inner, &net).await?;
         let mut undo = Undo::default();
         match self
             .attach_steps(inner, &net, &record, options, &mut undo)
             .await
         {
             Ok(endpoint) => {
-                if let Err(err) = self.sync_dataplane(inner).await {
+                let published = self.publish_if_overlay(inner, &net, sandbox, &endpoint);
+                if let Err(err) = published.await.and(self.sync_dataplane(inner).await) {
                     let mut errors = vec![err];
                     errors.extend(self.detach(inner, sandbox, network).await.err());
                     return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
@@ -324,8 +326,10 @@ impl Agent {
         if record.netns.exists() {
             self.write_resolv_conf(inner, &record)?;
         }
+        let sandbox_id = record.id.clone();
         inner.state.sandboxes.insert(record.name.clone(), record);
         self.sync_dataplane_or_log(inner).await;
+        self.unpublish_if_overlay(inner, network, &sandbox_id).await;
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
         Ok(())

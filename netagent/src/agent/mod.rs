@@ -34,6 +34,8 @@
 //! - `addresses`: an endpoint's addresses, static or allocated.
 //! - [`ipam`]: the addresses of a network's subnets, and the pools new
 //!   networks' subnets come from.
+//! - [`cluster`]: overlay networks across hosts, their state in etcd
+//!   (only with `[cluster]` in the config).
 //! - [`faults`]: failures on purpose, for the namespace tests (debug
 //!   builds only).
 //! - [`store`]: what survives a restart: one JSON file per record, written
@@ -43,6 +45,7 @@
 //! nothing above it: the daemon's API drives it.
 
 mod addresses;
+pub mod cluster;
 mod command;
 mod container;
 mod dataplane;
@@ -124,6 +127,10 @@ pub enum AgentError {
     /// one is reported, the first is the cause.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<AgentError>),
+    /// A service the request needs does not answer (the cluster store),
+    /// said in words with what still works.
+    #[error("{0}")]
+    Unavailable(String),
     /// A system call failed.
     #[error("{step}: {source}")]
     Io {
@@ -241,6 +248,8 @@ pub struct Agent {
     exits: exits::ExitQueue,
     /// Counters for the metrics endpoint.
     pub metrics: AgentMetrics,
+    /// The cluster this host is in, with `[cluster]` in the config.
+    cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
 }
 
 impl Agent {
@@ -307,7 +316,9 @@ impl Agent {
             inner: Mutex::new(Inner::default()),
             exits,
             metrics: AgentMetrics::default(),
+            cluster: std::sync::OnceLock::new(),
         });
+        cluster::join(&agent).await?;
         exits::spawn(Arc::clone(&agent), exit_queue);
         agent.restore().await?;
         agent.ensure_default_bridge().await?;
@@ -320,6 +331,7 @@ impl Agent {
         });
         watch::spawn(Arc::clone(&agent))
             .map_err(AgentError::io("watch the namespace directory"))?;
+        cluster::follow(&agent);
         Ok(agent)
     }
 

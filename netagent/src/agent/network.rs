@@ -20,6 +20,15 @@ impl Agent {
     /// Creates a user-defined bridge network.
     pub async fn create_network(&self, spec: NetworkSpec) -> Result<NetworkRecord, AgentError> {
         let spec = normalised(spec);
+        match spec.driver.as_str() {
+            "" | "bridge" => {}
+            "overlay" => return self.create_overlay_network(spec).await,
+            other => {
+                return Err(AgentError::BadInput(format!(
+                    "driver {other:?} is not one of bridge, overlay"
+                )))
+            }
+        }
         spec.check()?;
         let mut inner = self.inner.lock().await;
         if inner.state.networks.contains_key(&spec.name) {
@@ -57,8 +66,10 @@ impl Agent {
             dns_only: false,
             options: spec.options.clone(),
             user_subnets: !spec.subnets.is_empty(),
+            overlay: None,
         };
         self.bring_up_network(&mut inner, record.clone()).await?;
+        self.local_subnets_changed();
         Ok(record)
     }
 
@@ -89,6 +100,7 @@ impl Agent {
             dns_only: false,
             options: Default::default(),
             user_subnets: false,
+            overlay: None,
         };
         self.bring_up_network(&mut inner, record).await
     }
@@ -96,7 +108,7 @@ impl Agent {
     /// Makes the bridge, registers the network and persists it, undoing
     /// every step if a later one fails. The bridge's intent is noted
     /// first, so a crash part-way leaves nothing the next start keeps.
-    async fn bring_up_network(
+    pub(super) async fn bring_up_network(
         &self,
         inner: &mut Inner,
         record: NetworkRecord,
@@ -117,6 +129,11 @@ impl Agent {
                 inner.ipam.remove(&record.name);
                 let _ = self.table.remove_network(&record.name);
                 self.sync_dataplane_or_log(inner).await;
+                if record.overlay.is_some() {
+                    if let Err(undo) = self.links.delete(&record.vxlan_device()).await {
+                        errors.push(undo.into());
+                    }
+                }
                 // Deleting a bridge never made succeeds.
                 match self.links.delete(&record.bridge).await {
                     Ok(()) => self.intents.done(&key),
@@ -144,6 +161,7 @@ impl Agent {
         self.links
             .create_bridge(&record.bridge, &gateways, mtu)
             .await?;
+        self.ensure_vxlan(record, true).await?;
         faults::stall(faults::STALL_BRIDGE).await;
         faults::check(faults::NETWORK_BRIDGE)?;
         if !record.builtin {
@@ -210,7 +228,7 @@ impl Agent {
     }
 
     /// Every subnet in use: the networks' and the host's routes.
-    async fn taken_prefixes(&self, inner: &Inner) -> Result<Vec<IpNet>, AgentError> {
+    pub(super) async fn taken_prefixes(&self, inner: &Inner) -> Result<Vec<IpNet>, AgentError> {
         let mut taken: Vec<IpNet> = inner
             .state
             .networks
@@ -227,6 +245,15 @@ impl Agent {
             return Err(AgentError::Conflict(format!(
                 "{name:?} is a built-in network and cannot be removed"
             )));
+        }
+        let overlay = {
+            let inner = self.inner.lock().await;
+            inner.state.networks.get(name).map(|n| n.overlay.is_some())
+        };
+        // A name this host does not have yet may be an overlay network
+        // made on another host a moment ago: the cluster says.
+        if overlay == Some(true) || (overlay.is_none() && self.cluster().is_some()) {
+            return self.remove_overlay_network(name).await;
         }
         self.remove_network_any(name).await
     }
@@ -256,6 +283,9 @@ impl Agent {
         if !record.builtin {
             self.table.remove_network(name)?;
         }
+        if record.overlay.is_some() {
+            self.links.delete(&record.vxlan_device()).await?;
+        }
         if !record.dns_only {
             self.links.delete(&record.bridge).await?;
         }
@@ -263,6 +293,7 @@ impl Agent {
         inner.ipam.remove(name);
         self.persist(&inner)?;
         self.sync_dataplane_or_log(&inner).await;
+        self.local_subnets_changed();
         tracing::info!(network = %name, "network removed");
         Ok(())
     }
@@ -287,10 +318,31 @@ impl Agent {
                 .map(|n| n.name.clone())
                 .collect()
         };
-        for name in &unused {
-            self.remove_network(name).await?;
+        let mut pruned = Vec::new();
+        for name in unused {
+            match self.remove_network(&name).await {
+                Ok(()) => pruned.push(name),
+                // An overlay network with sandboxes on other hosts is in
+                // use: Docker's prune leaves such a network too.
+                Err(AgentError::Conflict(why)) if self.cluster().is_some() => {
+                    tracing::info!(network = %name, %why, "not pruned");
+                }
+                Err(err) => return Err(err),
+            }
         }
-        Ok(unused)
+        Ok(pruned)
+    }
+}
+
+impl Agent {
+    /// Tells the cluster, if any, at the lease's next tick (a third of its
+    /// TTL at most) that this host's local subnets changed.
+    fn local_subnets_changed(&self) {
+        if let Some(cluster) = self.cluster() {
+            cluster
+                .dirty
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 

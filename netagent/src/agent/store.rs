@@ -51,6 +51,24 @@ pub struct NetworkRecord {
     /// static `--ip` only on such a network.
     #[serde(default)]
     pub user_subnets: bool,
+    /// Set for an overlay network (one whose state lives in the cluster
+    /// store): its VXLAN id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayRecord>,
+}
+
+/// What makes a network an overlay network on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayRecord {
+    /// Its VXLAN id, the same on every host.
+    pub vni: u32,
+}
+
+impl NetworkRecord {
+    /// The name of its VXLAN device: `vx-` and the id's first 12 digits.
+    pub fn vxlan_device(&self) -> String {
+        format!("vx-{}", &self.id[..12])
+    }
 }
 
 impl NetworkRecord {

@@ -58,13 +58,10 @@ pub async fn run(client: &Client, command: NetworkCommand) -> Result<()> {
 /// Drivers of Docker's that netagent does not have, and what to say.
 fn refuse_driver(driver: &str) -> Result<()> {
     match driver {
-        "bridge" => Ok(()),
-        "overlay" => Err(Exit::new(
-            "Error response from daemon: the overlay driver (networks across hosts) is not here yet: it is the cluster work of issue #15; on one host use -d bridge",
-        )
-        .into()),
+        // The daemon says whether it is in a cluster, and why not if not.
+        "bridge" | "overlay" => Ok(()),
         other => Err(Exit::new(format!(
-            "Error response from daemon: plugin \"{other}\" not found: netagent has the bridge driver only (host and none are built-in networks)"
+            "Error response from daemon: plugin \"{other}\" not found: netagent has the bridge and overlay drivers (host and none are built-in networks)"
         ))
         .into()),
     }
@@ -90,6 +87,11 @@ async fn create(client: &Client, args: NetworkCreateArgs) -> Result<()> {
         options: args.options.into_iter().collect(),
         ip_ranges: args.ip_ranges.iter().map(|n| n.trunc()).collect(),
         aux_addresses: args.aux_addresses.into_iter().collect(),
+        driver: if args.driver == "bridge" {
+            String::new()
+        } else {
+            args.driver
+        },
     };
     let created: NetworkInspect = client.post("/v1/networks", &spec).await?;
     println!("{}", created.id);

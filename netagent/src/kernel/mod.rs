@@ -14,6 +14,8 @@
 //!   masquerade, published ports, ICC, isolation between networks, in one
 //!   nf_tables table of the agent's, restored when something removes it.
 //! - [`ports`]: host ports held for published ports.
+//! - [`vxlan`]: an overlay network's VXLAN device on its bridge, and its
+//!   static forwarding and neighbour entries for remote endpoints.
 //! - `nft`: nf_tables netlink framing shared by the two.
 
 pub mod firewall;
@@ -23,3 +25,4 @@ pub(crate) mod nft;
 pub mod ports;
 pub mod process;
 pub mod redirect;
+pub mod vxlan;

@@ -25,6 +25,7 @@ fn network(name: &str, subnet: &str, internal: bool) -> NetworkRecord {
         dns_only: false,
         options: BTreeMap::new(),
         user_subnets: true,
+        overlay: None,
     }
 }
 

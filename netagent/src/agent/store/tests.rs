@@ -27,6 +27,7 @@ fn saves_and_loads_atomically() {
             dns_only: false,
             options: BTreeMap::new(),
             user_subnets: true,
+            overlay: None,
         },
     );
     store.save(&state).unwrap();

@@ -83,6 +83,7 @@ pub fn mode_inspect(state: &State, name: &str) -> Option<NetworkInspect> {
                 mac_address: String::new(),
                 ipv4_address: String::new(),
                 ipv6_address: String::new(),
+                host: None,
             };
             (s.id.clone(), entry)
         })

@@ -108,6 +108,7 @@ fn status_of(err: &AgentError) -> StatusCode {
         AgentError::Several(errors) => errors
             .first()
             .map_or(StatusCode::INTERNAL_SERVER_ERROR, status_of),
+        AgentError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         AgentError::Link(_) | AgentError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -166,6 +166,9 @@ pub struct NetworkContainer {
     pub mac_address: String,
     /// The sandbox's name.
     pub name: String,
+    /// The host it lives on, for an overlay network's endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// `POST /v1/networks/prune`'s answer.

@@ -14,7 +14,10 @@ use super::model::{
     CommandState, ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect,
     NetworkSpec, NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
 };
-use super::views::{endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view};
+use super::views::{
+    endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view,
+    with_cluster_endpoints,
+};
 use super::{metrics, ApiError, ApiState};
 use crate::agent::endpoint::AttachOptions;
 use crate::agent::store::SandboxRecord;
@@ -87,7 +90,11 @@ async fn create_network(
     let view = state
         .run(|agent| async move {
             let record = agent.create_network(spec).await?;
-            Ok(network_inspect(&agent.state().await, &record))
+            let view = network_inspect(&agent.state().await, &record);
+            Ok(with_cluster_endpoints(
+                view,
+                agent.overlay_endpoints(&record.name).await,
+            ))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -108,7 +115,11 @@ async fn inspect_network(
                 kind: "network",
                 name: name.clone(),
             })?;
-            Ok(network_inspect(&snapshot, record))
+            let view = network_inspect(&snapshot, record);
+            Ok(with_cluster_endpoints(
+                view,
+                agent.overlay_endpoints(&name).await,
+            ))
         })
         .await?;
     Ok(Json(view))

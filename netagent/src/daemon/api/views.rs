@@ -10,17 +10,56 @@ use super::model::{
     ConfigFrom, EndpointView, Ipam, IpamConfig, LookupAnswer, NetworkContainer, NetworkInspect,
     NetworkSummary, SandboxView,
 };
+use crate::agent::cluster::keys::EndpointDoc;
 use crate::agent::lookup::LookupResult;
 use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord, State};
 
 /// A network's driver as `network ls` shows it: `bridge`, or `dns-only`
 /// for the names-only network of chained CNI plugins.
 fn driver_of(network: &NetworkRecord) -> &'static str {
-    if network.dns_only {
+    if network.overlay.is_some() {
+        "overlay"
+    } else if network.dns_only {
         "dns-only"
     } else {
         "bridge"
     }
+}
+
+/// Docker's scope: `swarm` for an overlay network, `local` otherwise.
+fn scope_of(network: &NetworkRecord) -> &'static str {
+    if network.overlay.is_some() {
+        "swarm"
+    } else {
+        "local"
+    }
+}
+
+/// An overlay network's inspect with every host's endpoints, each with
+/// its host's name (this host's own too).
+pub fn with_cluster_endpoints(
+    mut view: NetworkInspect,
+    endpoints: Vec<EndpointDoc>,
+) -> NetworkInspect {
+    let prefix = view.ipam.config.first().map(|c| c.subnet.prefix_len());
+    for doc in endpoints {
+        let ipv4_address = prefix
+            .map(|p| format!("{}/{p}", doc.ipv4))
+            .unwrap_or_default();
+        let entry = view
+            .containers
+            .entry(doc.sandbox_id.clone())
+            .or_insert(NetworkContainer {
+                name: doc.sandbox.clone(),
+                endpoint_id: String::new(),
+                mac_address: doc.mac.clone(),
+                ipv4_address,
+                ipv6_address: String::new(),
+                host: None,
+            });
+        entry.host = Some(doc.host);
+    }
+    view
 }
 
 /// Summaries of every network, by name.
@@ -32,7 +71,7 @@ pub fn network_list(state: &State) -> Vec<NetworkSummary> {
             id: n.id.clone(),
             name: n.name.clone(),
             driver: driver_of(n).into(),
-            scope: "local".into(),
+            scope: scope_of(n).into(),
             subnets: n.subnets.iter().map(|s| s.subnet).collect(),
             internal: n.internal,
             sandboxes: sandboxes_on(state, &n.name).count(),
@@ -81,6 +120,7 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect
                 mac_address: endpoint.mac.clone().unwrap_or_default(),
                 ipv4_address: with_prefix(endpoint.ipv4.map(Into::into)),
                 ipv6_address: with_prefix(endpoint.ipv6.map(Into::into)),
+                host: None,
             },
         );
     }
@@ -88,7 +128,7 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect
         name: network.name.clone(),
         id: network.id.clone(),
         created: network.created.clone(),
-        scope: "local".into(),
+        scope: scope_of(network).into(),
         driver: driver_of(network).into(),
         enable_ipv6: network.ipv6,
         ipam: Ipam {

@@ -61,7 +61,7 @@ fn bridge_mac() -> [u8; 6] {
     mac
 }
 
-fn kernel(
+pub(super) fn kernel(
     step: &'static str,
     name: impl Into<String>,
 ) -> impl FnOnce(rtnetlink::Error) -> LinkError {
@@ -129,6 +129,11 @@ impl Links {
             }
             Err(err) => Err(kernel("find", name)(err)),
         }
+    }
+
+    /// The rtnetlink handle, for the sibling modules' own requests.
+    pub(super) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// The index of the link `name`, if it exists.

@@ -52,6 +52,7 @@ fn fixture() -> State {
             dns_only: false,
             options: Default::default(),
             user_subnets: true,
+            overlay: None,
         },
     );
     let mut spec = SandboxSpec::named("web");

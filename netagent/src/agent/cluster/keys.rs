@@ -1,0 +1,252 @@
+//! The cluster's keys and values: JSON documents under the configured
+//! prefix (`/netagent/` by default).
+//!
+//! | key | value | written |
+//! |---|---|---|
+//! | `networks/NAME` | [`NetworkDoc`] | by `network create -d overlay`, with the two below, in one transaction |
+//! | `vnis/VNI` | the network's name | so that two networks never share a VXLAN id |
+//! | `subnets/A.B.C.D_LEN` | the network's name | so that two networks never share a subnet |
+//! | `blocks/NAME/INDEX` | the host's name | a host's block of the network's addresses, claimed by transaction |
+//! | `endpoints/NAME/HOST/SANDBOX_ID` | [`EndpointDoc`] | under the host's lease, on attach |
+//! | `hosts/HOST` | [`HostDoc`] | under the host's lease: its local subnets, which overlay subnets avoid |
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+/// An overlay network as every host sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkDoc {
+    /// Its name, the same on every host.
+    pub name: String,
+    /// Its 64-hex id, the same on every host.
+    pub id: String,
+    /// Its VXLAN id.
+    pub vni: u32,
+    /// Its one IPv4 subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway every host's bridge carries (each its own, for the way
+    /// out of that host).
+    pub gateway: Ipv4Addr,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// The host that made it.
+    pub creator: String,
+    /// No way out.
+    #[serde(default)]
+    pub internal: bool,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One sandbox's endpoint on an overlay network, written by its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointDoc {
+    /// The network's name.
+    pub network: String,
+    /// The host it lives on.
+    pub host: String,
+    /// That host's underlay address: where VXLAN frames for it go.
+    pub advertise: Ipv4Addr,
+    /// The sandbox's name.
+    pub sandbox: String,
+    /// The sandbox's 64-hex id.
+    pub sandbox_id: String,
+    /// Its hostname, when not its name.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Its aliases on the network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Its address.
+    pub ipv4: Ipv4Addr,
+    /// Its interface's MAC, `aa:bb:...`.
+    pub mac: String,
+}
+
+/// A host as the others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDoc {
+    /// Its underlay address.
+    pub advertise: Ipv4Addr,
+    /// The subnets of its local (non-overlay) networks.
+    pub subnets: Vec<ipnet::IpNet>,
+}
+
+/// What a key under the prefix is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// `networks/NAME`
+    Network(String),
+    /// `endpoints/NETWORK/HOST/SANDBOX_ID`
+    Endpoint {
+        /// The network.
+        network: String,
+        /// The host.
+        host: String,
+        /// The sandbox's id.
+        sandbox_id: String,
+    },
+    /// Anything else (vnis, subnets, blocks): not mirrored.
+    Other,
+}
+
+/// The key layout under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix` (ending in `/`).
+    pub fn new(prefix: &str) -> Keys {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The prefix itself, for a watch or a full read.
+    pub fn all(&self) -> String {
+        self.prefix.clone()
+    }
+
+    /// `networks/`
+    pub fn networks(&self) -> String {
+        format!("{}networks/", self.prefix)
+    }
+
+    /// `networks/NAME`
+    pub fn network(&self, name: &str) -> String {
+        format!("{}networks/{name}", self.prefix)
+    }
+
+    /// `vnis/VNI`
+    pub fn vni(&self, vni: u32) -> String {
+        format!("{}vnis/{vni}", self.prefix)
+    }
+
+    /// `subnets/A.B.C.D_LEN`
+    pub fn subnet(&self, subnet: Ipv4Net) -> String {
+        format!(
+            "{}subnets/{}_{}",
+            self.prefix,
+            subnet.network(),
+            subnet.prefix_len()
+        )
+    }
+
+    /// `blocks/NAME/`
+    pub fn blocks(&self, network: &str) -> String {
+        format!("{}blocks/{network}/", self.prefix)
+    }
+
+    /// `blocks/NAME/INDEX`
+    pub fn block(&self, network: &str, index: u32) -> String {
+        format!("{}blocks/{network}/{index}", self.prefix)
+    }
+
+    /// `endpoints/NAME/`
+    pub fn endpoints_of(&self, network: &str) -> String {
+        format!("{}endpoints/{network}/", self.prefix)
+    }
+
+    /// `endpoints/`
+    pub fn endpoints(&self) -> String {
+        format!("{}endpoints/", self.prefix)
+    }
+
+    /// `hosts/`
+    pub fn hosts(&self) -> String {
+        format!("{}hosts/", self.prefix)
+    }
+
+    /// `hosts/HOST`
+    pub fn host(&self, host: &str) -> String {
+        format!("{}hosts/{host}", self.prefix)
+    }
+
+    /// `endpoints/NAME/HOST/SANDBOX_ID`
+    pub fn endpoint(&self, network: &str, host: &str, sandbox_id: &str) -> String {
+        format!("{}endpoints/{network}/{host}/{sandbox_id}", self.prefix)
+    }
+
+    /// What `key` is.
+    pub fn parse(&self, key: &[u8]) -> Key {
+        let Some(rest) = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| k.strip_prefix(self.prefix.as_str()))
+        else {
+            return Key::Other;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            ["networks", name] => Key::Network((*name).to_owned()),
+            ["endpoints", network, host, id] => Key::Endpoint {
+                network: (*network).to_owned(),
+                host: (*host).to_owned(),
+                sandbox_id: (*id).to_owned(),
+            },
+            _ => Key::Other,
+        }
+    }
+}
+
+/// The prefix length of a network's per-host blocks: 64 blocks where the
+/// subnet allows it, never smaller than a /28 (16 addresses), never
+/// larger than the subnet.
+pub fn block_prefix(subnet: Ipv4Net) -> u8 {
+    (subnet.prefix_len() + 6).min(28).max(subnet.prefix_len())
+}
+
+/// Block `index` of `subnet`, if it has one.
+pub fn block(subnet: Ipv4Net, index: u32) -> Option<Ipv4Net> {
+    subnet
+        .subnets(block_prefix(subnet))
+        .ok()?
+        .nth(index as usize)
+}
+
+/// How many blocks `subnet` has.
+pub fn block_count(subnet: Ipv4Net) -> u32 {
+    1 << (block_prefix(subnet) - subnet.prefix_len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_back() {
+        let keys = Keys::new("/p/");
+        assert_eq!(
+            keys.parse(keys.network("app").as_bytes()),
+            Key::Network("app".into())
+        );
+        assert_eq!(
+            keys.parse(keys.endpoint("app", "h1", "abc").as_bytes()),
+            Key::Endpoint {
+                network: "app".into(),
+                host: "h1".into(),
+                sandbox_id: "abc".into()
+            }
+        );
+        assert_eq!(keys.parse(keys.vni(4096).as_bytes()), Key::Other);
+        assert_eq!(keys.parse(b"/other/networks/app"), Key::Other);
+    }
+
+    #[test]
+    fn blocks_split_the_subnet() {
+        let net: Ipv4Net = "10.0.1.0/24".parse().unwrap();
+        assert_eq!(block_prefix(net), 28);
+        assert_eq!(block_count(net), 16);
+        assert_eq!(block(net, 1).unwrap().to_string(), "10.0.1.16/28");
+        assert_eq!(block(net, 16), None);
+        let wide: Ipv4Net = "10.1.0.0/16".parse().unwrap();
+        assert_eq!(block_prefix(wide), 22);
+        let tiny: Ipv4Net = "10.2.0.0/30".parse().unwrap();
+        assert_eq!(block_count(tiny), 1);
+    }
+}

@@ -1,0 +1,298 @@
+//! The control path's side of overlay networks: `network create -d
+//! overlay` and `network rm` through the cluster, a host's block of
+//! addresses claimed on its first attach, and each attach and detach
+//! written to the cluster. Every call to etcd here fails fast (see
+//! [`super::REQUEST_TIMEOUT`]) with an error that says what still works.
+
+use std::net::IpAddr;
+
+use config::NetworkSpec;
+use ipnet::IpNet;
+
+use super::keys::EndpointDoc;
+use super::ops::OverlaySpec;
+use super::Cluster;
+use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord};
+use crate::agent::{Agent, AgentError, Inner};
+
+impl Agent {
+    /// The cluster, when this host is in one.
+    pub(crate) fn need_cluster(&self) -> Result<&Cluster, AgentError> {
+        self.cluster().map(|c| &**c).ok_or_else(|| {
+            AgentError::BadInput(
+                "the overlay driver needs a cluster: this daemon's config has no [cluster] section (see README, \"Several hosts\"); on one host use -d bridge".into(),
+            )
+        })
+    }
+
+    /// `network create -d overlay`: the network in the cluster, then here.
+    pub async fn create_overlay_network(
+        &self,
+        spec: NetworkSpec,
+    ) -> Result<NetworkRecord, AgentError> {
+        let cluster = self.need_cluster()?;
+        spec.check()?;
+        let overlay = overlay_spec(&spec)?;
+        let local = {
+            let inner = self.inner.lock().await;
+            if inner.state.networks.contains_key(&spec.name) {
+                return Err(AgentError::Conflict(format!(
+                    "a network named {:?} exists already",
+                    spec.name
+                )));
+            }
+            self.taken_prefixes(&inner).await?
+        };
+        let doc = cluster.create_network(&overlay, &local).await?;
+        if let Err(err) = self.try_ensure_overlay(&doc, false).await {
+            // Undone in the cluster too: a network no host can carry is
+            // worse than none.
+            let mut errors = vec![err];
+            errors.extend(cluster.remove_network(&doc.name).await.err());
+            return Err(AgentError::from_steps(errors).expect_err("the cause is in"));
+        }
+        let inner = self.inner.lock().await;
+        inner
+            .state
+            .networks
+            .get(&doc.name)
+            .cloned()
+            .ok_or_else(|| AgentError::not_found("network", &doc.name))
+    }
+
+    /// `network rm` of an overlay network: refused in the cluster while
+    /// any host has an endpoint on it, else removed there and here.
+    pub(crate) async fn remove_overlay_network(&self, name: &str) -> Result<(), AgentError> {
+        self.need_cluster()?.remove_network(name).await?;
+        self.drop_overlay(name).await;
+        Ok(())
+    }
+
+    /// Before a first attach to an overlay network here: this host's block
+    /// of its addresses, claimed in the cluster and kept in the record.
+    pub(in crate::agent) async fn claim_overlay_block(
+        &self,
+        inner: &mut Inner,
+        net: &NetworkRecord,
+    ) -> Result<NetworkRecord, AgentError> {
+        if net.overlay.is_none() || net.subnets.iter().all(|s| s.ip_range.is_some()) {
+            return Ok(net.clone());
+        }
+        let cluster = self.need_cluster()?;
+        let IpNet::V4(subnet) = net.subnets[0].subnet else {
+            return Ok(net.clone());
+        };
+        let block = cluster.claim_block(&net.name, subnet).await?;
+        let mut record = net.clone();
+        record.subnets[0].ip_range = Some(block.into());
+        inner
+            .ipam
+            .insert(record.name.clone(), crate::agent::network::ipam_of(&record));
+        inner
+            .state
+            .networks
+            .insert(record.name.clone(), record.clone());
+        self.persist(inner)?;
+        tracing::info!(network = %net.name, %block, "claimed a block of the overlay's addresses");
+        Ok(record)
+    }
+
+    /// Writes a new endpoint to the cluster when `net` is an overlay
+    /// network; the caller undoes the attach if it fails.
+    pub(in crate::agent) async fn publish_if_overlay(
+        &self,
+        inner: &Inner,
+        net: &NetworkRecord,
+        sandbox: &str,
+        endpoint: &EndpointRecord,
+    ) -> Result<(), AgentError> {
+        if net.overlay.is_none() {
+            return Ok(());
+        }
+        let cluster = self.need_cluster()?;
+        let record = inner
+            .state
+            .sandboxes
+            .get(sandbox)
+            .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
+        cluster
+            .put_endpoint(&endpoint_doc(cluster, record, endpoint))
+            .await
+    }
+
+    /// Deletes an endpoint from the cluster when `network` is an overlay
+    /// network; when etcd does not answer, the lease task deletes it later.
+    pub(in crate::agent) async fn unpublish_if_overlay(
+        &self,
+        inner: &Inner,
+        network: &str,
+        sandbox_id: &str,
+    ) {
+        let overlay = inner
+            .state
+            .networks
+            .get(network)
+            .is_some_and(|n| n.overlay.is_some());
+        let Some(cluster) = self.cluster().filter(|_| overlay) else {
+            return;
+        };
+        if let Err(err) = cluster.delete_endpoint(network, sandbox_id).await {
+            tracing::warn!(%err, network, "cannot delete the endpoint from the cluster yet; will retry");
+            cluster
+                .dirty
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// This host's endpoints on overlay networks, as the cluster keeps them.
+    pub(crate) async fn own_overlay_endpoints(&self) -> Vec<EndpointDoc> {
+        let Some(cluster) = self.cluster() else {
+            return vec![];
+        };
+        let inner = self.inner.lock().await;
+        let overlay = |name: &str| {
+            inner
+                .state
+                .networks
+                .get(name)
+                .is_some_and(|n| n.overlay.is_some())
+        };
+        inner
+            .state
+            .sandboxes
+            .values()
+            .flat_map(|s| s.endpoints.iter().map(move |e| (s, e)))
+            .filter(|(_, e)| overlay(&e.network) && e.ipv4.is_some())
+            .map(|(s, e)| endpoint_doc(cluster, s, e))
+            .collect()
+    }
+
+    /// Every endpoint the cluster has on `network`, every host's.
+    pub async fn overlay_endpoints(&self, network: &str) -> Vec<EndpointDoc> {
+        let Some(cluster) = self.cluster() else {
+            return vec![];
+        };
+        let mirror = cluster.mirror.lock().await;
+        let mut all: Vec<EndpointDoc> = mirror
+            .endpoints
+            .values()
+            .filter(|e| e.network == network)
+            .cloned()
+            .collect();
+        // This host's from its own state: the watch may not be back yet.
+        for mine in self.own_overlay_endpoints().await {
+            if mine.network == network && !all.iter().any(|e| e.sandbox_id == mine.sandbox_id) {
+                all.push(mine);
+            }
+        }
+        all
+    }
+}
+
+/// The cluster's form of an endpoint of this host.
+fn endpoint_doc(
+    cluster: &Cluster,
+    sandbox: &SandboxRecord,
+    endpoint: &EndpointRecord,
+) -> EndpointDoc {
+    EndpointDoc {
+        network: endpoint.network.clone(),
+        host: cluster.config.host.clone(),
+        advertise: cluster.config.advertise,
+        sandbox: sandbox.name.clone(),
+        sandbox_id: sandbox.id.clone(),
+        hostname: sandbox.spec.hostname.clone(),
+        aliases: endpoint.aliases.clone(),
+        ipv4: endpoint.ipv4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        mac: endpoint.mac.clone().unwrap_or_default(),
+    }
+}
+
+/// What of `spec` an overlay network takes: one IPv4 subnet at most, its
+/// gateway, `--internal` and labels; the rest is refused by name.
+fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
+    let refuse = |what: &str| {
+        Err(AgentError::BadInput(format!(
+            "network {:?}: an overlay network does not take {what} (yet)",
+            spec.name
+        )))
+    };
+    if spec.ipv6 || spec.subnets.iter().any(|s| s.addr().is_ipv6()) {
+        return refuse("IPv6");
+    }
+    if spec.subnets.len() > 1 {
+        return refuse("several subnets");
+    }
+    if !spec.ip_ranges.is_empty() || !spec.aux_addresses.is_empty() {
+        return refuse("--ip-range or --aux-address");
+    }
+    if !spec.options.is_empty() || !spec.dns.is_empty() {
+        return refuse("-o or --dns");
+    }
+    let subnet = spec.subnets.first().map(|s| match s {
+        IpNet::V4(v4) => v4.trunc(),
+        IpNet::V6(_) => unreachable!("refused above"),
+    });
+    let gateway = match spec.gateways.first() {
+        Some(IpAddr::V4(g)) => Some(*g),
+        Some(IpAddr::V6(g)) => {
+            return Err(AgentError::BadInput(format!(
+                "network {:?}: gateway {g} is not IPv4",
+                spec.name
+            )))
+        }
+        None => None,
+    };
+    Ok(OverlaySpec {
+        name: spec.name.clone(),
+        subnet,
+        gateway,
+        internal: spec.internal,
+        labels: spec.labels.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> NetworkSpec {
+        NetworkSpec {
+            name: name.into(),
+            driver: "overlay".into(),
+            ..NetworkSpec::default()
+        }
+    }
+
+    #[test]
+    fn an_overlay_takes_one_ipv4_subnet_and_its_gateway() {
+        let mut given = spec("app");
+        given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
+        given.gateways = vec!["10.9.0.254".parse().unwrap()];
+        let overlay = overlay_spec(&given).unwrap();
+        assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
+        assert_eq!(overlay.gateway.unwrap().to_string(), "10.9.0.254");
+        assert_eq!(overlay_spec(&spec("bare")).unwrap().subnet, None);
+    }
+
+    #[test]
+    fn what_an_overlay_does_not_take_is_refused_by_name() {
+        let mut v6 = spec("six");
+        v6.ipv6 = true;
+        let mut two = spec("two");
+        two.subnets = vec![
+            "10.1.0.0/24".parse().unwrap(),
+            "10.2.0.0/24".parse().unwrap(),
+        ];
+        let mut range = spec("range");
+        range.ip_ranges = vec!["10.1.0.0/25".parse().unwrap()];
+        for (given, needle) in [
+            (v6, "IPv6"),
+            (two, "several subnets"),
+            (range, "--ip-range"),
+        ] {
+            let err = overlay_spec(&given).unwrap_err().to_string();
+            assert!(err.contains(needle) && err.contains(&given.name), "{err}");
+        }
+    }
+}

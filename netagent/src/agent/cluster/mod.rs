@@ -1,0 +1,184 @@
+//! The cluster store (DESIGN.md, seam 11): overlay networks whose state
+//! lives in etcd, for hosts that share them (issue #15). Only a daemon
+//! whose config has `[cluster]` makes a [`Cluster`]; without it no etcd
+//! code runs.
+//!
+//! etcd is the source of truth for overlay networks only. Each agent keeps
+//! a local copy, its endpoint table and its VXLAN forwarding entries, fed
+//! by a watch, so an answer never waits on etcd and names already known
+//! keep answering while etcd is away.
+//!
+//! - [`keys`]: the keys and their JSON values.
+//! - [`ops`]: the writes, each one transaction: a network with its VXLAN
+//!   id and subnet, a host's block of addresses, an endpoint, a removal.
+//! - [`lease`]: this host's lease, kept alive, and its endpoints written
+//!   again under a new one when the old one was lost.
+//! - [`watch`]: the watch from the last revision seen, and the full read
+//!   when that revision was compacted (or at start).
+//! - `local`: the control path's side: create, remove, a host's block
+//!   claimed on its first attach, attach and detach written.
+//! - [`apply`]: what the agent does with what the watch sees: overlay
+//!   networks made and removed here, remote endpoints in the table and in
+//!   the kernel.
+
+pub mod apply;
+pub mod keys;
+pub mod lease;
+mod local;
+pub mod ops;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use config::ClusterConfig;
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+
+use super::{Agent, AgentError};
+use keys::{EndpointDoc, Keys, NetworkDoc};
+use std::sync::Arc;
+
+/// How long one request to etcd may take before the caller is told it
+/// does not answer: a create or attach fails fast rather than hang.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Joins the cluster of the agent's config, if it names one: before the
+/// state is restored, so that restoring an overlay network can use it.
+pub(super) async fn join(agent: &Agent) -> Result<(), AgentError> {
+    if let Some(config) = agent.config.cluster.clone() {
+        let joined = Cluster::connect(config).await?;
+        let _ = agent.cluster.set(Arc::new(joined));
+    }
+    Ok(())
+}
+
+/// Starts the lease and the watch, once the agent is up.
+pub(super) fn follow(agent: &Arc<Agent>) {
+    if agent.cluster().is_some() {
+        tokio::spawn(lease::run(Arc::clone(agent)));
+        tokio::spawn(watch::run(Arc::clone(agent)));
+    }
+}
+
+impl Agent {
+    /// The cluster this host is in, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+}
+
+/// This host's membership of the cluster.
+pub struct Cluster {
+    /// The validated `[cluster]` section.
+    pub config: ClusterConfig,
+    /// The key layout under the prefix.
+    pub keys: Keys,
+    client: Client,
+    /// The lease this host's endpoints are written under; 0 while none.
+    lease: AtomicI64,
+    /// An own endpoint's key could not be deleted: the lease task
+    /// reconciles at its next tick.
+    pub(crate) dirty: AtomicBool,
+    /// What the watch has applied here, behind one lock so that a full
+    /// read and an event never interleave.
+    pub(crate) mirror: tokio::sync::Mutex<Mirror>,
+}
+
+/// The cluster as this host last saw it.
+#[derive(Debug, Default)]
+pub struct Mirror {
+    /// The last revision applied.
+    pub revision: i64,
+    /// Overlay networks by name.
+    pub networks: BTreeMap<String, NetworkDoc>,
+    /// Every host's endpoints by (network, sandbox id), this host's too
+    /// (for `network inspect`).
+    pub endpoints: BTreeMap<(String, String), EndpointDoc>,
+}
+
+impl Cluster {
+    /// A client for the configured endpoints. Connecting is lazy: a daemon
+    /// starts while etcd is away, and catches up when it comes.
+    pub async fn connect(config: ClusterConfig) -> Result<Cluster, AgentError> {
+        let mut options = ConnectOptions::new()
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT)
+            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+        if let Some(tls) = tls_options(&config)? {
+            options = options.with_tls(tls);
+        }
+        let client = Client::connect(&config.endpoints, Some(options))
+            .await
+            .map_err(|err| {
+                AgentError::Unavailable(format!(
+                    "cannot set up the etcd client for {}: {err}",
+                    config.endpoints.join(", ")
+                ))
+            })?;
+        Ok(Cluster {
+            keys: Keys::new(&config.prefix),
+            config,
+            client,
+            lease: AtomicI64::new(0),
+            dirty: AtomicBool::new(false),
+            mirror: Default::default(),
+        })
+    }
+
+    /// A handle for one request (the client is a cheap clone).
+    pub(crate) fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// This host's lease, 0 while it has none.
+    pub(crate) fn lease_id(&self) -> i64 {
+        self.lease.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_lease(&self, id: i64) {
+        self.lease.store(id, Ordering::Release);
+    }
+
+    /// The error for a request etcd did not answer.
+    pub(crate) fn unreachable(&self, err: impl std::fmt::Display) -> AgentError {
+        AgentError::Unavailable(format!(
+            "the cluster store (etcd at {}) does not answer: {err}; overlay networks cannot be created, attached or removed until it is back (names already known keep answering, local networks work as before)",
+            self.config.endpoints.join(", ")
+        ))
+    }
+
+    /// Runs one request with [`REQUEST_TIMEOUT`], its failure in words.
+    pub(crate) async fn call<T, F>(&self, request: F) -> Result<T, AgentError>
+    where
+        F: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.unreachable(err)),
+            Err(_) => {
+                Err(self.unreachable(format!("no answer in {} ms", REQUEST_TIMEOUT.as_millis())))
+            }
+        }
+    }
+}
+
+/// The TLS settings of `[cluster]`, if any file is given.
+fn tls_options(config: &ClusterConfig) -> Result<Option<TlsOptions>, AgentError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(AgentError::io(format!("read {}", path.display())))
+    };
+    if config.ca_file.is_none() && config.cert_file.is_none() {
+        return Ok(None);
+    }
+    let mut tls = TlsOptions::new();
+    if let Some(ca) = &config.ca_file {
+        tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
+    }
+    if let (Some(cert), Some(key)) = (&config.cert_file, &config.key_file) {
+        tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+    }
+    Ok(Some(tls))
+}

@@ -1,0 +1,319 @@
+//! The cluster's writes, each one etcd transaction, so that two hosts
+//! asking at once never both win: a network with its VXLAN id and subnet
+//! (compared absent on `create_revision`), a block of a network's
+//! addresses for one host (Calico's way: an attach then allocates inside
+//! its host's block with no cluster-wide lock), an endpoint under the
+//! host's lease, and a network's removal, refused while any host has an
+//! endpoint on it.
+
+use std::net::Ipv4Addr;
+
+use etcd_client::{Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
+use ipnet::{IpNet, Ipv4Net};
+
+use super::keys::{self, EndpointDoc, NetworkDoc};
+use super::Cluster;
+use crate::agent::store::{new_id, now_rfc3339};
+use crate::agent::AgentError;
+
+/// VXLAN ids handed out start here (Docker's overlay starts at 4096 too,
+/// clear of the small ids people give by hand).
+const FIRST_VNI: u32 = 4096;
+/// A transaction lost to another host is tried again this many times.
+const TRIES: usize = 5;
+
+/// What `network create -d overlay` asks for.
+#[derive(Debug, Clone)]
+pub struct OverlaySpec {
+    /// The name.
+    pub name: String,
+    /// The subnet given (`--subnet`), else one from the pool.
+    pub subnet: Option<Ipv4Net>,
+    /// The gateway given (`--gateway`).
+    pub gateway: Option<Ipv4Addr>,
+    /// `--internal`.
+    pub internal: bool,
+    /// `--label`.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl Cluster {
+    /// Creates an overlay network in one transaction; `local` are the
+    /// subnets this host has already (its local networks and routes), to
+    /// which the other hosts' local networks are added.
+    pub async fn create_network(
+        &self,
+        spec: &OverlaySpec,
+        local: &[IpNet],
+    ) -> Result<NetworkDoc, AgentError> {
+        let mut local: Vec<(String, IpNet)> = local
+            .iter()
+            .map(|net| (self.config.host.clone(), *net))
+            .collect();
+        local.extend(self.hosts_subnets().await?);
+        for _ in 0..TRIES {
+            let existing = self.network_docs().await?;
+            if existing.iter().any(|n| n.name == spec.name) {
+                return Err(exists(&spec.name));
+            }
+            let doc = self.plan_network(spec, &local, &existing)?;
+            let k = &self.keys;
+            let txn = Txn::new()
+                .when([
+                    Compare::create_revision(k.network(&doc.name), CompareOp::Equal, 0),
+                    Compare::create_revision(k.vni(doc.vni), CompareOp::Equal, 0),
+                    Compare::create_revision(k.subnet(doc.subnet), CompareOp::Equal, 0),
+                ])
+                .and_then([
+                    TxnOp::put(k.network(&doc.name), json(&doc), None),
+                    TxnOp::put(k.vni(doc.vni), doc.name.clone(), None),
+                    TxnOp::put(k.subnet(doc.subnet), doc.name.clone(), None),
+                ]);
+            if self.call(self.client().txn(txn)).await?.succeeded() {
+                return Ok(doc);
+            }
+        }
+        Err(AgentError::Conflict(format!(
+            "network {:?}: other hosts kept taking the VXLAN id or subnet chosen; try again",
+            spec.name
+        )))
+    }
+
+    /// The network `spec` would be, given the networks that exist.
+    fn plan_network(
+        &self,
+        spec: &OverlaySpec,
+        local: &[(String, IpNet)],
+        existing: &[NetworkDoc],
+    ) -> Result<NetworkDoc, AgentError> {
+        let clash = |net: &Ipv4Net| {
+            existing
+                .iter()
+                .find(|n| n.subnet.contains(net) || net.contains(&n.subnet))
+                .map(|n| format!("{} of overlay network {:?}", n.subnet, n.name))
+                .or_else(|| {
+                    local
+                        .iter()
+                        .find(|(_, l)| crate::agent::ipam::overlaps(l, &IpNet::V4(*net)))
+                        .map(|(host, l)| format!("{l}, in use on host {host}"))
+                })
+        };
+        let subnet = match spec.subnet {
+            Some(given) => {
+                if let Some(other) = clash(&given) {
+                    return Err(AgentError::Conflict(format!(
+                        "subnet {given} overlaps {other}"
+                    )));
+                }
+                given
+            }
+            None => {
+                let pool = self.config.overlay_pool;
+                // A /20 (4,096 addresses): 64 blocks of 64, one a host,
+                // where a /24 would give a host 16 addresses.
+                let size = pool.prefix_len().max(20);
+                pool.subnets(size)
+                    .ok()
+                    .and_then(|mut all| all.find(|s| clash(s).is_none()))
+                    .ok_or_else(|| {
+                        AgentError::Conflict(format!(
+                            "no free /{size} left in the overlay pool {pool}"
+                        ))
+                    })?
+            }
+        };
+        let vni = (FIRST_VNI..)
+            .find(|v| !existing.iter().any(|n| n.vni == *v))
+            .expect("fewer networks than ids");
+        let gateway = match spec.gateway {
+            Some(g) if subnet.contains(&g) => g,
+            Some(g) => {
+                return Err(AgentError::BadInput(format!(
+                    "gateway {g} is not in subnet {subnet}"
+                )))
+            }
+            None => subnet.hosts().next().unwrap_or(subnet.network()),
+        };
+        Ok(NetworkDoc {
+            name: spec.name.clone(),
+            id: new_id(),
+            vni,
+            subnet,
+            gateway,
+            created: now_rfc3339(),
+            creator: self.config.host.clone(),
+            internal: spec.internal,
+            labels: spec.labels.clone(),
+        })
+    }
+
+    /// The other hosts' local subnets, each with its host.
+    async fn hosts_subnets(&self) -> Result<Vec<(String, IpNet)>, AgentError> {
+        let response = self
+            .call(
+                self.client()
+                    .get(self.keys.hosts(), Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        let mut subnets = Vec::new();
+        for kv in response.kvs() {
+            let host = String::from_utf8_lossy(kv.key());
+            let host = host.rsplit('/').next().unwrap_or_default().to_owned();
+            if let Ok(doc) = serde_json::from_slice::<keys::HostDoc>(kv.value()) {
+                subnets.extend(doc.subnets.into_iter().map(|s| (host.clone(), s)));
+            }
+        }
+        Ok(subnets)
+    }
+
+    /// Writes this host's entry (its local subnets) under its lease.
+    pub async fn put_host(&self, doc: &keys::HostDoc) -> Result<(), AgentError> {
+        let lease = self.lease_id();
+        if lease == 0 {
+            return Err(self.unreachable("this host holds no lease yet"));
+        }
+        let options = PutOptions::new().with_lease(lease);
+        self.call(
+            self.client()
+                .put(self.keys.host(&self.config.host), json(doc), Some(options)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Every overlay network.
+    pub async fn network_docs(&self) -> Result<Vec<NetworkDoc>, AgentError> {
+        let response = self
+            .call(
+                self.client()
+                    .get(self.keys.networks(), Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        Ok(response
+            .kvs()
+            .iter()
+            .filter_map(|kv| serde_json::from_slice(kv.value()).ok())
+            .collect())
+    }
+
+    /// This host's block of `network`'s addresses: the one it holds, else
+    /// the first free one, claimed by transaction.
+    pub async fn claim_block(&self, name: &str, subnet: Ipv4Net) -> Result<Ipv4Net, AgentError> {
+        let me = self.config.host.as_str();
+        for _ in 0..TRIES {
+            let response = self
+                .call(self.client().get(
+                    self.keys.blocks(name),
+                    Some(GetOptions::new().with_prefix()),
+                ))
+                .await?;
+            let mut taken = Vec::new();
+            for kv in response.kvs() {
+                let index: Option<u32> = std::str::from_utf8(kv.key())
+                    .ok()
+                    .and_then(|k| k.rsplit('/').next())
+                    .and_then(|i| i.parse().ok());
+                let Some(index) = index else { continue };
+                if kv.value() == me.as_bytes() {
+                    return Ok(keys::block(subnet, index).expect("a block of the subnet"));
+                }
+                taken.push(index);
+            }
+            let Some(index) = (0..keys::block_count(subnet)).find(|i| !taken.contains(i)) else {
+                return Err(AgentError::Conflict(format!(
+                    "network {name:?}: every block of {subnet} is held by another host"
+                )));
+            };
+            let key = self.keys.block(name, index);
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key, me, None)]);
+            if self.call(self.client().txn(txn)).await?.succeeded() {
+                return Ok(keys::block(subnet, index).expect("a block of the subnet"));
+            }
+        }
+        Err(AgentError::Conflict(format!(
+            "network {name:?}: other hosts kept taking the free blocks; try again"
+        )))
+    }
+
+    /// Writes this host's endpoint under its lease.
+    pub async fn put_endpoint(&self, doc: &EndpointDoc) -> Result<(), AgentError> {
+        let lease = self.lease_id();
+        if lease == 0 {
+            return Err(self.unreachable("this host holds no lease yet"));
+        }
+        let key = self.keys.endpoint(&doc.network, &doc.host, &doc.sandbox_id);
+        let options = PutOptions::new().with_lease(lease);
+        self.call(self.client().put(key, json(doc), Some(options)))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes this host's endpoint of `sandbox_id` on `network`.
+    pub async fn delete_endpoint(&self, network: &str, sandbox_id: &str) -> Result<(), AgentError> {
+        let key = self.keys.endpoint(network, &self.config.host, sandbox_id);
+        self.call(self.client().delete(key, None)).await.map(drop)
+    }
+
+    /// Removes an overlay network, refused (naming host and sandbox) while
+    /// any host has an endpoint on it.
+    pub async fn remove_network(&self, name: &str) -> Result<(), AgentError> {
+        let k = &self.keys;
+        let endpoints = self
+            .call(
+                self.client()
+                    .get(k.endpoints_of(name), Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        let users: Vec<String> = endpoints
+            .kvs()
+            .iter()
+            .filter_map(|kv| serde_json::from_slice::<EndpointDoc>(kv.value()).ok())
+            .map(|e| format!("{} on host {}", e.sandbox, e.host))
+            .collect();
+        if !users.is_empty() {
+            return Err(AgentError::Conflict(format!(
+                "network {name:?} has sandboxes attached: {}; disconnect or remove them first",
+                users.join(", ")
+            )));
+        }
+        let Some(doc) = self
+            .network_docs()
+            .await?
+            .into_iter()
+            .find(|n| n.name == name)
+        else {
+            return Err(AgentError::not_found("network", name));
+        };
+        let txn = Txn::new()
+            .when([
+                Compare::version(k.endpoints_of(name), CompareOp::Equal, 0).with_prefix(),
+                Compare::create_revision(k.network(name), CompareOp::Greater, 0),
+            ])
+            .and_then([
+                TxnOp::delete(k.network(name), None),
+                TxnOp::delete(k.vni(doc.vni), None),
+                TxnOp::delete(k.subnet(doc.subnet), None),
+                TxnOp::delete(
+                    k.blocks(name),
+                    Some(etcd_client::DeleteOptions::new().with_prefix()),
+                ),
+            ]);
+        if self.call(self.client().txn(txn)).await?.succeeded() {
+            Ok(())
+        } else {
+            Err(AgentError::Conflict(format!(
+                "network {name:?} changed while it was being removed (a sandbox attached on another host?); try again"
+            )))
+        }
+    }
+}
+
+fn exists(name: &str) -> AgentError {
+    AgentError::Conflict(format!("a network named {name:?} exists already"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data")
+}
