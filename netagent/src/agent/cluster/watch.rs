@@ -142,12 +142,9 @@ async fn follow(agent: &Agent, from: i64, quiet: &mut bool) -> Ended {
                 .await;
             mirror.revision = mirror.revision.max(kv.mod_revision());
         }
-        if let Some(header) = response.header() {
-            // An empty progress response carries the store's revision; an
-            // event response's header is at least its events' revision.
-            if !response.events().is_empty() {
-                mirror.revision = mirror.revision.max(header.revision());
-            }
-        }
+        // Only the events' own revisions move the mirror on: a response's
+        // header carries the store's revision when it was sent, which may
+        // be past an event this host has not been given yet; resuming from
+        // there after a broken watch would skip it.
     }
 }
