@@ -16,11 +16,16 @@
 //! message is relayed byte for byte but for its id, so EDNS options and the
 //! DO and CD bits reach the upstream as the client set them.
 //!
+//! Answers are kept in [`cache`] (keyed by the upstream set, [`cached`])
+//! and questions it holds never reach [`Forwarder::forward`].
+//!
 //! - [`host`]: the host's servers, reloaded when resolv.conf changes.
 //! - [`sockets`]: which namespace a socket is made in.
 //! - [`stats`] counts what was forwarded, refused or dropped.
 //! - [`wire`]: ids, rcodes and questions read from bytes.
 
+pub mod cache;
+mod cached;
 pub mod health;
 pub mod host;
 pub mod pool;
@@ -32,6 +37,7 @@ pub mod wire;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +48,8 @@ use thiserror::Error;
 
 use crate::response::Transport;
 use crate::upstream::{ForwardRequest, Upstream, UpstreamError, UpstreamFuture};
+use cache::Cache;
+use cached::NetworkCounters;
 use health::Health;
 use host::HostServers;
 use pool::UdpPool;
@@ -95,6 +103,8 @@ impl Route {
 }
 
 struct SandboxRoute {
+    /// Given anew each time servers are set: the cache's scope.
+    number: u64,
     servers: Vec<SocketAddr>,
     route: Arc<Route>,
 }
@@ -107,6 +117,9 @@ pub struct Forwarder {
     health: Health,
     timing: Timing,
     stats: Arc<ForwardStats>,
+    cache: Option<Cache>,
+    network_counters: DashMap<Box<str>, NetworkCounters, RandomState>,
+    next_route: AtomicU64,
     /// The runtime the sockets' reader tasks run on, so that sandboxes can
     /// be given servers from any thread (the agent's control path).
     runtime: tokio::runtime::Handle,
@@ -128,6 +141,9 @@ impl Forwarder {
                 total: Duration::from_millis(config.total_timeout_ms),
             },
             stats,
+            cache: Cache::new(config.cache_size),
+            network_counters: DashMap::default(),
+            next_route: AtomicU64::new(0),
             runtime: tokio::runtime::Handle::current(),
         })
     }
@@ -148,8 +164,13 @@ impl Forwarder {
             .collect();
         let _runtime = self.runtime.enter();
         let route = Arc::new(Route::new(factory, &self.stats)?);
-        self.sandboxes
-            .insert(sandbox_id.into(), SandboxRoute { servers, route });
+        let number = self.next_route.fetch_add(1, Ordering::Relaxed);
+        let own = SandboxRoute {
+            number,
+            servers,
+            route,
+        };
+        self.sandboxes.insert(sandbox_id.into(), own);
         Ok(())
     }
 
@@ -190,6 +211,9 @@ impl Forwarder {
     }
 
     async fn relay(&self, request: &ForwardRequest) -> Result<Vec<u8>, UpstreamError> {
+        // The key before the servers: a host set read after it is never
+        // older than the key says (see `HostServers::generation`).
+        let key = self.cache_key(request);
         let Some((servers, route)) = self.choose(request) else {
             ForwardStats::bump(&self.stats.no_servers);
             return Err(UpstreamError::NoServers);
@@ -200,11 +224,12 @@ impl Forwarder {
         let attempt = |server| route.exchange(server, request);
         match race(plan, self.timing, &self.health, attempt).await {
             Some(answer) => {
+                self.keep(key.as_ref(), &answer);
                 ForwardStats::bump(&self.stats.answered);
                 let micros = started.elapsed().as_micros() as u64;
                 self.stats
                     .answer_micros
-                    .fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(micros, Ordering::Relaxed);
                 Ok(answer)
             }
             None => {
@@ -218,6 +243,10 @@ impl Forwarder {
 impl Upstream for Forwarder {
     fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a> {
         Box::pin(self.relay(request))
+    }
+
+    fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
+        self.lookup(request)
     }
 
     fn refused(&self, request: &ForwardRequest) {
