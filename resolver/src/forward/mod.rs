@@ -22,6 +22,8 @@
 //! - [`host`]: the host's servers, reloaded when resolv.conf changes.
 //! - [`sockets`]: which namespace a socket is made in.
 //! - [`stats`] counts what was forwarded, refused or dropped.
+//! - [`ticker`]: one timer pending while questions are forwarded, so
+//!   theirs cost no wake-up of the runtime.
 //! - [`wire`]: ids, rcodes and questions read from bytes.
 
 pub mod cache;
@@ -33,6 +35,7 @@ pub mod race;
 pub mod sockets;
 pub mod stats;
 pub mod tcp;
+pub mod ticker;
 pub mod wire;
 
 use std::io;
@@ -56,6 +59,7 @@ use pool::UdpPool;
 use race::{race, Timing};
 use sockets::{HostSockets, SocketFactory};
 use stats::{ForwardStats, StatsSnapshot};
+use ticker::Ticker;
 
 /// Why one try at one server gave nothing.
 #[derive(Debug, Error)]
@@ -120,6 +124,8 @@ pub struct Forwarder {
     cache: Option<Cache>,
     network_counters: DashMap<Box<str>, NetworkCounters, RandomState>,
     next_route: AtomicU64,
+    ticker: Arc<Ticker>,
+    ticker_task: tokio::task::JoinHandle<()>,
     /// The runtime the sockets' reader tasks run on, so that sandboxes can
     /// be given servers from any thread (the agent's control path).
     runtime: tokio::runtime::Handle,
@@ -131,6 +137,7 @@ impl Forwarder {
     /// must run inside a tokio runtime in the agent's namespace.
     pub fn new(host: Arc<HostServers>, config: &ForwardingConfig) -> io::Result<Forwarder> {
         let stats = Arc::new(ForwardStats::default());
+        let (ticker, ticker_task) = Ticker::start();
         Ok(Forwarder {
             agent: Arc::new(Route::new(Arc::new(HostSockets), &stats)?),
             host,
@@ -144,6 +151,8 @@ impl Forwarder {
             cache: Cache::new(config.cache_size),
             network_counters: DashMap::default(),
             next_route: AtomicU64::new(0),
+            ticker,
+            ticker_task,
             runtime: tokio::runtime::Handle::current(),
         })
     }
@@ -219,6 +228,7 @@ impl Forwarder {
             return Err(UpstreamError::NoServers);
         };
         ForwardStats::bump(&self.stats.forwarded);
+        self.ticker.question();
         let started = std::time::Instant::now();
         let plan = self.health.plan(&servers, std::time::Instant::now());
         let attempt = |server| route.exchange(server, request);
@@ -237,6 +247,12 @@ impl Forwarder {
                 Err(UpstreamError::Failed(format!("no answer from {servers:?}")))
             }
         }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.ticker_task.abort();
     }
 }
 
