@@ -12,9 +12,11 @@
 //! insert lands in the same shard at that moment; there is no global
 //! lock. Counters are relaxed atomics. Eviction happens only on insert,
 //! after an upstream round trip, which costs far more than the scan of
-//! one shard it makes: expired entries go first, then the ones closest to
-//! expiry. Bounds: `capacity` entries and `capacity` KiB of answers, each
-//! split evenly over the shards.
+//! one shard it makes: expired entries go first, then the eighth of the
+//! shard closest to expiry, so a full shard is scanned once per eighth of
+//! its size of inserts (unique names at 5,000 q/s stay cheap). Bounds:
+//! `capacity` entries and `capacity` KiB of answers, each split evenly
+//! over the shards.
 
 pub mod entry;
 pub mod key;
@@ -170,19 +172,33 @@ impl Cache {
             .expired
             .fetch_add(expired as u64, Ordering::Relaxed);
         while full(shard) {
-            let Some(soonest) = shard
-                .map
-                .iter()
-                .min_by_key(|(_, entry)| entry.expires_at())
-                .map(|(key, _)| key.clone())
-            else {
-                return;
-            };
-            if let Some(entry) = shard.map.remove(&soonest) {
-                shard.bytes -= entry.footprint() + soonest.len();
-                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            }
+            self.evict_batch(shard);
         }
+    }
+
+    /// Removes the eighth of the shard nearest to expiry (at least one
+    /// entry), so that a full shard is scanned once per that many
+    /// inserts, not once per insert.
+    fn evict_batch(&self, shard: &mut ShardState) {
+        let mut expiries: Vec<Instant> = shard.map.values().map(Entry::expires_at).collect();
+        if expiries.is_empty() {
+            return;
+        }
+        let batch = (expiries.len() / 8).max(1);
+        let threshold = *expiries.select_nth_unstable(batch - 1).1;
+        let (mut removed, mut freed) = (0, 0);
+        shard.map.retain(|key, entry| {
+            let evict = removed < batch && entry.expires_at() <= threshold;
+            if evict {
+                removed += 1;
+                freed += entry.footprint() + key.len();
+            }
+            !evict
+        });
+        shard.bytes -= freed;
+        self.counters
+            .evictions
+            .fetch_add(removed as u64, Ordering::Relaxed);
     }
 
     /// Empties the cache; returns how many entries it held.
