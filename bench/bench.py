@@ -254,8 +254,7 @@ class Bench:
         self.peer = self.spawn(["dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                 f"--addn-hosts={self.path('peer.hosts')}", f"--server={UPSTREAM}",
                                 f"--listen-address={PEER_DNSMASQ}", "--bind-interfaces", "--port=53",
-                                "--dns-forward-max=10000", "--cache-size=10000",
-                                f"--pid-file={self.path('peer.pid')}"])
+                                "--dns-forward-max=10000", f"--pid-file={self.path('peer.pid')}"])
         time.sleep(0.5)
 
     def check_answers(self):
