@@ -200,7 +200,10 @@ class Bench:
         self.spawn(["nsenter", "-t", str(self.upstream_pid), "-n", "dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv",
                     "--no-hosts", f"--addn-hosts={zone}", "--address=/cold.zone.test/10.99.9.9",
                     "--local=/nx.zone.test/", f"--listen-address={UPSTREAM}", "--bind-interfaces", "--port=53",
-                    "--cache-size=10000", "--dns-forward-max=10000", f"--pid-file={self.path('upstream.pid')}"])
+                    "--cache-size=10000", "--dns-forward-max=10000", f"--pid-file={self.path('upstream.pid')}",
+                    # A TTL on its answers (dnsmasq's default is 0), so
+                    # that a cache may keep them: the warm rows.
+                    "--local-ttl=60"])
 
     def write_files(self):
         with open(self.path("host-resolv.conf"), "w") as conf:
@@ -339,7 +342,8 @@ class Bench:
               f"[{stats.get('rcodes', '?')}]", flush=True)
 
     def load_rounds(self, files):
-        workloads = self.workloads or (list(files) if not self.quick else ["local", "forwarded-cold"])
+        quick = ["local", "forwarded-cold", "forwarded-warm"]
+        workloads = self.workloads or (list(files) if not self.quick else quick)
         for round_number in range(self.rounds):
             print(f"round {round_number + 1} of {self.rounds}", flush=True)
             for mode in ("redirect", "direct"):
@@ -354,7 +358,9 @@ class Bench:
                     for workload in workloads:
                         for clients in (1, 8):
                             self.measure(label, server, pid(), workload, files[workload], clients)
-                    for workload in ("local", "forwarded-cold"):
+                    # Fixed-rate rows: local, cold forwarded, and warm
+                    # forwarded (the cache's rows, issue #16).
+                    for workload in ("local", "forwarded-cold", "forwarded-warm"):
                         if workload in workloads:
                             self.measure(label, server, pid(), workload, files[workload], 1, rate=5000)
         self.start_daemon("redirect")

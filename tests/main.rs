@@ -24,6 +24,7 @@
 //!   hand, alone and chained after `bridge` + `host-local`.
 //! - [`netns_dataplane`]: the bridges' data plane: published ports, the way
 //!   out, ICC, isolation, options, a flushed ruleset healed.
+//! - [`netns_dns_cache`]: `netagent dns cache` and `dns cache flush`.
 //! - [`netns_docker_cli`]: a Docker user's command lines, exit codes and
 //!   words, and the JSON key paths of `inspect` (issue #13).
 //! - [`netns_crash`]: `kill -9` of the agent mid-creation, then a restart:
@@ -64,6 +65,7 @@ mod netns_agent;
 mod netns_cni;
 mod netns_crash;
 mod netns_dataplane;
+mod netns_dns_cache;
 mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;

@@ -67,6 +67,14 @@ pub trait Upstream: Send + Sync + 'static {
     /// caller puts the client's id into them.
     fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a>;
 
+    /// The upstream's answer to `request` from a cache, without waiting,
+    /// if it has one (the caller puts the client's id in; see
+    /// [`crate::forward::cache`]). Called on the serving task before any
+    /// forwarding slot is taken.
+    fn cached(&self, _request: &ForwardRequest) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Told when `request` was refused because too many questions were in
     /// flight, so the upstream can count it.
     fn refused(&self, _request: &ForwardRequest) {}

@@ -95,6 +95,10 @@ impl<U: Upstream + ?Sized> Upstream for Shared<U> {
         self.0.forward(request)
     }
 
+    fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
+        self.0.cached(request)
+    }
+
     fn refused(&self, request: &ForwardRequest) {
         self.0.refused(request)
     }

@@ -87,4 +87,5 @@ pub(super) fn address(reply: &Message) -> Option<Ipv4Addr> {
 }
 
 mod answers;
+mod cache;
 mod servers;

@@ -16,6 +16,7 @@
 //! max_in_flight_per_sandbox = 256
 //! fallback_delay_ms = 150
 //! total_timeout_ms = 2000
+//! cache_size = 10000         # forwarded answers kept (TTL-honouring); 0 turns the cache off
 //!
 //! [paths]
 //! state_dir = "/var/lib/netagent"
@@ -118,6 +119,9 @@ pub struct ForwardingConfig {
     pub fallback_delay_ms: u64,
     /// Total time a forwarded query may take before SERVFAIL, ms.
     pub total_timeout_ms: u64,
+    /// Forwarded answers the cache keeps, over all upstream sets; 0 turns
+    /// the cache off. Its memory is bounded too: 1 KiB of answers a slot.
+    pub cache_size: usize,
 }
 
 /// Where the agent keeps and finds things, validated as absolute paths.
@@ -216,6 +220,7 @@ impl Default for DaemonConfig {
                 max_in_flight_per_sandbox: 256,
                 fallback_delay_ms: 150,
                 total_timeout_ms: 2000,
+                cache_size: 10_000,
             },
             paths: PathsConfig {
                 state_dir: "/var/lib/netagent".into(),
@@ -367,6 +372,14 @@ impl DaemonConfig {
             f.fallback_delay_ms,
             1,
             f.total_timeout_ms,
+        );
+        f.cache_size = raw.cache_size.unwrap_or(f.cache_size);
+        check_range(
+            errors,
+            "forwarding.cache_size",
+            f.cache_size as u64,
+            0,
+            1 << 20,
         );
         self
     }

@@ -30,6 +30,7 @@ pub(super) struct RawForwarding {
     pub(super) max_in_flight_per_sandbox: Option<usize>,
     pub(super) fallback_delay_ms: Option<u64>,
     pub(super) total_timeout_ms: Option<u64>,
+    pub(super) cache_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +82,7 @@ pub(super) const SECTIONS: [(&str, &[&str]); 6] = [
             "max_in_flight_per_sandbox",
             "fallback_delay_ms",
             "total_timeout_ms",
+            "cache_size",
         ],
     ),
     (

@@ -116,3 +116,28 @@ fn rcode_name(code: u16) -> String {
         other => format!("RCODE{other}"),
     }
 }
+
+impl Agent {
+    /// The forwarding cache's size and counters (`None`: the cache is
+    /// off); with a network, hits and misses of its sandboxes' questions.
+    pub fn cache_stats(
+        &self,
+        network: Option<&str>,
+    ) -> Result<Option<resolver::forward::cache::CacheStats>, AgentError> {
+        if let Some(network) = network {
+            let known = self.table().networks().iter().any(|n| n.name == network);
+            if !known {
+                return Err(AgentError::NotFound {
+                    kind: "network",
+                    name: network.to_owned(),
+                });
+            }
+        }
+        Ok(self.forwarder.cache_stats(network))
+    }
+
+    /// Empties the forwarding cache; returns how many entries it held.
+    pub fn flush_cache(&self) -> usize {
+        self.forwarder.flush_cache()
+    }
+}

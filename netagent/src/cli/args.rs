@@ -123,6 +123,15 @@ pub enum DnsCommand {
         /// The name.
         name: String,
     },
+    /// Show the forwarding cache's size and hit ratio, or `flush` it.
+    Cache {
+        /// `flush` empties the cache.
+        #[arg(value_parser = ["flush"])]
+        action: Option<String>,
+        /// Hits and misses of this network's sandboxes only.
+        #[arg(long)]
+        network: Option<String>,
+    },
 }
 
 /// The flags `ps` and `network ls` share, as Docker's lists have them.

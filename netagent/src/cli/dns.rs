@@ -1,10 +1,10 @@
-//! `netagent dns table` and `dns lookup`.
+//! `netagent dns table`, `dns lookup` and `dns cache`.
 
 use anyhow::Result;
 
 use super::client::{encode, Client};
 use super::output::table;
-use crate::daemon::api::model::{LookupAnswer, TableSnapshot};
+use crate::daemon::api::model::{CacheFlushed, CacheStats, LookupAnswer, TableSnapshot};
 
 /// Prints the live lookup table: one row per endpoint.
 pub async fn table_verb(client: &Client, network: Option<&str>, format: &str) -> Result<()> {
@@ -73,4 +73,51 @@ pub async fn lookup(
     } else {
         1
     })
+}
+
+/// `dns cache [--network N]`: size and hit ratio; `dns cache flush`.
+pub async fn cache(client: &Client, action: Option<&str>, network: Option<&str>) -> Result<()> {
+    if action == Some("flush") {
+        let flushed: CacheFlushed = client.post("/v1/dns/cache/flush", &()).await?;
+        println!("flushed {} entries", flushed.flushed);
+        return Ok(());
+    }
+    let path = match network {
+        Some(network) => format!("/v1/dns/cache?network={}", encode(network)),
+        None => "/v1/dns/cache".to_owned(),
+    };
+    let stats: Option<CacheStats> = client.get(&path).await?;
+    let Some(s) = stats else {
+        println!("the forwarding cache is off ([forwarding] cache_size = 0)");
+        return Ok(());
+    };
+    let asked = s.hits + s.misses;
+    let ratio = if asked == 0 {
+        0.0
+    } else {
+        s.hits as f64 / asked as f64
+    };
+    let row = vec![
+        format!("{}/{}", s.entries, s.capacity),
+        s.bytes.to_string(),
+        s.hits.to_string(),
+        s.misses.to_string(),
+        format!("{:.1}%", ratio * 100.0),
+        s.evictions.to_string(),
+    ];
+    print!(
+        "{}",
+        table(
+            &[
+                "ENTRIES",
+                "BYTES",
+                "HITS",
+                "MISSES",
+                "HIT RATIO",
+                "EVICTIONS"
+            ],
+            &[row]
+        )
+    );
+    Ok(())
 }

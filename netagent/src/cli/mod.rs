@@ -122,6 +122,11 @@ async fn run(cli: Cli) -> Result<i32> {
             tcp,
             name,
         }) => dns::lookup(&client, &from, &qtype, tcp, &name).await,
+        Command::Dns(DnsCommand::Cache { action, network }) => {
+            dns::cache(&client, action.as_deref(), network.as_deref())
+                .await
+                .map(|()| 0)
+        }
         Command::Daemon(_)
         | Command::Demo
         | Command::Hook { .. }

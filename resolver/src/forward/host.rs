@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use config::NameServer;
@@ -21,6 +22,10 @@ use crate::resolv_conf::ResolvConf;
 pub struct HostServers {
     path: Option<PathBuf>,
     current: RwLock<Arc<[SocketAddr]>>,
+    /// Moves on after every reload, so that the forwarding cache never
+    /// serves one set's answers for another (read before `current`,
+    /// written after it).
+    generation: AtomicU64,
 }
 
 impl HostServers {
@@ -29,6 +34,7 @@ impl HostServers {
         Arc::new(HostServers {
             path: None,
             current: RwLock::new(usable(servers.iter().copied())),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -38,6 +44,7 @@ impl HostServers {
         let servers = Arc::new(HostServers {
             path: Some(path.to_owned()),
             current: RwLock::new(Arc::from([])),
+            generation: AtomicU64::new(0),
         });
         servers.reload();
         servers
@@ -46,6 +53,12 @@ impl HostServers {
     /// The servers now.
     pub fn servers(&self) -> Arc<[SocketAddr]> {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The generation of the servers: read it before [`Self::servers`],
+    /// and an answer kept under it is never one of a later set.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Reads the file again.
@@ -64,6 +77,7 @@ impl HostServers {
         let servers = usable(conf.nameservers.into_iter());
         tracing::info!(path = %path.display(), servers = ?servers, "host upstream servers");
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = servers;
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Watches the file's directory (and, for a symlink, its target's) and

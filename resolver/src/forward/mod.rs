@@ -16,11 +16,18 @@
 //! message is relayed byte for byte but for its id, so EDNS options and the
 //! DO and CD bits reach the upstream as the client set them.
 //!
+//! Answers are kept in [`cache`] (keyed by the upstream set, [`cached`])
+//! and questions it holds never reach [`Forwarder::forward`].
+//!
 //! - [`host`]: the host's servers, reloaded when resolv.conf changes.
 //! - [`sockets`]: which namespace a socket is made in.
 //! - [`stats`] counts what was forwarded, refused or dropped.
+//! - [`ticker`]: one timer pending while questions are forwarded, so
+//!   theirs cost no wake-up of the runtime.
 //! - [`wire`]: ids, rcodes and questions read from bytes.
 
+pub mod cache;
+mod cached;
 pub mod health;
 pub mod host;
 pub mod pool;
@@ -28,10 +35,12 @@ pub mod race;
 pub mod sockets;
 pub mod stats;
 pub mod tcp;
+pub mod ticker;
 pub mod wire;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +51,15 @@ use thiserror::Error;
 
 use crate::response::Transport;
 use crate::upstream::{ForwardRequest, Upstream, UpstreamError, UpstreamFuture};
+use cache::Cache;
+use cached::NetworkCounters;
 use health::Health;
 use host::HostServers;
 use pool::UdpPool;
 use race::{race, Timing};
 use sockets::{HostSockets, SocketFactory};
 use stats::{ForwardStats, StatsSnapshot};
+use ticker::Ticker;
 
 /// Why one try at one server gave nothing.
 #[derive(Debug, Error)]
@@ -95,6 +107,8 @@ impl Route {
 }
 
 struct SandboxRoute {
+    /// Given anew each time servers are set: the cache's scope.
+    number: u64,
     servers: Vec<SocketAddr>,
     route: Arc<Route>,
 }
@@ -107,6 +121,11 @@ pub struct Forwarder {
     health: Health,
     timing: Timing,
     stats: Arc<ForwardStats>,
+    cache: Option<Cache>,
+    network_counters: DashMap<Box<str>, NetworkCounters, RandomState>,
+    next_route: AtomicU64,
+    ticker: Arc<Ticker>,
+    ticker_task: tokio::task::JoinHandle<()>,
     /// The runtime the sockets' reader tasks run on, so that sandboxes can
     /// be given servers from any thread (the agent's control path).
     runtime: tokio::runtime::Handle,
@@ -118,6 +137,7 @@ impl Forwarder {
     /// must run inside a tokio runtime in the agent's namespace.
     pub fn new(host: Arc<HostServers>, config: &ForwardingConfig) -> io::Result<Forwarder> {
         let stats = Arc::new(ForwardStats::default());
+        let (ticker, ticker_task) = Ticker::start();
         Ok(Forwarder {
             agent: Arc::new(Route::new(Arc::new(HostSockets), &stats)?),
             host,
@@ -128,6 +148,11 @@ impl Forwarder {
                 total: Duration::from_millis(config.total_timeout_ms),
             },
             stats,
+            cache: Cache::new(config.cache_size),
+            network_counters: DashMap::default(),
+            next_route: AtomicU64::new(0),
+            ticker,
+            ticker_task,
             runtime: tokio::runtime::Handle::current(),
         })
     }
@@ -148,8 +173,13 @@ impl Forwarder {
             .collect();
         let _runtime = self.runtime.enter();
         let route = Arc::new(Route::new(factory, &self.stats)?);
-        self.sandboxes
-            .insert(sandbox_id.into(), SandboxRoute { servers, route });
+        let number = self.next_route.fetch_add(1, Ordering::Relaxed);
+        let own = SandboxRoute {
+            number,
+            servers,
+            route,
+        };
+        self.sandboxes.insert(sandbox_id.into(), own);
         Ok(())
     }
 
@@ -190,21 +220,26 @@ impl Forwarder {
     }
 
     async fn relay(&self, request: &ForwardRequest) -> Result<Vec<u8>, UpstreamError> {
+        // The key before the servers: a host set read after it is never
+        // older than the key says (see `HostServers::generation`).
+        let key = self.cache_key(request);
         let Some((servers, route)) = self.choose(request) else {
             ForwardStats::bump(&self.stats.no_servers);
             return Err(UpstreamError::NoServers);
         };
         ForwardStats::bump(&self.stats.forwarded);
+        self.ticker.question();
         let started = std::time::Instant::now();
         let plan = self.health.plan(&servers, std::time::Instant::now());
         let attempt = |server| route.exchange(server, request);
         match race(plan, self.timing, &self.health, attempt).await {
             Some(answer) => {
+                self.keep(key.as_ref(), &answer);
                 ForwardStats::bump(&self.stats.answered);
                 let micros = started.elapsed().as_micros() as u64;
                 self.stats
                     .answer_micros
-                    .fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(micros, Ordering::Relaxed);
                 Ok(answer)
             }
             None => {
@@ -215,9 +250,19 @@ impl Forwarder {
     }
 }
 
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.ticker_task.abort();
+    }
+}
+
 impl Upstream for Forwarder {
     fn forward<'a>(&'a self, request: &'a ForwardRequest) -> UpstreamFuture<'a> {
         Box::pin(self.relay(request))
+    }
+
+    fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
+        self.lookup(request)
     }
 
     fn refused(&self, request: &ForwardRequest) {

@@ -165,6 +165,14 @@ impl SandboxContext {
         forwarded_reply(request, bytes, self.core.settings)
     }
 
+    /// The client's reply from the forwarding cache, if it holds one:
+    /// answered here, on the serving task, with no task, no permit and no
+    /// packet upstream.
+    fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
+        let bytes = self.core.upstream.cached(request)?;
+        Some(forwarded_reply(request, Some(bytes), self.core.settings))
+    }
+
     fn refuse(&self, request: &ForwardRequest) -> Vec<u8> {
         self.core.upstream.refused(request);
         refused_reply(request, self.core.settings)

@@ -171,17 +171,20 @@ async fn read_queries(
         };
         let reply = match handle_message(&context.handler(), &message, Transport::Tcp, &mut rng) {
             Outcome::Reply(reply) => reply,
-            Outcome::Forward(request) => match context.try_forward_slot() {
-                Some(permits) => {
-                    let (context, answers) = (Arc::clone(context), answers.clone());
-                    forwards.spawn(async move {
-                        let reply = context.forward(&request).await;
-                        drop(permits);
-                        let _ = answers.send(Answer { reply, _slot: slot });
-                    });
-                    continue;
-                }
-                None => context.refuse(&request),
+            Outcome::Forward(request) => match context.cached(&request) {
+                Some(reply) => reply,
+                None => match context.try_forward_slot() {
+                    Some(permits) => {
+                        let (context, answers) = (Arc::clone(context), answers.clone());
+                        forwards.spawn(async move {
+                            let reply = context.forward(&request).await;
+                            drop(permits);
+                            let _ = answers.send(Answer { reply, _slot: slot });
+                        });
+                        continue;
+                    }
+                    None => context.refuse(&request),
+                },
             },
             Outcome::Drop => continue,
         };

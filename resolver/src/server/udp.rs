@@ -43,6 +43,8 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
                     let Some(peer) = peer else { return };
                     match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
                         Outcome::Reply(reply) => replies.push((reply, peer)),
+                        Outcome::Forward(request)
+                            if queue_cached(&context, &request, peer, &mut replies) => {}
                         Outcome::Forward(mut request) => match context.try_forward_slot() {
                             Some(permits) => {
                                 request.socket_hint = socket_hint;
@@ -69,6 +71,21 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
             Err(err) => tracing::debug!(%err, "udp receive failed"),
         }
     }
+}
+
+/// Queues the cached reply to a forwarded question, if the cache has one;
+/// returns whether it did.
+fn queue_cached(
+    context: &SandboxContext,
+    request: &crate::upstream::ForwardRequest,
+    peer: SocketAddr,
+    replies: &mut Replies,
+) -> bool {
+    let Some(reply) = context.cached(request) else {
+        return false;
+    };
+    replies.push((reply, peer));
+    true
 }
 
 /// Sends the batch's replies; any the socket's buffer could not take at

@@ -54,6 +54,22 @@ pub async fn render(agent: &Agent) -> String {
         "Questions not forwarded because no server may be asked.",
         forward.no_servers,
     );
+    let cache = agent.cache_stats(None).ok().flatten().unwrap_or_default();
+    counter(
+        "netagent_dns_cache_hits_total",
+        "Forwarded questions answered from the cache.",
+        cache.hits,
+    );
+    counter(
+        "netagent_dns_cache_misses_total",
+        "Forwarded questions looked up in the cache and not found.",
+        cache.misses,
+    );
+    counter(
+        "netagent_dns_cache_evictions_total",
+        "Live cache entries removed to make room.",
+        cache.evictions,
+    );
     counter(
         "netagent_attach_total",
         "Endpoints attached.",

@@ -337,3 +337,13 @@ pub struct GcReport {
     /// The container ids released.
     pub released: Vec<String>,
 }
+
+/// The forwarding cache's counters (`GET /v1/dns/cache`).
+pub use resolver::forward::cache::CacheStats;
+
+/// `POST /v1/dns/cache/flush`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheFlushed {
+    /// Entries the cache held.
+    pub flushed: usize,
+}

@@ -11,8 +11,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use super::model::{
-    CommandState, ConnectBody, DisconnectBody, EndpointView, Health, LookupAnswer, NetworkInspect,
-    NetworkSpec, NetworkSummary, Pruned, SandboxSpec, SandboxView, TableSnapshot,
+    CacheFlushed, CacheStats, CommandState, ConnectBody, DisconnectBody, EndpointView, Health,
+    LookupAnswer, NetworkInspect, NetworkSpec, NetworkSummary, Pruned, SandboxSpec, SandboxView,
+    TableSnapshot,
 };
 use super::views::{
     endpoint_view, lookup_answer, network_inspect, network_list, sandbox_view,
@@ -51,6 +52,8 @@ pub(super) fn router(state: ApiState) -> Router {
         )
         .route("/v1/dns/table", get(dns_table))
         .route("/v1/dns/lookup", get(dns_lookup))
+        .route("/v1/dns/cache", get(dns_cache))
+        .route("/v1/dns/cache/flush", post(dns_cache_flush))
         .route("/metrics", get(metrics_text))
         .route("/v1/sandboxes/{name}/command", put(set_command))
         .merge(super::containers::routes())
@@ -335,6 +338,27 @@ async fn dns_lookup(
         .run(|agent| async move { agent.lookup(&from, &name, &qtype, tcp).await })
         .await?;
     Ok(Json(lookup_answer(result)))
+}
+
+/// `GET /v1/dns/cache[?network=N]`: the forwarding cache's size and
+/// counters, `null` when it is off.
+async fn dns_cache(
+    State(state): State<ApiState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Option<CacheStats>>> {
+    let network = query.get("network").cloned();
+    let stats = state
+        .run(|agent| async move { agent.cache_stats(network.as_deref()) })
+        .await?;
+    Ok(Json(stats))
+}
+
+/// `POST /v1/dns/cache/flush`: empties the forwarding cache.
+async fn dns_cache_flush(State(state): State<ApiState>) -> ApiResult<Json<CacheFlushed>> {
+    let flushed = state
+        .run(|agent| async move { Ok(agent.flush_cache()) })
+        .await?;
+    Ok(Json(CacheFlushed { flushed }))
 }
 
 async fn metrics_text(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {

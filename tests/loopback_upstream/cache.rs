@@ -1,0 +1,121 @@
+//! The forwarding cache against a fake upstream that counts packets: one
+//! question per name per TTL reaches it, whatever the letter case; what is
+//! never kept; a host resolv.conf change never serves the old set's
+//! answers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use config::DaemonConfig;
+use hickory_proto::op::ResponseCode;
+use resolver::forward::host::HostServers;
+use resolver::forward::Forwarder;
+
+use super::{address, ask, question, resolver_with_host, ANSWER, OTHER};
+use crate::harness::fake_upstream::{Behaviour, FakeUpstream};
+use crate::harness::inprocess::InProcessServer;
+use crate::harness::tables::{client_on, network, CLIENT_ID};
+
+#[test]
+fn the_upstream_sees_one_question_per_name_per_ttl() {
+    let fake = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, forwarder) = resolver_with_host(&[&fake], DaemonConfig::default());
+    for (id, name) in [(1, "a.example."), (2, "A.Example."), (3, "a.EXAMPLE.")] {
+        let (reply, _) = ask(&resolver, &question(id, name));
+        assert_eq!(reply.metadata.id, id);
+        assert_eq!(address(&reply), Some(ANSWER));
+        assert_eq!(
+            reply.queries[0].name().to_string(),
+            name,
+            "the asker's case"
+        );
+        assert!(reply.answers[0].ttl <= 60);
+    }
+    assert_eq!(fake.udp_packets(), 1, "one question for three askings");
+    ask(&resolver, &question(4, "b.example."));
+    assert_eq!(fake.udp_packets(), 2, "another name is asked");
+    let stats = forwarder.cache_stats(None).expect("on by default");
+    assert_eq!((stats.hits, stats.entries), (2, 2), "{stats:?}");
+    assert_eq!(forwarder.cache_stats(Some("app")).unwrap().hits, 2);
+    assert_eq!(forwarder.flush_cache(), 2);
+    ask(&resolver, &question(5, "a.example."));
+    assert_eq!(fake.udp_packets(), 3, "a flushed name is asked again");
+}
+
+#[test]
+fn negative_answers_are_kept_and_servfail_is_not() {
+    let nx = FakeUpstream::start(Behaviour::NxDomain);
+    let (resolver, _) = resolver_with_host(&[&nx], DaemonConfig::default());
+    for id in 1..=3 {
+        let (reply, _) = ask(&resolver, &question(id, "gone.example."));
+        assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+        assert!(reply.authorities[0].ttl <= 30, "the SOA's TTL counts down");
+    }
+    assert_eq!(nx.udp_packets(), 1, "RFC 2308: kept for the SOA minimum");
+
+    let failing = FakeUpstream::start(Behaviour::ServFail);
+    let (resolver, _) = resolver_with_host(&[&failing], DaemonConfig::default());
+    for id in 1..=2 {
+        let (reply, _) = ask(&resolver, &question(id, "broken.example."));
+        assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    }
+    assert!(failing.udp_packets() >= 2, "SERVFAIL is never kept");
+}
+
+#[test]
+fn the_cd_bit_and_cache_size_zero_ask_again() {
+    let fake = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, _) = resolver_with_host(&[&fake], DaemonConfig::default());
+    ask(&resolver, &question(1, "a.example."));
+    let mut cd = question(2, "a.example.");
+    cd.metadata.checking_disabled = true;
+    ask(&resolver, &cd);
+    assert_eq!(fake.udp_packets(), 2, "CD is part of the key");
+
+    let mut config = DaemonConfig::default();
+    config.forwarding.cache_size = 0;
+    let off = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, forwarder) = resolver_with_host(&[&off], config);
+    ask(&resolver, &question(1, "a.example."));
+    ask(&resolver, &question(2, "a.example."));
+    assert_eq!(off.udp_packets(), 2, "cache_size = 0 turns the cache off");
+    assert!(forwarder.cache_stats(None).is_none());
+}
+
+#[test]
+fn a_host_resolv_conf_change_never_serves_the_old_sets_answers() {
+    // Port 53 on loopback addresses of their own, as resolv.conf has no
+    // port syntax (root, as every test machine is).
+    let first_addr: SocketAddr = "127.77.4.1:53".parse().unwrap();
+    let second_addr: SocketAddr = "127.77.4.2:53".parse().unwrap();
+    let first = FakeUpstream::start_on(first_addr, Behaviour::Answer(OTHER));
+    let second = FakeUpstream::start_on(second_addr, Behaviour::Answer(ANSWER));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resolv.conf");
+    std::fs::write(&path, "nameserver 127.77.4.1\n").unwrap();
+    let table = client_on(vec![network("app", false, &[])]);
+    let forwarding = DaemonConfig::default().forwarding;
+    let watched = path.clone();
+    let (resolver, _) =
+        InProcessServer::start_with(table, CLIENT_ID, DaemonConfig::default(), move || {
+            let host = HostServers::from_file(&watched);
+            std::mem::forget(host.watch().expect("inotify"));
+            Arc::new(Forwarder::new(host, &forwarding).unwrap())
+        });
+    let name = "same.example.";
+    assert_eq!(address(&ask(&resolver, &question(1, name)).0), Some(OTHER));
+    assert_eq!(address(&ask(&resolver, &question(2, name)).0), Some(OTHER));
+    assert_eq!(first.udp_packets(), 1, "the second asking was a hit");
+    std::fs::write(&path, "nameserver 127.77.4.2\n").unwrap();
+    // The reload is asynchronous (inotify): wait for the new set, asking
+    // the same cached name all along.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut id = 3;
+    while address(&ask(&resolver, &question(id, name)).0) != Some(ANSWER) {
+        assert!(Instant::now() < deadline, "the old set's answer stayed");
+        std::thread::sleep(Duration::from_millis(20));
+        id += 1;
+    }
+    assert_eq!(second.udp_packets(), 1);
+}
