@@ -29,6 +29,8 @@
 //!   words, and the JSON key paths of `inspect` (issue #13).
 //! - [`netns_crash`]: `kill -9` of the agent mid-creation, then a restart:
 //!   no orphan namespace, veth or bridge, every name usable again.
+//! - [`netns_firewall`]: the host firewall's table: healed after a flush,
+//!   beside a dropping table, through a restart, with hundreds of ports.
 //! - [`netns_domain`]: the sandboxes' own domain (`netagent.internal`):
 //!   busybox `nslookup`, getent, dig and kdig through the default resolv.conf.
 //! - [`netns_failures`]: the agent's failure paths, with fault points.
@@ -69,6 +71,7 @@ mod netns_dns_cache;
 mod netns_docker_cli;
 mod netns_domain;
 mod netns_failures;
+mod netns_firewall;
 mod netns_host_resolv;
 mod netns_musl;
 mod netns_overlay;

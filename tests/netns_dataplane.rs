@@ -8,7 +8,7 @@ use crate::harness::world::{
     WORLD_ADDRESS, WORLD_ADDRESS6,
 };
 
-fn cli_ok(host: &TestHost, args: &[&str]) -> String {
+pub(crate) fn cli_ok(host: &TestHost, args: &[&str]) -> String {
     host.cli(args)
         .assert_ok(&format!("netagent {args:?}"))
         .stdout_text()
@@ -25,17 +25,16 @@ fn address_of(host: &TestHost, sandbox: &str, network: &str) -> String {
         .to_owned()
 }
 
-/// The agent's tables as `nft` lists them.
-fn agent_tables(host: &TestHost) -> String {
-    host.in_host(&["nft", "list", "tables"]).stdout_text()
+/// The agent's inet table as `nft` lists it.
+pub(crate) fn agent_table(host: &TestHost) -> String {
+    host.in_host(&["nft", "list", "table", "inet", "netagent"])
+        .stdout_text()
 }
 
 /// After removal, the agent's table holds the default bridge's rules and
 /// nothing of what was removed.
-fn assert_only_default_bridge_rules(host: &TestHost) {
-    let table = host
-        .in_host(&["nft", "list", "table", "inet", "netagent"])
-        .stdout_text();
+pub(crate) fn assert_only_default_bridge_rules(host: &TestHost) {
+    let table = agent_table(host);
     assert!(table.contains("netagent0"), "{table}");
     for gone in ["na-", "dnat ip to", "8080"] {
         assert!(!table.contains(gone), "{gone} left in: {table}");
@@ -349,74 +348,6 @@ fn icc_isolation_internal_networks_and_bridge_options() {
 }
 
 #[test]
-fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
-    let mut host = TestHost::with_private_run("");
-    make_world(&host);
-    cli_ok(&host, &["network", "create", "app"]);
-    cli_ok(
-        &host,
-        &["run", "--name", "web", "--network", "app", "-p", "8080:80"],
-    );
-    let _server = serve(&host, Some(&host.netns_path("web")), 80);
-    ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").expect("published");
-
-    host.in_host(&["nft", "flush", "ruleset"])
-        .assert_ok("nft flush ruleset");
-    assert!(
-        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").is_some(),
-        "healed after a flush: {}",
-        agent_tables(&host)
-    );
-    let socket = host.socket();
-    let metrics = host
-        .in_host(&[
-            "curl",
-            "-s",
-            "--unix-socket",
-            socket.to_str().unwrap(),
-            "http://localhost/metrics",
-        ])
-        .stdout_text();
-    assert!(
-        metrics.contains("netagent_firewall_restored_total"),
-        "{metrics}"
-    );
-    assert!(
-        !metrics.contains("netagent_firewall_restored_total 0"),
-        "{metrics}"
-    );
-
-    // Another table whose forward chain drops by default (Docker's
-    // FORWARD policy): the agent says so, naming the chain and the fix.
-    for step in [
-        "nft add table ip filter",
-        "nft add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
-    ] {
-        let args: Vec<&str> = step.split(' ').collect();
-        host.in_host(&args).assert_ok(step);
-    }
-    cli_ok(&host, &["network", "create", "other"]);
-    let log = host.daemon_log();
-    assert!(
-        log.contains("ip filter FORWARD") && log.contains("drops forwarded traffic"),
-        "{log}"
-    );
-    host.in_host(&["nft", "delete", "table", "ip", "filter"])
-        .assert_ok("delete it");
-
-    host.kill_daemon();
-    host.start_daemon();
-    assert!(
-        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").is_some(),
-        "published again after a restart"
-    );
-    cli_ok(&host, &["rm", "web"]);
-    remove_world(&host);
-    host.assert_clean_after_removal();
-    assert_only_default_bridge_rules(&host);
-}
-
-#[test]
 fn ipv6_goes_out_masqueraded_and_reaches_published_ports() {
     let host = TestHost::with_private_run("");
     make_world(&host);
@@ -450,29 +381,4 @@ fn ipv6_goes_out_masqueraded_and_reaches_published_ports() {
     );
     remove_world(&host);
     host.assert_clean_after_removal();
-}
-
-#[test]
-fn hundreds_of_published_ports_fit_one_transaction() {
-    let host = TestHost::with_private_run("");
-    cli_ok(&host, &["network", "create", "app"]);
-    let flags: Vec<String> = (0..400).map(|i| format!("-p={}:80", 20_000 + i)).collect();
-    let mut run = vec!["run", "--name", "many", "--network", "app"];
-    run.extend(flags.iter().map(String::as_str));
-    cli_ok(&host, &run);
-    let dnat_rules = |host: &TestHost| agent_tables_rules(host).matches("dnat ip to").count();
-    assert_eq!(dnat_rules(&host), 400, "added in one transaction");
-    // A new network reloads the whole table, 400 ports included (it once
-    // overflowed the acknowledgements past about 220 rules: ENOBUFS).
-    cli_ok(&host, &["network", "create", "other"]);
-    assert_eq!(dnat_rules(&host), 400, "reloaded whole");
-    cli_ok(&host, &["rm", "many"]);
-    assert_eq!(dnat_rules(&host), 0, "removed with the sandbox");
-    host.assert_clean_after_removal();
-}
-
-/// The agent's inet table as `nft` lists it.
-fn agent_tables_rules(host: &TestHost) -> String {
-    host.in_host(&["nft", "list", "table", "inet", "netagent"])
-        .stdout_text()
 }
