@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub use super::output::OutputExt;
 use super::require_program;
 
 /// A private host with an agent.
@@ -417,51 +418,4 @@ fn default_paths(root: &std::path::Path, overrides: &str) -> String {
     })
     .map(|(key, value)| format!("{key} = \"{value}\"\n"))
     .collect()
-}
-
-/// Reading and checking a finished command.
-pub trait OutputExt {
-    /// Its stdout as text.
-    fn stdout_text(&self) -> String;
-    /// Its stderr as text.
-    fn stderr_text(&self) -> String;
-    /// Panics with both streams unless it succeeded.
-    fn assert_ok(&self, what: &str) -> &Self;
-    /// Panics unless it failed with `needle` in its stderr.
-    fn assert_fails_with(&self, needle: &str);
-}
-
-impl OutputExt for Output {
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-
-    fn assert_ok(&self, what: &str) -> &Self {
-        assert!(
-            self.status.success(),
-            "{what} failed:\nstdout: {}\nstderr: {}",
-            self.stdout_text(),
-            self.stderr_text()
-        );
-        self
-    }
-
-    fn assert_fails_with(&self, needle: &str) {
-        assert!(
-            !self.status.success(),
-            "expected a failure with {needle:?}, got success: {}",
-            self.stdout_text()
-        );
-        let stderr = self.stderr_text();
-        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "one line on stderr: {stderr}"
-        );
-    }
 }

@@ -8,6 +8,7 @@ pub mod cni_call;
 pub mod fake_upstream;
 pub mod host;
 pub mod inprocess;
+pub mod output;
 pub mod runtimes;
 pub mod serve;
 pub mod tables;
