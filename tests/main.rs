@@ -50,8 +50,8 @@
 //!   the API on bad input, and `netagent demo`.
 //! - [`runtime_podman`]: podman with netagent's CNI plugin (main and
 //!   chained) and with its OCI hook.
-//! - [`runtime_oci`]: runc and crun with the hook; containerd's `ctr run
-//!   --cni` with the plugin.
+//! - [`runtime_oci`]: runc and crun with the hook.
+//! - [`runtime_containerd`]: containerd's `ctr run --cni` with the plugin.
 //! - [`serve_cli`]: errors a user sees from `dns serve`.
 
 mod bench_smoke;
@@ -80,6 +80,7 @@ mod netns_refusals;
 mod netns_stall;
 mod netns_tcp_abuse;
 mod netns_walkthrough;
+mod runtime_containerd;
 mod runtime_oci;
 mod runtime_podman;
 mod serve_cli;

@@ -1,5 +1,5 @@
-//! Runtime tier: bare runc and crun with the OCI hook, and containerd's
-//! `ctr run --cni` with netagent's CNI plugin.
+//! Runtime tier: bare runc and crun with the OCI hook (containerd's
+//! `ctr run --cni` is in `runtime_containerd`).
 //!
 //! Both use the files users get, as written: contrib/oci/config-fragment.json
 //! merged into the bundle's config.json with jq, and
@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::harness::host::{OutputExt, TestHost};
-use crate::harness::runtimes::containerd::Containerd;
 use crate::harness::runtimes::oci::OciBundle;
 use crate::harness::runtimes::procs::MachineSnapshot;
-use crate::harness::runtimes::{checked, require_runtime_programs, rootfs, wait_for, OciRuntime};
+use crate::harness::runtimes::{checked, require_runtime_programs, wait_for, OciRuntime};
 
 /// The name and alias contrib/oci/config-fragment.json gives its container.
 const FRAGMENT_NAME: &str = "web";
@@ -84,7 +83,7 @@ fn merge_fragment(bundle: &mut OciBundle, fragment: &Value) {
 
 /// contrib/cni/10-netagent.conflist with `socket` added to its netagent
 /// entry, written into a new `net.d` directory of the scratch space.
-fn cni_conf_dir(host: &TestHost) -> PathBuf {
+pub(crate) fn cni_conf_dir(host: &TestHost) -> PathBuf {
     let file = "10-netagent.conflist";
     let mut conflist = read_json(&contrib(&format!("cni/{file}")));
     let plugins = conflist["plugins"].as_array_mut().expect("plugins");
@@ -101,7 +100,7 @@ fn cni_conf_dir(host: &TestHost) -> PathBuf {
 
 /// ctr's `--mount` option for a resolv.conf pointing at 127.0.0.11 (ctr
 /// gives containers none): [`CTR_RESOLV_CONF`], written once per host.
-fn ctr_resolv_mount(host: &TestHost) -> String {
+pub(crate) fn ctr_resolv_mount(host: &TestHost) -> String {
     let resolv = host.dir.path().join("ctr-resolv.conf");
     std::fs::write(&resolv, CTR_RESOLV_CONF).unwrap();
     format!(
@@ -112,7 +111,7 @@ fn ctr_resolv_mount(host: &TestHost) -> String {
 
 /// A plugin directory holding what users install: a symlink named
 /// `netagent` to the binary.
-fn netagent_plugin_dir(host: &TestHost) -> PathBuf {
+pub(crate) fn netagent_plugin_dir(host: &TestHost) -> PathBuf {
     let dir = host.dir.path().join("cni-bin");
     std::fs::create_dir_all(&dir).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_netagent"), dir.join("netagent"))
@@ -136,7 +135,7 @@ fn ps(host: &TestHost) -> Vec<(String, String)> {
 }
 
 /// The address `netagent ps` shows for sandbox `name`.
-fn ps_address(host: &TestHost, name: &str) -> String {
+pub(crate) fn ps_address(host: &TestHost, name: &str) -> String {
     ps(host)
         .into_iter()
         .find(|(n, _)| n == name)
@@ -144,7 +143,7 @@ fn ps_address(host: &TestHost, name: &str) -> String {
         .1
 }
 
-fn ps_lists(host: &TestHost, name: &str) -> bool {
+pub(crate) fn ps_lists(host: &TestHost, name: &str) -> bool {
     ps(host).iter().any(|(n, _)| n == name)
 }
 
@@ -158,7 +157,7 @@ fn inet_of(text: &str) -> String {
 
 /// Polls `dig` from sandbox `peer` until `name` answers, bounded; returns
 /// its one address and how many lookups it took.
-fn await_name_from(host: &TestHost, peer: &str, name: &str) -> (String, u32) {
+pub(crate) fn await_name_from(host: &TestHost, peer: &str, name: &str) -> (String, u32) {
     // Under the domain: answered by the agent alone, so that a name not yet
     // there is a quick NXDOMAIN, never a wait on the host's upstreams.
     let fqdn = format!("{name}.netagent.internal");
@@ -178,7 +177,7 @@ fn await_name_from(host: &TestHost, peer: &str, name: &str) -> (String, u32) {
 
 /// Asserts busybox nslookup succeeded and shows `name` (asked under the
 /// domain, the first search domain) at `address`.
-fn assert_nslookup(output: std::process::Output, name: &str, address: &str) {
+pub(crate) fn assert_nslookup(output: std::process::Output, name: &str, address: &str) {
     let text = output.stdout_text();
     assert!(
         output.status.success()
@@ -339,115 +338,4 @@ fn hook_case(host: &TestHost, fragment: &Value, runtime: OciRuntime, resolv: Res
     let probe = bundle.probe();
     drop(bundle);
     probe.assert_clean();
-}
-
-/// The machine as it was, a test host with network `app`, and containerd
-/// whose CNI configuration is contrib's conflist with netagent's plugin.
-fn containerd_on_app() -> (MachineSnapshot, TestHost, Containerd) {
-    let machine = MachineSnapshot::take();
-    let host = TestHost::new();
-    host.cli(&["network", "create", "app"])
-        .assert_ok("network create app");
-    let (netd, plugins) = (cni_conf_dir(&host), netagent_plugin_dir(&host));
-    let containerd = Containerd::new(&host, &netd, Some(&plugins));
-    (machine, host, containerd)
-}
-
-/// Stops containerd and checks that nothing of it, of the agent's or on
-/// the machine is left.
-fn finish_containerd(machine: MachineSnapshot, host: TestHost, containerd: Containerd) {
-    let probe = containerd.probe();
-    drop(containerd);
-    probe.assert_clean();
-    host.assert_clean_after_removal();
-    drop(host);
-    machine.assert_unchanged();
-}
-
-#[test]
-fn ctr_cni_two_containers_resolve_each_other() {
-    let (machine, host, containerd) = containerd_on_app();
-    host.cli(&["run", "--name", "peer", "--network", "app"])
-        .assert_ok("run peer");
-    let mount = ctr_resolv_mount(&host);
-    let http = ["httpd", "-f", "-p", "80", "-h", "/var/www"];
-    let mut names = Vec::new();
-    for id in ["a", "b"] {
-        // The sandbox is named after the CNI container id: NAMESPACE-ID.
-        let name = format!("{}-{id}", containerd.namespace());
-        let start = Instant::now();
-        containerd.run_detached(id, &["--mount", &mount], &http);
-        let ran = start.elapsed();
-        let (answered, lookups) = await_name_from(&host, "peer", &name);
-        eprintln!(
-            "timing: ctr run -d --cni: run {ran:?}; the name answered a peer {:?} after the \
-             start (lookup {lookups})",
-            start.elapsed()
-        );
-        let address = containerd.ip(id);
-        assert_eq!(answered, address, "{name} from the peer");
-        assert_eq!(ps_address(&host, &name), address, "{name} in netagent ps");
-        names.push((id, name, address));
-    }
-    for (from, to) in [(0, 1), (1, 0)] {
-        let (id, _, _) = &names[from];
-        let (_, name, address) = &names[to];
-        assert_nslookup(containerd.exec(id, &["nslookup", name]), name, address);
-        let url = format!("http://{name}/");
-        let fetched = containerd.exec(id, &["timeout", "5", "wget", "-q", "-O", "-", &url]);
-        assert_eq!(
-            checked(fetched, &format!("wget {url} in {id}")),
-            rootfs::INDEX_HTML.trim()
-        );
-    }
-
-    finish_containerd(machine, host, containerd);
-}
-
-#[test]
-fn ctr_run_d_killed_leaves_no_sandbox() {
-    let (machine, host, containerd) = containerd_on_app();
-    let links = host.links();
-    let name = format!("{}-k", containerd.namespace());
-    containerd.run_detached("k", &[], &["sleep", "600"]);
-    let address = containerd.ip("k");
-    assert_eq!(ps_address(&host, &name), address, "{name} in ps");
-    let links_with_k = host.links();
-    assert_eq!(links_with_k.len(), links.len() + 1, "a veth for {name}");
-
-    // A foreground `ctr run --rm` finds it by name; ctr then sends DEL
-    // (with an empty CNI_NETNS) and nothing of the second one is left.
-    let mount = ctr_resolv_mount(&host);
-    let once = containerd.run_foreground("once", &["--mount", &mount], &["nslookup", &name]);
-    assert_nslookup(once, &name, &address);
-    let once_name = format!("{}-once", containerd.namespace());
-    assert!(!ps_lists(&host, &once_name), "{once_name} after ctr's DEL");
-    assert_eq!(
-        host.links(),
-        links_with_k,
-        "the foreground one's veth is gone"
-    );
-
-    // ctr sends no DEL for a -d task: the agent sees its process exit.
-    let killed = Instant::now();
-    checked(
-        containerd.ctr(&["task", "kill", "--signal", "SIGKILL", "k"]),
-        "ctr task kill",
-    );
-    let deadline = killed + Duration::from_secs(1);
-    while ps_lists(&host, &name) {
-        assert!(
-            Instant::now() < deadline,
-            "{name} still listed a second after its task was killed:\n{}",
-            host.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    eprintln!(
-        "timing: ctr task kill to the sandbox gone {:?}",
-        killed.elapsed()
-    );
-    assert_eq!(host.links(), links, "the veth is gone with it");
-
-    finish_containerd(machine, host, containerd);
 }
