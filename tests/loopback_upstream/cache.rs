@@ -4,18 +4,14 @@
 //! answers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use config::DaemonConfig;
 use hickory_proto::op::ResponseCode;
-use resolver::forward::host::HostServers;
-use resolver::forward::Forwarder;
 
-use super::{address, ask, question, resolver_with_host, ANSWER, OTHER};
+use super::{
+    address, ask, ask_until, question, resolver_watching, resolver_with_host, ANSWER, OTHER,
+};
 use crate::harness::fake_upstream::{Behaviour, FakeUpstream};
-use crate::harness::inprocess::InProcessServer;
-use crate::harness::tables::{client_on, network, CLIENT_ID};
 
 #[test]
 fn the_upstream_sees_one_question_per_name_per_ttl() {
@@ -94,28 +90,13 @@ fn a_host_resolv_conf_change_never_serves_the_old_sets_answers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("resolv.conf");
     std::fs::write(&path, "nameserver 127.77.4.1\n").unwrap();
-    let table = client_on(vec![network("app", false, &[])]);
-    let forwarding = DaemonConfig::default().forwarding;
-    let watched = path.clone();
-    let (resolver, _) =
-        InProcessServer::start_with(table, CLIENT_ID, DaemonConfig::default(), move || {
-            let host = HostServers::from_file(&watched);
-            std::mem::forget(host.watch().expect("inotify"));
-            Arc::new(Forwarder::new(host, &forwarding).unwrap())
-        });
+    let resolver = resolver_watching(&path);
     let name = "same.example.";
     assert_eq!(address(&ask(&resolver, &question(1, name)).0), Some(OTHER));
     assert_eq!(address(&ask(&resolver, &question(2, name)).0), Some(OTHER));
     assert_eq!(first.udp_packets(), 1, "the second asking was a hit");
     std::fs::write(&path, "nameserver 127.77.4.2\n").unwrap();
-    // The reload is asynchronous (inotify): wait for the new set, asking
-    // the same cached name all along.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut id = 3;
-    while address(&ask(&resolver, &question(id, name)).0) != Some(ANSWER) {
-        assert!(Instant::now() < deadline, "the old set's answer stayed");
-        std::thread::sleep(Duration::from_millis(20));
-        id += 1;
-    }
+    // Asking the same cached name all along.
+    ask_until(&resolver, 3, name, ANSWER, "the old set's answer stayed");
     assert_eq!(second.udp_packets(), 1);
 }

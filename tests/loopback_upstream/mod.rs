@@ -53,6 +53,39 @@ pub(super) fn resolver(
     })
 }
 
+/// A resolver for `client` on one ordinary network whose host servers
+/// come from the resolv.conf at `path`, watched as the agent watches it.
+pub(super) fn resolver_watching(path: &std::path::Path) -> InProcessServer {
+    let table = client_on(vec![network("app", false, &[])]);
+    let forwarding = DaemonConfig::default().forwarding;
+    let watched = path.to_owned();
+    let (resolver, _) =
+        InProcessServer::start_with(table, CLIENT_ID, DaemonConfig::default(), move || {
+            let host = HostServers::from_file(&watched);
+            std::mem::forget(host.watch().expect("inotify"));
+            Arc::new(Forwarder::new(host, &forwarding).unwrap())
+        });
+    resolver
+}
+
+/// Asks `name` (ids from `first_id` up) until the answer is `wanted`, for
+/// at most five seconds: a resolv.conf reload is asynchronous (inotify).
+pub(super) fn ask_until(
+    resolver: &InProcessServer,
+    first_id: u16,
+    name: &str,
+    wanted: Ipv4Addr,
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut id = first_id;
+    while address(&ask(resolver, &question(id, name)).0) != Some(wanted) {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+        id += 1;
+    }
+}
+
 pub(super) fn question(id: u16, name: &str) -> Message {
     let mut message = Message::query();
     message.metadata.id = id;

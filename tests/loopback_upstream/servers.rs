@@ -186,15 +186,7 @@ fn rewriting_the_hosts_resolv_conf_switches_servers_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("resolv.conf");
     std::fs::write(&path, "# host\nnameserver 127.77.3.1\n").unwrap();
-    let table = client_on(vec![network("app", false, &[])]);
-    let forwarding = DaemonConfig::default().forwarding;
-    let watched = path.clone();
-    let (resolver, _) =
-        InProcessServer::start_with(table, CLIENT_ID, DaemonConfig::default(), move || {
-            let host = HostServers::from_file(&watched);
-            std::mem::forget(host.watch().expect("inotify"));
-            Arc::new(Forwarder::new(host, &forwarding).unwrap())
-        });
+    let resolver = resolver_watching(&path);
     assert_eq!(
         address(&ask(&resolver, &question(14, "a.example.")).0),
         Some(OTHER)
@@ -202,16 +194,13 @@ fn rewriting_the_hosts_resolv_conf_switches_servers_without_restart() {
     let staged = dir.path().join("resolv.conf.new");
     std::fs::write(&staged, "nameserver 127.77.3.2\n").unwrap();
     std::fs::rename(&staged, &path).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut id = 15;
-    while address(&ask(&resolver, &question(id, "b.example.")).0) != Some(ANSWER) {
-        assert!(
-            Instant::now() < deadline,
-            "the new resolv.conf was not picked up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        id += 1;
-    }
+    ask_until(
+        &resolver,
+        15,
+        "b.example.",
+        ANSWER,
+        "the new resolv.conf was not picked up",
+    );
     let before = first.udp_packets();
     ask(&resolver, &question(999, "c.example."));
     assert_eq!(
