@@ -12,17 +12,15 @@
 //! and a sender task: questions are queued and the sender sends what has
 //! queued up in one `sendmmsg` (equal-sized ones to one server as a UDP
 //! GSO message, [`crate::udp_io::send`]), so the questions of one received
-//! batch leave together.
+//! batch leave together. Sockets are registered for reading only
+//! ([`ReadOnlyUdp`]): a question sent must not wake the runtime again.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
 use foldhash::fast::RandomState;
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -32,6 +30,7 @@ use super::wire;
 use super::AttemptError;
 use crate::udp_io::recv::with_answers_received;
 use crate::udp_io::send::{send_all, Outbox};
+use crate::udp_io::socket::ReadOnlyUdp;
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
 /// leave a spoofer about one chance in a million per forged datagram even
@@ -117,9 +116,7 @@ fn make_sockets(
 ) -> io::Result<Vec<PooledSocket>> {
     (0..SOCKETS_PER_FAMILY)
         .map(|_| {
-            let socket = factory.udp(family)?;
-            socket.set_nonblocking(true)?;
-            let socket = Arc::new(UdpSocket::from_std(socket)?);
+            let socket = Arc::new(ReadOnlyUdp::new(factory.udp(family)?)?);
             let pending: Arc<PendingMap> = Arc::default();
             let outgoing: Arc<Outbox> = Arc::default();
             let reader = tokio::spawn(read_replies(
@@ -181,36 +178,44 @@ impl Drop for Unregister<'_> {
 /// it. A question the socket's buffer could not take is sent again when
 /// there is room; one the kernel refuses (no route, say) is taken out of
 /// the pending map, which fails its exchange over at once.
-async fn send_queries(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, queue: Arc<Outbox>) {
+async fn send_queries(socket: Arc<ReadOnlyUdp>, pending: Arc<PendingMap>, queue: Arc<Outbox>) {
     let mut batch: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
     loop {
         queue.ready().await;
         queue.drain_into(&mut batch);
-        send_all(socket.as_raw_fd(), &mut batch);
-        for (query, server) in batch.drain(..) {
-            if let Err(err) = socket.send_to(&query, server).await {
+        send_all(socket.raw_fd(), &mut batch);
+        if batch.is_empty() {
+            continue;
+        }
+        let rest = std::mem::take(&mut batch);
+        socket
+            .send_when_writable(rest, |query, server, err| {
                 tracing::debug!(%err, %server, "upstream send failed");
-                let key = (wire::id(&query), server);
+                let key = (wire::id(query), server);
                 pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&key);
-            }
-        }
+            })
+            .await;
     }
 }
 
 /// Reads answers by the batch (one `recvmmsg` for all that wait) and
 /// hands each to its question.
-async fn read_replies(socket: Arc<UdpSocket>, pending: Arc<PendingMap>, stats: Arc<ForwardStats>) {
+async fn read_replies(
+    socket: Arc<ReadOnlyUdp>,
+    pending: Arc<PendingMap>,
+    stats: Arc<ForwardStats>,
+) {
     loop {
         if let Err(err) = socket.readable().await {
             tracing::debug!(%err, "upstream socket failed");
             return;
         }
-        let _ = socket.try_io(Interest::READABLE, || {
+        let _ = socket.try_read(|fd| {
             with_answers_received(|received| {
-                received.drain(socket.as_raw_fd(), |datagram, from| {
+                received.drain(fd, |datagram, from| {
                     if !from.is_some_and(|from| deliver(&pending, datagram, from)) {
                         ForwardStats::bump(&stats.mismatched);
                     }

@@ -39,6 +39,7 @@ use crate::handler::{forwarded_reply, refused_reply, AnswerSettings, HandlerCont
 use crate::qname::LocalDomain;
 use crate::stats::QueryStats;
 use crate::table::EndpointTable;
+use crate::udp_io::socket::ReadOnlyUdp;
 use crate::upstream::{ForwardRequest, Upstream};
 
 /// What every sandbox's server shares: the table, the settings, the
@@ -195,10 +196,9 @@ impl SandboxServer {
         sandbox_id: &str,
         sockets: SandboxSockets,
     ) -> io::Result<SandboxServer> {
-        sockets.udp.set_nonblocking(true)?;
         sockets.tcp.set_nonblocking(true)?;
         tcp::limit_buffers(&sockets.tcp)?;
-        let udp = tokio::net::UdpSocket::from_std(sockets.udp)?;
+        let udp = ReadOnlyUdp::new(sockets.udp)?;
         let tcp = tokio::net::TcpListener::from_std(sockets.tcp)?;
         let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
         let context = Arc::new(SandboxContext {

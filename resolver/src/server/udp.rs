@@ -3,26 +3,25 @@
 //! handed to a task each within the forwarding bounds. A forwarded
 //! question's reply goes back through the serving task too (an
 //! [`Outbox`]): replies that come back together leave in one `sendmmsg`
-//! ([`crate::udp_io::send`]) rather than a system call each.
+//! ([`crate::udp_io::send`]) rather than a system call each. The socket
+//! is registered for reading only ([`ReadOnlyUdp`]): a reply sent must not
+//! wake the loop again.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
-
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
 use crate::udp_io::recv::with_received;
 use crate::udp_io::send::{send_all, Outbox};
+use crate::udp_io::socket::ReadOnlyUdp;
 
 type Replies = Vec<(Vec<u8>, SocketAddr)>;
 
 /// Serves queries on `socket` until the task is aborted.
-pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) {
+pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>) {
     let mut rng = fastrand::Rng::new();
     let mut replies: Replies = Vec::new();
     let outbox = Arc::new(Outbox::default());
@@ -37,9 +36,9 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<UdpSocket>) 
         }
         outbox.drain_into(&mut replies);
         let socket_hint = crate::secure_random::u32();
-        let handled = socket.try_io(Interest::READABLE, || {
+        let handled = socket.try_read(|fd| {
             with_received(|received| {
-                received.drain(socket.as_raw_fd(), |bytes, peer| {
+                received.drain(fd, |bytes, peer| {
                     let Some(peer) = peer else { return };
                     match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
                         Outcome::Reply(reply) => replies.push((reply, peer)),
@@ -90,30 +89,21 @@ fn queue_cached(
 
 /// Sends the batch's replies; any the socket's buffer could not take at
 /// once go out from a task that waits for room.
-fn flush(socket: &Arc<UdpSocket>, replies: &mut Replies) {
+fn flush(socket: &Arc<ReadOnlyUdp>, replies: &mut Replies) {
     if replies.is_empty() {
         return;
     }
-    send_all(socket.as_raw_fd(), replies);
+    send_all(socket.raw_fd(), replies);
     if !replies.is_empty() {
         let rest = std::mem::take(replies);
         let socket = Arc::clone(socket);
         tokio::spawn(async move {
-            for (reply, peer) in rest {
-                send(&socket, &reply, peer).await;
-            }
+            socket
+                .send_when_writable(rest, |_, peer, err| {
+                    tracing::debug!(%err, %peer, "udp send failed");
+                })
+                .await;
         });
     }
     replies.clear();
-}
-
-/// Sends one reply, trying the non-blocking path first.
-async fn send(socket: &UdpSocket, reply: &[u8], peer: SocketAddr) {
-    let result = match socket.try_send_to(reply, peer) {
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => socket.send_to(reply, peer).await,
-        other => other,
-    };
-    if let Err(err) = result {
-        tracing::debug!(%err, %peer, "udp send failed");
-    }
 }

@@ -7,6 +7,9 @@
 //!   held per thread rather than per socket.
 //! - [`send`]: a batch per `sendmmsg(2)`, datagrams of one size to one peer
 //!   joined into a UDP GSO message.
+//! - [`socket`]: a socket registered for reading only, so that a send does
+//!   not wake the runtime for nothing.
 
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod socket;
