@@ -119,7 +119,14 @@ impl Agent {
         cluster.put_host(&host).await?;
         let mine = self.own_overlay_endpoints().await;
         for (doc, claimed) in &mine {
-            cluster.put_endpoint(doc, *claimed).await?;
+            match cluster.put_endpoint(doc, *claimed).await {
+                // Another host claimed its address while this host's lease
+                // was gone: the others still go out; this one is said.
+                Err(AgentError::Conflict(why)) => {
+                    tracing::error!(sandbox = %doc.sandbox, network = %doc.network, %why, "this sandbox's address is another host's now; reconnect it to get a free one");
+                }
+                other => other?,
+            }
         }
         let response = cluster
             .call(cluster.client().get(
