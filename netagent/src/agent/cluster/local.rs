@@ -1,7 +1,8 @@
 //! The control path's side of overlay networks: `network create -d
 //! overlay` and `network rm` through the cluster, and each attach and
-//! detach written to the cluster (the addresses are `room`'s). Every call to etcd here fails fast (see
-//! [`super::REQUEST_TIMEOUT`]) with an error that says what still works.
+//! detach written to the cluster (the addresses are `room`'s). Every call
+//! to etcd here fails fast (see [`super::REQUEST_TIMEOUT`]) with an error
+//! that says what still works.
 
 use std::net::IpAddr;
 
