@@ -1,5 +1,5 @@
 //! Namespace tier, issue #15: an overlay network's addresses across hosts
-//! (three private hosts at most and a real etcd, as in
+//! (two private hosts and a real etcd, as in
 //! [`crate::netns_overlay`]). Checks: a host whose block fills claims
 //! another and gives it back when unused, every name still resolving
 //! across hosts; `--aux-address` never handed out; a host borrows an
