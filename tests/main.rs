@@ -38,6 +38,9 @@
 //!   written in place through other paths: read again each time.
 //! - [`netns_overlay`]: overlay networks across hosts through etcd
 //!   (issue #15): names, TCP, leases, etcd away, a host cut off.
+//! - [`netns_overlay_ipam`]: an overlay's addresses: blocks filled and
+//!   given back, a borrow, a full subnet, `--ip` raced, `--ip-range`,
+//!   `--aux-address`, a local subnet overlapping an overlay.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -75,6 +78,7 @@ mod netns_firewall;
 mod netns_host_resolv;
 mod netns_musl;
 mod netns_overlay;
+mod netns_overlay_ipam;
 mod netns_publish_doors;
 mod netns_refusals;
 mod netns_stall;

@@ -14,14 +14,14 @@ use crate::harness::cluster::{leftovers, within, Underlay, PREFIX};
 use crate::harness::host::{OutputExt, TestHost};
 use crate::harness::world::{ask_until_answered, serve};
 
-fn run(host: &TestHost, args: &[&str]) {
+pub(crate) fn run(host: &TestHost, args: &[&str]) {
     let mut full = vec!["run"];
     full.extend_from_slice(args);
     host.cli(&full).assert_ok(&format!("netagent {full:?}"));
 }
 
 /// Whether `host`'s `network ls` lists `name` as an overlay of scope swarm.
-fn lists_overlay(host: &TestHost, name: &str) -> bool {
+pub(crate) fn lists_overlay(host: &TestHost, name: &str) -> bool {
     host.cli(&[
         "network",
         "ls",
@@ -35,7 +35,7 @@ fn lists_overlay(host: &TestHost, name: &str) -> bool {
 
 /// Waits (at most 10 s) until `sandbox` on `host` resolves `name` to
 /// exactly `count` addresses; returns them.
-fn resolves(host: &TestHost, sandbox: &str, name: &str, count: usize) -> Vec<String> {
+pub(crate) fn resolves(host: &TestHost, sandbox: &str, name: &str, count: usize) -> Vec<String> {
     let mut last = vec![];
     within(Duration::from_secs(10), || {
         last = host.dig_short(sandbox, &[name]);
@@ -53,7 +53,7 @@ fn resolves(host: &TestHost, sandbox: &str, name: &str, count: usize) -> Vec<Str
 /// Removes every sandbox on `hosts`, the overlay `network` through the
 /// last host, and checks that no host has anything of it left and etcd no
 /// key under the prefix but the hosts' own.
-fn remove_all(underlay: &Underlay, hosts: &[&TestHost], network: &str) {
+pub(crate) fn remove_all(underlay: &Underlay, hosts: &[&TestHost], network: &str) {
     for host in hosts {
         let ps = host
             .cli(&["ps", "-a", "--format", "{{.Names}}"])

@@ -116,7 +116,12 @@ impl Agent {
             .chain(options.aliases.iter().map(String::as_str))
             .collect();
         super::dotted::check_names(&inner.state, &names)?;
-        let net = self.claim_overlay_block(inner, &net).await?;
+        let room = self.make_room(inner, &net, options.ip).await?;
+        let net = room.net.clone();
+        let options = AttachOptions {
+            ip: room.ip,
+            ..options
+        };
         let mut undo = Undo::default();
         match self
             .attach_steps(inner, &net, &record, options, &mut undo)
@@ -145,6 +150,7 @@ impl Agent {
             Err(err) => {
                 let mut errors = vec![err];
                 errors.extend(self.undo(inner, &net, &record, undo).await);
+                errors.extend(self.give_back(&room).await);
                 Err(AgentError::from_steps(errors).expect_err("the cause is in"))
             }
         }
@@ -329,7 +335,10 @@ impl Agent {
         let sandbox_id = record.id.clone();
         inner.state.sandboxes.insert(record.name.clone(), record);
         self.sync_dataplane_or_log(inner).await;
-        self.unpublish_if_overlay(inner, network, &sandbox_id).await;
+        self.unpublish_if_overlay(inner, network, &sandbox_id, endpoint.ipv4)
+            .await;
+        self.release_block_if_unused(inner, network, endpoint.ipv4)
+            .await;
         AgentMetrics::add(&self.metrics.detaches, 1);
         tracing::info!(sandbox, network, "detached");
         Ok(())

@@ -1,8 +1,11 @@
 //! Address management: subnets for new networks from the default pools,
 //! and addresses for endpoints within a network's subnets. Pure: the agent
-//! persists what it hands out and rebuilds these from its state.
+//! persists what it hands out and rebuilds these from its state. An
+//! overlay network's subnet hands out dynamic addresses only from the
+//! blocks this host holds, and never one another host holds (the cluster
+//! decides both, see `cluster::claims`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv6Net};
@@ -31,6 +34,16 @@ pub enum IpamError {
         network: String,
         /// Who has it.
         why: &'static str,
+    },
+    /// Another host of the cluster holds the address.
+    #[error("{address} is not free on network {network:?} (host {holder} holds it)")]
+    HeldElsewhere {
+        /// The address asked for.
+        address: IpAddr,
+        /// The network.
+        network: String,
+        /// The host that holds it.
+        holder: String,
     },
     /// Every address of the subnet is in use.
     #[error("no free address left in {subnet} on network {network:?}")]
@@ -71,6 +84,12 @@ pub struct SubnetAddresses {
     range: Option<IpNet>,
     /// Never handed out nor taken (`--aux-address`).
     aux: BTreeSet<IpAddr>,
+    /// An overlay network's: dynamic addresses come from these blocks
+    /// only (this host's, in order), not from the whole range.
+    blocks: Option<Vec<IpNet>>,
+    /// An overlay network's: addresses another host holds (a static one,
+    /// or one borrowed), by that host's name: never handed out here.
+    elsewhere: BTreeMap<IpAddr, String>,
     /// Every host address below this one is used or reserved, so the
     /// search for the lowest free one starts here: one sandbox after
     /// another costs the same however many there are.
@@ -87,46 +106,56 @@ impl SubnetAddresses {
             used: BTreeSet::new(),
             range: None,
             aux: BTreeSet::new(),
+            blocks: None,
+            elsewhere: BTreeMap::new(),
             scan_from: subnet.network(),
         }
     }
 
-    /// The same, handing out addresses from `range` only and never the
-    /// `aux` ones.
-    pub fn with_limits(mut self, range: Option<IpNet>, aux: &[IpAddr]) -> SubnetAddresses {
-        self.range = range;
-        self.aux = aux.iter().copied().collect();
-        self
+    /// Hands dynamic addresses out of `blocks` only (an overlay network's
+    /// blocks this host holds); what is used stays used.
+    pub fn set_blocks(&mut self, mut blocks: Vec<IpNet>) {
+        blocks.sort();
+        self.blocks = Some(blocks);
+        self.scan_from = self.subnet.network();
     }
 
-    /// Whether `address` is the network address, the IPv4 broadcast or the
-    /// gateway: never given to an endpoint.
-    fn is_reserved(&self, address: IpAddr) -> bool {
-        address == self.gateway
-            || self.aux.contains(&address)
-            || address == self.subnet.network()
-            || (self.subnet.addr().is_ipv4() && address == self.subnet.broadcast())
+    /// Notes that host `holder` holds `address` (or, with `None`, no
+    /// longer does).
+    pub fn set_elsewhere(&mut self, address: IpAddr, holder: Option<String>) {
+        match holder {
+            Some(holder) => {
+                self.elsewhere.insert(address, holder);
+            }
+            None => {
+                self.elsewhere.remove(&address);
+                self.scan_from = self.scan_from.min(address);
+            }
+        }
     }
 
-    /// Hands out the lowest free address.
-    pub fn allocate(&mut self, network: &str) -> Result<IpAddr, IpamError> {
-        let free = self
-            .range
-            .unwrap_or(self.subnet)
-            .hosts()
-            .skip_while(|a| *a < self.scan_from)
-            .find(|a| !self.is_reserved(*a) && !self.used.contains(a));
-        let address = free.ok_or_else(|| IpamError::Exhausted {
-            subnet: self.subnet,
-            network: network.to_owned(),
-        })?;
-        self.used.insert(address);
-        self.scan_from = address;
-        Ok(address)
+    /// Forgets every address held elsewhere (before a full read).
+    pub fn clear_elsewhere(&mut self) {
+        self.elsewhere.clear();
+        self.scan_from = self.subnet.network();
     }
 
-    /// Takes a particular address (a static `--ip`, or one from the state).
-    pub fn reserve(&mut self, address: IpAddr, network: &str) -> Result<(), IpamError> {
+    /// Whether any address in `net` is used here.
+    pub fn uses_any_in(&self, net: &IpNet) -> bool {
+        self.used
+            .range(net.network()..=net.broadcast())
+            .next()
+            .is_some()
+    }
+
+    /// Whether a dynamic address is free (without taking it).
+    pub fn has_free(&self) -> bool {
+        self.free_from(self.subnet.network()).is_some()
+    }
+
+    /// Whether `address` could be given to an endpoint asking for it (the
+    /// checks of [`SubnetAddresses::reserve`], nothing taken).
+    pub fn check(&self, address: IpAddr, network: &str) -> Result<(), IpamError> {
         let taken = |why| IpamError::Taken {
             address,
             network: network.to_owned(),
@@ -141,9 +170,83 @@ impl SubnetAddresses {
         if self.is_reserved(address) {
             return Err(taken("it is the subnet's network or broadcast address"));
         }
-        if !self.used.insert(address) {
+        if self.used.contains(&address) {
             return Err(taken("another sandbox has it"));
         }
+        if let Some(holder) = self.elsewhere.get(&address) {
+            return Err(IpamError::HeldElsewhere {
+                address,
+                network: network.to_owned(),
+                holder: holder.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The lowest free dynamic address at or above `from`.
+    fn free_from(&self, from: IpAddr) -> Option<IpAddr> {
+        let free = |a: &IpAddr| {
+            !self.is_reserved(*a) && !self.used.contains(a) && !self.elsewhere.contains_key(a)
+        };
+        match &self.blocks {
+            // Every address of a block is a host address of the subnet
+            // (but the subnet's own network, broadcast and gateway).
+            Some(blocks) => blocks
+                .iter()
+                .filter(|b| b.broadcast() >= from)
+                .flat_map(every_address)
+                .skip_while(|a| *a < from)
+                .find(free),
+            None => self
+                .range
+                .unwrap_or(self.subnet)
+                .hosts()
+                .skip_while(|a| *a < from)
+                .find(free),
+        }
+    }
+
+    /// The same, handing out addresses from `range` only and never the
+    /// `aux` ones.
+    pub fn with_limits(mut self, range: Option<IpNet>, aux: &[IpAddr]) -> SubnetAddresses {
+        self.set_limits(range, aux);
+        self
+    }
+
+    /// Hands out addresses from `range` only and never the `aux` ones;
+    /// what is used stays used.
+    pub fn set_limits(&mut self, range: Option<IpNet>, aux: &[IpAddr]) {
+        self.range = range;
+        self.aux = aux.iter().copied().collect();
+        self.scan_from = self.subnet.network();
+    }
+
+    /// Whether `address` is the network address, the IPv4 broadcast or the
+    /// gateway: never given to an endpoint.
+    fn is_reserved(&self, address: IpAddr) -> bool {
+        address == self.gateway
+            || self.aux.contains(&address)
+            || address == self.subnet.network()
+            || (self.subnet.addr().is_ipv4() && address == self.subnet.broadcast())
+    }
+
+    /// Hands out the lowest free address.
+    pub fn allocate(&mut self, network: &str) -> Result<IpAddr, IpamError> {
+        let address = self
+            .free_from(self.scan_from)
+            .ok_or_else(|| IpamError::Exhausted {
+                subnet: self.subnet,
+                network: network.to_owned(),
+            })?;
+        self.used.insert(address);
+        self.scan_from = address;
+        Ok(address)
+    }
+
+    /// Takes a particular address (a static `--ip`, or one from the state).
+    pub fn reserve(&mut self, address: IpAddr, network: &str) -> Result<(), IpamError> {
+        self.check(address, network)?;
+        self.used.insert(address);
         Ok(())
     }
 
@@ -156,6 +259,14 @@ impl SubnetAddresses {
     /// Whether the subnet holds `address`.
     pub fn contains(&self, address: &IpAddr) -> bool {
         self.subnet.contains(address)
+    }
+}
+
+/// Every address of `net`, its first and last too.
+fn every_address(net: &IpNet) -> ipnet::IpAddrRange {
+    match net {
+        IpNet::V4(v4) => ipnet::Ipv4AddrRange::new(v4.network(), v4.broadcast()).into(),
+        IpNet::V6(v6) => ipnet::Ipv6AddrRange::new(v6.network(), v6.broadcast()).into(),
     }
 }
 
@@ -216,114 +327,4 @@ pub fn default_v6_pool() -> IpNet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn net(s: &str) -> IpNet {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn allocates_lowest_free_skipping_gateway_network_and_broadcast() {
-        let mut subnet = SubnetAddresses::new(net("10.0.0.0/30"), None);
-        assert_eq!(subnet.gateway, "10.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "10.0.0.2".parse::<IpAddr>().unwrap()
-        );
-        let err = subnet.allocate("app").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no free address left in 10.0.0.0/30 on network \"app\""
-        );
-        subnet.release("10.0.0.2".parse().unwrap());
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "10.0.0.2".parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn an_address_released_below_the_last_one_is_handed_out_first() {
-        let mut subnet = SubnetAddresses::new(net("10.0.0.0/24"), None);
-        let first: Vec<IpAddr> = (0..5).map(|_| subnet.allocate("app").unwrap()).collect();
-        assert_eq!(first[4], "10.0.0.6".parse::<IpAddr>().unwrap());
-        subnet.release(first[1]);
-        assert_eq!(subnet.allocate("app").unwrap(), first[1]);
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "10.0.0.7".parse::<IpAddr>().unwrap()
-        );
-        subnet.reserve("10.0.0.8".parse().unwrap(), "app").unwrap();
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "10.0.0.9".parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn static_addresses_are_checked() {
-        let mut subnet = SubnetAddresses::new(net("10.0.0.0/24"), None);
-        subnet.reserve("10.0.0.9".parse().unwrap(), "app").unwrap();
-        let taken = subnet
-            .reserve("10.0.0.9".parse().unwrap(), "app")
-            .unwrap_err();
-        assert!(
-            taken.to_string().contains("another sandbox has it"),
-            "{taken}"
-        );
-        let gateway = subnet
-            .reserve("10.0.0.1".parse().unwrap(), "app")
-            .unwrap_err();
-        assert!(gateway.to_string().contains("gateway"), "{gateway}");
-        assert!(subnet
-            .reserve("10.0.0.255".parse().unwrap(), "app")
-            .is_err());
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "10.0.0.2".parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn ipv6_subnets_allocate_from_2() {
-        let mut subnet = SubnetAddresses::new(net("fd00:1::/64"), None);
-        assert_eq!(subnet.gateway, "fd00:1::1".parse::<IpAddr>().unwrap());
-        assert_eq!(
-            subnet.allocate("app").unwrap(),
-            "fd00:1::2".parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn picks_subnets_clear_of_networks_and_routes() {
-        let pools = vec![net("172.18.0.0/16"), net("172.19.0.0/16")];
-        assert_eq!(pick_subnet(&pools, 24, &[]).unwrap(), net("172.18.0.0/24"));
-        let taken = vec![net("172.18.0.0/23"), net("10.0.0.0/8")];
-        assert_eq!(
-            pick_subnet(&pools, 24, &taken).unwrap(),
-            net("172.18.2.0/24")
-        );
-        let everything = vec![net("172.16.0.0/12")];
-        assert!(matches!(
-            pick_subnet(&pools, 24, &everything),
-            Err(IpamError::PoolsExhausted { .. })
-        ));
-        assert!(overlaps(&net("10.0.0.0/8"), &net("10.1.0.0/16")));
-        assert!(!overlaps(&net("10.0.0.0/16"), &net("10.1.0.0/16")));
-    }
-
-    #[test]
-    fn each_pool_is_cut_into_its_own_size_as_dockers_defaults_are() {
-        let pools = config::docker_default_pools();
-        assert_eq!(pick_from_pools(&pools, &[]).unwrap(), net("172.18.0.0/16"));
-        let taken: Vec<IpNet> = (18..=31).map(|b| net(&format!("172.{b}.0.0/16"))).collect();
-        assert_eq!(
-            pick_from_pools(&pools, &taken).unwrap(),
-            net("192.168.0.0/20")
-        );
-        let mut all = taken.clone();
-        all.push(net("192.168.0.0/16"));
-        assert!(pick_from_pools(&pools, &all).is_err());
-    }
-}
+mod tests;

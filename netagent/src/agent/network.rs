@@ -30,6 +30,8 @@ impl Agent {
             }
         }
         spec.check()?;
+        // Before the agent's lock: the watch takes the two the other way.
+        let overlays = self.overlay_subnets().await;
         let mut inner = self.inner.lock().await;
         if inner.state.networks.contains_key(&spec.name) {
             return Err(AgentError::Conflict(format!(
@@ -39,6 +41,7 @@ impl Agent {
         }
         super::dotted::check_network(&inner.state, &spec.name)?;
         let subnets = self.choose_subnets(&inner, &spec).await?;
+        clear_of_overlays(&subnets, &overlays)?;
         let options = config::BridgeOptions::parse(&spec.options).unwrap_or_default();
         if let Some(bridge) = &options.name {
             if let Some(other) = inner.state.networks.values().find(|n| &n.bridge == bridge) {
@@ -188,14 +191,18 @@ impl Agent {
             .state
             .networks
             .values()
-            .flat_map(|n| n.subnets.iter().map(move |s| (n.name.clone(), s.subnet)))
+            .flat_map(|n| {
+                let kind = if n.overlay.is_some() { "overlay " } else { "" };
+                let name = format!("{kind}network {:?}", n.name);
+                n.subnets.iter().map(move |s| (name.clone(), s.subnet))
+            })
             .collect();
         let mut chosen: Vec<SubnetRecord> = Vec::new();
         for (i, subnet) in spec.subnets.iter().enumerate() {
             if let Some((name, other)) = others.iter().find(|(_, o)| overlaps(o, subnet)) {
                 return Err(IpamError::Overlap {
                     subnet: *subnet,
-                    other: format!("{other} of network {name:?}"),
+                    other: format!("{other} of {name}"),
                 }
                 .into());
             }
@@ -346,6 +353,23 @@ impl Agent {
     }
 }
 
+/// Refuses a local network's subnet that overlaps an overlay network of
+/// the cluster (one this host may not have made yet), naming it.
+fn clear_of_overlays(
+    subnets: &[SubnetRecord],
+    overlays: &[(String, IpNet)],
+) -> Result<(), IpamError> {
+    for s in subnets {
+        if let Some((name, other)) = overlays.iter().find(|(_, o)| overlaps(o, &s.subnet)) {
+            return Err(IpamError::Overlap {
+                subnet: s.subnet,
+                other: format!("{other} of overlay network {name:?}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn subnet_record(subnet: IpNet, gateway: Option<IpAddr>) -> SubnetRecord {
     let addresses = SubnetAddresses::new(subnet, gateway);
     SubnetRecord {
@@ -372,11 +396,16 @@ fn normalised(mut spec: NetworkSpec) -> NetworkSpec {
 
 /// The IPAM of a network, without any endpoint yet.
 pub(super) fn ipam_of(record: &NetworkRecord) -> Vec<SubnetAddresses> {
-    record
+    let mut subnets: Vec<SubnetAddresses> = record
         .subnets
         .iter()
         .map(|s| SubnetAddresses::new(s.subnet, Some(s.gateway)).with_limits(s.ip_range, &s.aux))
-        .collect()
+        .collect();
+    // An overlay network's dynamic addresses: this host's blocks only.
+    if let (Some(overlay), Some(first)) = (&record.overlay, subnets.first_mut()) {
+        first.set_blocks(overlay.blocks.iter().map(|b| (*b).into()).collect());
+    }
+    subnets
 }
 
 /// The network as the resolver's table knows it.

@@ -58,10 +58,14 @@ pub struct NetworkRecord {
 }
 
 /// What makes a network an overlay network on this host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverlayRecord {
     /// Its VXLAN id, the same on every host.
     pub vni: u32,
+    /// The blocks of its addresses this host holds in the cluster, lowest
+    /// first: dynamic addresses here come from these only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<ipnet::Ipv4Net>,
 }
 
 impl NetworkRecord {

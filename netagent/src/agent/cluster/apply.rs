@@ -45,6 +45,7 @@ impl Agent {
                 self.add_remote(doc).await;
             }
         }
+        self.note_all_claims(&wanted.claims).await;
         *mirror = wanted;
     }
 
@@ -75,6 +76,14 @@ impl Agent {
                     self.add_remote(&doc).await;
                     mirror.endpoints.insert(key, doc);
                 }
+            }
+            Key::Address { network, address } => {
+                let holder = value.map(|v| String::from_utf8_lossy(v).into_owned());
+                self.note_claim(&network, address, holder.clone()).await;
+                match holder {
+                    Some(holder) => mirror.claims.insert((network, address), holder),
+                    None => mirror.claims.remove(&(network, address)),
+                };
             }
             Key::Other => {}
         }
@@ -109,7 +118,16 @@ impl Agent {
         let mut inner = self.inner.lock().await;
         match inner.state.networks.get(&doc.name) {
             Some(local) if local.overlay.is_some() && local.id == doc.id => {
-                let local = local.clone();
+                let mut local = local.clone();
+                if !super::room::same_limits(&local, doc) {
+                    local.subnets[0] = overlay_record(doc).subnets.remove(0);
+                    let first = &local.subnets[0];
+                    if let Some(subnets) = inner.ipam.get_mut(&doc.name) {
+                        subnets[0].set_limits(first.ip_range, &first.aux);
+                    }
+                    inner.state.networks.insert(doc.name.clone(), local.clone());
+                    self.persist(&inner)?;
+                }
                 drop(inner);
                 self.ensure_vxlan(&local, fresh).await
             }
@@ -128,7 +146,7 @@ impl Agent {
         net: &NetworkRecord,
         fresh: bool,
     ) -> Result<(), crate::agent::AgentError> {
-        let (Some(overlay), Some(cluster)) = (net.overlay, self.cluster()) else {
+        let (Some(overlay), Some(cluster)) = (&net.overlay, self.cluster()) else {
             return Ok(());
         };
         let device = net.vxlan_device();
@@ -260,8 +278,8 @@ impl Agent {
 
 /// The local record of an overlay network: a bridge of this host's own
 /// (`na-` and the id, as any network's), the cluster's subnet and
-/// gateway, the overlay MTU, and no block of addresses until this host
-/// claims one on its first attach.
+/// gateway, range and aux addresses, the overlay MTU, and no block of
+/// addresses until this host claims one on its first attach.
 fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
     NetworkRecord {
         name: doc.name.clone(),
@@ -271,8 +289,8 @@ fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
         subnets: vec![SubnetRecord {
             subnet: doc.subnet.into(),
             gateway: doc.gateway.into(),
-            ip_range: None,
-            aux: vec![],
+            ip_range: doc.ip_range.map(Into::into),
+            aux: doc.aux.iter().map(|a| (*a).into()).collect(),
         }],
         builtin: false,
         internal: doc.internal,
@@ -286,6 +304,9 @@ fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
         )]
         .into(),
         user_subnets: true,
-        overlay: Some(OverlayRecord { vni: doc.vni }),
+        overlay: Some(OverlayRecord {
+            vni: doc.vni,
+            blocks: vec![],
+        }),
     }
 }

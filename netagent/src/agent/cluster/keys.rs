@@ -6,7 +6,8 @@
 //! | `networks/NAME` | [`NetworkDoc`] | by `network create -d overlay`, with the two below, in one transaction |
 //! | `vnis/VNI` | the network's name | so that two networks never share a VXLAN id |
 //! | `subnets/A.B.C.D_LEN` | the network's name | so that two networks never share a subnet |
-//! | `blocks/NAME/INDEX` | the host's name | a host's block of the network's addresses, claimed by transaction |
+//! | `blocks/NAME/INDEX` | the host's name | a block of the network's dynamic addresses, claimed by a host by transaction (several when one fills) |
+//! | `addresses/NAME/A.B.C.D` | the host's name | under the host's lease: an address outside the host's own blocks (a static `--ip`, or one borrowed from another host's block), claimed by transaction |
 //! | `endpoints/NAME/HOST/SANDBOX_ID` | [`EndpointDoc`] | under the host's lease, on attach |
 //! | `hosts/HOST` | [`HostDoc`] | under the host's lease: its local subnets, which overlay subnets avoid |
 
@@ -40,6 +41,13 @@ pub struct NetworkDoc {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Dynamic addresses come from this part of the subnet only
+    /// (`--ip-range`): the blocks are carved from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// Addresses never handed out (`--aux-address`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aux: Vec<Ipv4Addr>,
 }
 
 /// One sandbox's endpoint on an overlay network, written by its host.
@@ -89,6 +97,13 @@ pub enum Key {
         host: String,
         /// The sandbox's id.
         sandbox_id: String,
+    },
+    /// `addresses/NETWORK/A.B.C.D`: a claimed address.
+    Address {
+        /// The network.
+        network: String,
+        /// The address.
+        address: Ipv4Addr,
     },
     /// Anything else (vnis, subnets, blocks): not mirrored.
     Other,
@@ -148,6 +163,26 @@ impl Keys {
         format!("{}blocks/{network}/{index}", self.prefix)
     }
 
+    /// `addresses/NAME/`
+    pub fn addresses_of(&self, network: &str) -> String {
+        format!("{}addresses/{network}/", self.prefix)
+    }
+
+    /// `addresses/NAME/A.B.C.D`
+    pub fn address(&self, network: &str, address: Ipv4Addr) -> String {
+        format!("{}addresses/{network}/{address}", self.prefix)
+    }
+
+    /// `addresses/`
+    pub fn addresses(&self) -> String {
+        format!("{}addresses/", self.prefix)
+    }
+
+    /// `endpoints/NAME/HOST/`
+    pub fn endpoints_on(&self, network: &str, host: &str) -> String {
+        format!("{}endpoints/{network}/{host}/", self.prefix)
+    }
+
     /// `endpoints/NAME/`
     pub fn endpoints_of(&self, network: &str) -> String {
         format!("{}endpoints/{network}/", self.prefix)
@@ -189,29 +224,43 @@ impl Keys {
                 host: (*host).to_owned(),
                 sandbox_id: (*id).to_owned(),
             },
+            ["addresses", network, address] => match address.parse() {
+                Ok(address) => Key::Address {
+                    network: (*network).to_owned(),
+                    address,
+                },
+                Err(_) => Key::Other,
+            },
             _ => Key::Other,
         }
     }
 }
 
-/// The prefix length of a network's per-host blocks: 64 blocks where the
-/// subnet allows it, never smaller than a /28 (16 addresses), never
-/// larger than the subnet.
-pub fn block_prefix(subnet: Ipv4Net) -> u8 {
-    (subnet.prefix_len() + 6).min(28).max(subnet.prefix_len())
+/// The prefix length of the blocks a network's dynamic addresses are
+/// handed out in (`pool`: its `--ip-range`, else its subnet): 64 blocks
+/// where the pool allows it, never smaller than a /28 (16 addresses),
+/// never larger than the pool.
+pub fn block_prefix(pool: Ipv4Net) -> u8 {
+    (pool.prefix_len() + 6).min(28).max(pool.prefix_len())
 }
 
-/// Block `index` of `subnet`, if it has one.
-pub fn block(subnet: Ipv4Net, index: u32) -> Option<Ipv4Net> {
-    subnet
-        .subnets(block_prefix(subnet))
-        .ok()?
-        .nth(index as usize)
+/// Block `index` of `pool`, if it has one.
+pub fn block(pool: Ipv4Net, index: u32) -> Option<Ipv4Net> {
+    pool.subnets(block_prefix(pool)).ok()?.nth(index as usize)
 }
 
-/// How many blocks `subnet` has.
-pub fn block_count(subnet: Ipv4Net) -> u32 {
-    1 << (block_prefix(subnet) - subnet.prefix_len())
+/// How many blocks `pool` has.
+pub fn block_count(pool: Ipv4Net) -> u32 {
+    1 << (block_prefix(pool) - pool.prefix_len())
+}
+
+/// The index of the block of `pool` that holds `address`, if any.
+pub fn block_index(pool: Ipv4Net, address: Ipv4Addr) -> Option<u32> {
+    if !pool.contains(&address) {
+        return None;
+    }
+    let offset = u32::from(address) - u32::from(pool.network());
+    Some(offset >> (32 - block_prefix(pool)))
 }
 
 #[cfg(test)]
@@ -233,6 +282,13 @@ mod tests {
                 sandbox_id: "abc".into()
             }
         );
+        assert_eq!(
+            keys.parse(keys.address("app", "10.0.0.9".parse().unwrap()).as_bytes()),
+            Key::Address {
+                network: "app".into(),
+                address: "10.0.0.9".parse().unwrap()
+            }
+        );
         assert_eq!(keys.parse(keys.vni(4096).as_bytes()), Key::Other);
         assert_eq!(keys.parse(b"/other/networks/app"), Key::Other);
     }
@@ -248,5 +304,9 @@ mod tests {
         assert_eq!(block_prefix(wide), 22);
         let tiny: Ipv4Net = "10.2.0.0/30".parse().unwrap();
         assert_eq!(block_count(tiny), 1);
+        assert_eq!(block_index(net, "10.0.1.17".parse().unwrap()), Some(1));
+        assert_eq!(block_index(net, "10.0.1.255".parse().unwrap()), Some(15));
+        assert_eq!(block_index(net, "10.0.2.1".parse().unwrap()), None);
+        assert_eq!(block_index(wide, "10.1.4.1".parse().unwrap()), Some(1));
     }
 }

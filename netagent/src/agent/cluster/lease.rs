@@ -2,8 +2,9 @@
 //! and granted again when lost (etcd away longer than the TTL, or a
 //! restart). Every time a lease is granted, this host's endpoints are
 //! written again under it (a restart before the old lease expired thus
-//! re-owns them with no gap), and keys of endpoints this host no longer
-//! has are deleted (a delete that failed while etcd was away).
+//! re-owns them with no gap), and keys of endpoints and claimed addresses
+//! this host no longer has are deleted (a delete that failed while etcd
+//! was away).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -117,8 +118,15 @@ impl Agent {
         };
         cluster.put_host(&host).await?;
         let mine = self.own_overlay_endpoints().await;
-        for doc in &mine {
-            cluster.put_endpoint(doc).await?;
+        for (doc, claimed) in &mine {
+            match cluster.put_endpoint(doc, *claimed).await {
+                // Another host claimed its address while this host's lease
+                // was gone: the others still go out; this one is said.
+                Err(AgentError::Conflict(why)) => {
+                    tracing::error!(sandbox = %doc.sandbox, network = %doc.network, %why, "this sandbox's address is another host's now; reconnect it to get a free one");
+                }
+                other => other?,
+            }
         }
         let response = cluster
             .call(cluster.client().get(
@@ -126,6 +134,9 @@ impl Agent {
                 Some(GetOptions::new().with_prefix().with_keys_only()),
             ))
             .await?;
+        // Read again after the keys: an attach that published meanwhile
+        // (it holds the agent's lock until done) is in it.
+        let mine = self.own_overlay_endpoints().await;
         for kv in response.kvs() {
             if let Key::Endpoint {
                 network,
@@ -134,9 +145,36 @@ impl Agent {
             } = cluster.keys.parse(kv.key())
             {
                 let ours = host == cluster.config.host;
-                if ours && !mine.iter().any(|d| same(d, &network, &sandbox_id)) {
-                    cluster.delete_endpoint(&network, &sandbox_id).await?;
+                if ours && !mine.iter().any(|(d, _)| same(d, &network, &sandbox_id)) {
+                    cluster.delete_endpoint(&network, &sandbox_id, None).await?;
                 }
+            }
+        }
+        self.release_stale_claims().await
+    }
+
+    /// Gives back the addresses this host claims that none of its
+    /// endpoints has (a detach whose delete failed while etcd was away).
+    async fn release_stale_claims(&self) -> Result<(), AgentError> {
+        let cluster = self.cluster().expect("called with a cluster");
+        let response = cluster
+            .call(cluster.client().get(
+                cluster.keys.addresses(),
+                Some(GetOptions::new().with_prefix()),
+            ))
+            .await?;
+        // After the read: a claim of an attach still under way is in it
+        // once that attach is done (or given back, if it failed).
+        let mine = self.own_overlay_endpoints().await;
+        for kv in response.kvs() {
+            let Key::Address { network, address } = cluster.keys.parse(kv.key()) else {
+                continue;
+            };
+            let used = mine
+                .iter()
+                .any(|(d, _)| d.network == network && d.ipv4 == address);
+            if kv.value() == cluster.config.host.as_bytes() && !used {
+                cluster.release_address(&network, address).await?;
             }
         }
         Ok(())

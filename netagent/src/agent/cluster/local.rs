@@ -1,8 +1,8 @@
 //! The control path's side of overlay networks: `network create -d
-//! overlay` and `network rm` through the cluster, a host's block of
-//! addresses claimed on its first attach, and each attach and detach
-//! written to the cluster. Every call to etcd here fails fast (see
-//! [`super::REQUEST_TIMEOUT`]) with an error that says what still works.
+//! overlay` and `network rm` through the cluster, and each attach and
+//! detach written to the cluster (the addresses are `room`'s). Every call
+//! to etcd here fails fast (see [`super::REQUEST_TIMEOUT`]) with an error
+//! that says what still works.
 
 use std::net::IpAddr;
 
@@ -68,35 +68,6 @@ impl Agent {
         Ok(())
     }
 
-    /// Before a first attach to an overlay network here: this host's block
-    /// of its addresses, claimed in the cluster and kept in the record.
-    pub(in crate::agent) async fn claim_overlay_block(
-        &self,
-        inner: &mut Inner,
-        net: &NetworkRecord,
-    ) -> Result<NetworkRecord, AgentError> {
-        if net.overlay.is_none() || net.subnets.iter().all(|s| s.ip_range.is_some()) {
-            return Ok(net.clone());
-        }
-        let cluster = self.need_cluster()?;
-        let IpNet::V4(subnet) = net.subnets[0].subnet else {
-            return Ok(net.clone());
-        };
-        let block = cluster.claim_block(&net.name, subnet).await?;
-        let mut record = net.clone();
-        record.subnets[0].ip_range = Some(block.into());
-        inner
-            .ipam
-            .insert(record.name.clone(), crate::agent::network::ipam_of(&record));
-        inner
-            .state
-            .networks
-            .insert(record.name.clone(), record.clone());
-        self.persist(inner)?;
-        tracing::info!(network = %net.name, %block, "claimed a block of the overlay's addresses");
-        Ok(record)
-    }
-
     /// Writes a new endpoint to the cluster when `net` is an overlay
     /// network; the caller undoes the attach if it fails.
     pub(in crate::agent) async fn publish_if_overlay(
@@ -115,8 +86,9 @@ impl Agent {
             .sandboxes
             .get(sandbox)
             .ok_or_else(|| AgentError::not_found("sandbox", sandbox))?;
+        let claimed = endpoint.ipv4.is_some_and(|a| !in_own_blocks(net, a));
         cluster
-            .put_endpoint(&endpoint_doc(cluster, record, endpoint))
+            .put_endpoint(&endpoint_doc(cluster, record, endpoint), claimed)
             .await
     }
 
@@ -127,6 +99,7 @@ impl Agent {
         inner: &Inner,
         network: &str,
         sandbox_id: &str,
+        address: Option<std::net::Ipv4Addr>,
     ) {
         let overlay = inner
             .state
@@ -136,7 +109,7 @@ impl Agent {
         let Some(cluster) = self.cluster().filter(|_| overlay) else {
             return;
         };
-        if let Err(err) = cluster.delete_endpoint(network, sandbox_id).await {
+        if let Err(err) = cluster.delete_endpoint(network, sandbox_id, address).await {
             tracing::warn!(%err, network, "cannot delete the endpoint from the cluster yet; will retry");
             cluster
                 .dirty
@@ -144,8 +117,10 @@ impl Agent {
         }
     }
 
-    /// This host's endpoints on overlay networks, as the cluster keeps them.
-    pub(crate) async fn own_overlay_endpoints(&self) -> Vec<EndpointDoc> {
+    /// This host's endpoints on overlay networks, as the cluster keeps
+    /// them, each with whether its address is claimed on its own key
+    /// (outside this host's blocks).
+    pub(crate) async fn own_overlay_endpoints(&self) -> Vec<(EndpointDoc, bool)> {
         let Some(cluster) = self.cluster() else {
             return vec![];
         };
@@ -155,15 +130,30 @@ impl Agent {
                 .state
                 .networks
                 .get(name)
-                .is_some_and(|n| n.overlay.is_some())
+                .filter(|n| n.overlay.is_some())
         };
         inner
             .state
             .sandboxes
             .values()
             .flat_map(|s| s.endpoints.iter().map(move |e| (s, e)))
-            .filter(|(_, e)| overlay(&e.network) && e.ipv4.is_some())
-            .map(|(s, e)| endpoint_doc(cluster, s, e))
+            .filter_map(|(s, e)| Some((s, e, overlay(&e.network)?, e.ipv4?)))
+            .map(|(s, e, net, a)| (endpoint_doc(cluster, s, e), !in_own_blocks(net, a)))
+            .collect()
+    }
+
+    /// The cluster's overlay networks and their subnets, as this host last
+    /// saw them (never waiting on etcd: a local network is made while
+    /// etcd is away too).
+    pub(crate) async fn overlay_subnets(&self) -> Vec<(String, IpNet)> {
+        let Some(cluster) = self.cluster() else {
+            return vec![];
+        };
+        let mirror = cluster.mirror.lock().await;
+        mirror
+            .networks
+            .values()
+            .map(|n| (n.name.clone(), IpNet::V4(n.subnet)))
             .collect()
     }
 
@@ -180,13 +170,21 @@ impl Agent {
             .cloned()
             .collect();
         // This host's from its own state: the watch may not be back yet.
-        for mine in self.own_overlay_endpoints().await {
+        for (mine, _) in self.own_overlay_endpoints().await {
             if mine.network == network && !all.iter().any(|e| e.sandbox_id == mine.sandbox_id) {
                 all.push(mine);
             }
         }
         all
     }
+}
+
+/// Whether `address` lies in one of the blocks of `net` this host holds
+/// (else it is claimed on its own key: a static or a borrowed one).
+pub(super) fn in_own_blocks(net: &NetworkRecord, address: std::net::Ipv4Addr) -> bool {
+    net.overlay
+        .as_ref()
+        .is_some_and(|o| o.blocks.iter().any(|b| b.contains(&address)))
 }
 
 /// The cluster's form of an endpoint of this host.
@@ -223,8 +221,8 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
     if spec.subnets.len() > 1 {
         return refuse("several subnets");
     }
-    if !spec.ip_ranges.is_empty() || !spec.aux_addresses.is_empty() {
-        return refuse("--ip-range or --aux-address");
+    if spec.ip_ranges.len() > 1 {
+        return refuse("several --ip-range");
     }
     if !spec.options.is_empty() || !spec.dns.is_empty() {
         return refuse("-o or --dns");
@@ -243,12 +241,34 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
         }
         None => None,
     };
+    let v4 = |a: &IpAddr| match a {
+        IpAddr::V4(v4) => Some(*v4),
+        IpAddr::V6(_) => None,
+    };
+    let ip_range = spec.ip_ranges.first().map(|r| match r {
+        IpNet::V4(v4) => Ok(v4.trunc()),
+        IpNet::V6(v6) => Err(AgentError::BadInput(format!(
+            "network {:?}: ip-range {v6} is not IPv4",
+            spec.name
+        ))),
+    });
+    let mut aux = Vec::new();
+    for (name, address) in &spec.aux_addresses {
+        aux.push(v4(address).ok_or_else(|| {
+            AgentError::BadInput(format!(
+                "network {:?}: aux-address {name}={address} is not IPv4",
+                spec.name
+            ))
+        })?);
+    }
     Ok(OverlaySpec {
         name: spec.name.clone(),
         subnet,
         gateway,
         internal: spec.internal,
         labels: spec.labels.clone(),
+        ip_range: ip_range.transpose()?,
+        aux,
     })
 }
 
@@ -276,6 +296,20 @@ mod tests {
     }
 
     #[test]
+    fn an_overlay_takes_an_ip_range_and_aux_addresses() {
+        let mut given = spec("app");
+        given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
+        given.ip_ranges = vec!["10.9.0.128/25".parse().unwrap()];
+        given.aux_addresses = [("router".to_owned(), "10.9.0.5".parse().unwrap())].into();
+        let overlay = overlay_spec(&given).unwrap();
+        assert_eq!(overlay.ip_range.unwrap().to_string(), "10.9.0.128/25");
+        assert_eq!(
+            overlay.aux,
+            vec!["10.9.0.5".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+    }
+
+    #[test]
     fn what_an_overlay_does_not_take_is_refused_by_name() {
         let mut v6 = spec("six");
         v6.ipv6 = true;
@@ -285,11 +319,14 @@ mod tests {
             "10.2.0.0/24".parse().unwrap(),
         ];
         let mut range = spec("range");
-        range.ip_ranges = vec!["10.1.0.0/25".parse().unwrap()];
+        range.ip_ranges = vec![
+            "10.1.0.0/25".parse().unwrap(),
+            "10.1.0.128/25".parse().unwrap(),
+        ];
         for (given, needle) in [
             (v6, "IPv6"),
             (two, "several subnets"),
-            (range, "--ip-range"),
+            (range, "several --ip-range"),
         ] {
             let err = overlay_spec(&given).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(&given.name), "{err}");

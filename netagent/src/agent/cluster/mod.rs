@@ -10,22 +10,30 @@
 //!
 //! - [`keys`]: the keys and their JSON values.
 //! - [`ops`]: the writes, each one transaction: a network with its VXLAN
-//!   id and subnet, a host's block of addresses, an endpoint, a removal.
+//!   id and subnet, an endpoint, a removal.
+//! - [`claims`]: the addresses: blocks claimed and released by a host,
+//!   an address outside the host's blocks (a static `--ip`, or one
+//!   borrowed when no block is free) claimed by transaction, an endpoint
+//!   published only while nobody claims its address.
+//! - `room`: the attach path's side of it: room made for an endpoint
+//!   before its steps, taken back after a failure or a detach.
 //! - [`lease`]: this host's lease, kept alive, and its endpoints written
 //!   again under a new one when the old one was lost.
 //! - [`watch`]: the watch from the last revision seen, and the full read
 //!   when that revision was compacted (or at start).
-//! - `local`: the control path's side: create, remove, a host's block
-//!   claimed on its first attach, attach and detach written.
+//! - `local`: the control path's side: create, remove, attach and
+//!   detach written.
 //! - [`apply`]: what the agent does with what the watch sees: overlay
 //!   networks made and removed here, remote endpoints in the table and in
 //!   the kernel.
 
 pub mod apply;
+pub mod claims;
 pub mod keys;
 pub mod lease;
 mod local;
 pub mod ops;
+mod room;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -97,6 +105,9 @@ pub struct Mirror {
     /// Every host's endpoints by (network, sandbox id), this host's too
     /// (for `network inspect`).
     pub endpoints: BTreeMap<(String, String), EndpointDoc>,
+    /// Claimed addresses (static or borrowed) by (network, address): the
+    /// host that holds each.
+    pub claims: BTreeMap<(String, std::net::Ipv4Addr), String>,
 }
 
 impl Cluster {

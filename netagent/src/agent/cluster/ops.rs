@@ -1,10 +1,8 @@
 //! The cluster's writes, each one etcd transaction, so that two hosts
 //! asking at once never both win: a network with its VXLAN id and subnet
-//! (compared absent on `create_revision`), a block of a network's
-//! addresses for one host (Calico's way: an attach then allocates inside
-//! its host's block with no cluster-wide lock), an endpoint under the
-//! host's lease, and a network's removal, refused while any host has an
-//! endpoint on it.
+//! (compared absent on `create_revision`), and a network's removal,
+//! refused while any host has an endpoint on it. Addresses and endpoints
+//! are [`super::claims`]'.
 
 use std::net::Ipv4Addr;
 
@@ -35,6 +33,10 @@ pub struct OverlaySpec {
     pub internal: bool,
     /// `--label`.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--ip-range`: dynamic addresses from this part only.
+    pub ip_range: Option<Ipv4Net>,
+    /// `--aux-address`: never handed out.
+    pub aux: Vec<Ipv4Addr>,
 }
 
 impl Cluster {
@@ -134,6 +136,16 @@ impl Cluster {
             }
             None => subnet.hosts().next().unwrap_or(subnet.network()),
         };
+        if let Some(range) = spec.ip_range.filter(|r| !subnet.contains(r)) {
+            return Err(AgentError::BadInput(format!(
+                "ip-range {range} is not inside subnet {subnet}"
+            )));
+        }
+        if let Some(aux) = spec.aux.iter().find(|a| !subnet.contains(*a)) {
+            return Err(AgentError::BadInput(format!(
+                "aux-address {aux} is not inside subnet {subnet}"
+            )));
+        }
         Ok(NetworkDoc {
             name: spec.name.clone(),
             id: new_id(),
@@ -144,6 +156,8 @@ impl Cluster {
             creator: self.config.host.clone(),
             internal: spec.internal,
             labels: spec.labels.clone(),
+            ip_range: spec.ip_range,
+            aux: spec.aux.clone(),
         })
     }
 
@@ -196,66 +210,6 @@ impl Cluster {
             .collect())
     }
 
-    /// This host's block of `network`'s addresses: the one it holds, else
-    /// the first free one, claimed by transaction.
-    pub async fn claim_block(&self, name: &str, subnet: Ipv4Net) -> Result<Ipv4Net, AgentError> {
-        let me = self.config.host.as_str();
-        for _ in 0..TRIES {
-            let response = self
-                .call(self.client().get(
-                    self.keys.blocks(name),
-                    Some(GetOptions::new().with_prefix()),
-                ))
-                .await?;
-            let mut taken = Vec::new();
-            for kv in response.kvs() {
-                let index: Option<u32> = std::str::from_utf8(kv.key())
-                    .ok()
-                    .and_then(|k| k.rsplit('/').next())
-                    .and_then(|i| i.parse().ok());
-                let Some(index) = index else { continue };
-                if kv.value() == me.as_bytes() {
-                    return Ok(keys::block(subnet, index).expect("a block of the subnet"));
-                }
-                taken.push(index);
-            }
-            let Some(index) = (0..keys::block_count(subnet)).find(|i| !taken.contains(i)) else {
-                return Err(AgentError::Conflict(format!(
-                    "network {name:?}: every block of {subnet} is held by another host"
-                )));
-            };
-            let key = self.keys.block(name, index);
-            let txn = Txn::new()
-                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key, me, None)]);
-            if self.call(self.client().txn(txn)).await?.succeeded() {
-                return Ok(keys::block(subnet, index).expect("a block of the subnet"));
-            }
-        }
-        Err(AgentError::Conflict(format!(
-            "network {name:?}: other hosts kept taking the free blocks; try again"
-        )))
-    }
-
-    /// Writes this host's endpoint under its lease.
-    pub async fn put_endpoint(&self, doc: &EndpointDoc) -> Result<(), AgentError> {
-        let lease = self.lease_id();
-        if lease == 0 {
-            return Err(self.unreachable("this host holds no lease yet"));
-        }
-        let key = self.keys.endpoint(&doc.network, &doc.host, &doc.sandbox_id);
-        let options = PutOptions::new().with_lease(lease);
-        self.call(self.client().put(key, json(doc), Some(options)))
-            .await
-            .map(drop)
-    }
-
-    /// Deletes this host's endpoint of `sandbox_id` on `network`.
-    pub async fn delete_endpoint(&self, network: &str, sandbox_id: &str) -> Result<(), AgentError> {
-        let key = self.keys.endpoint(network, &self.config.host, sandbox_id);
-        self.call(self.client().delete(key, None)).await.map(drop)
-    }
-
     /// Removes an overlay network, refused (naming host and sandbox) while
     /// any host has an endpoint on it.
     pub async fn remove_network(&self, name: &str) -> Result<(), AgentError> {
@@ -299,6 +253,10 @@ impl Cluster {
                     k.blocks(name),
                     Some(etcd_client::DeleteOptions::new().with_prefix()),
                 ),
+                TxnOp::delete(
+                    k.addresses_of(name),
+                    Some(etcd_client::DeleteOptions::new().with_prefix()),
+                ),
             ]);
         if self.call(self.client().txn(txn)).await?.succeeded() {
             Ok(())
@@ -314,6 +272,6 @@ fn exists(name: &str) -> AgentError {
     AgentError::Conflict(format!("a network named {name:?} exists already"))
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data")
 }

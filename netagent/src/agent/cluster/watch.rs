@@ -89,6 +89,10 @@ async fn read_all(agent: &Agent, first: bool) -> Result<(), AgentError> {
                     wanted.endpoints.insert((network, sandbox_id), doc);
                 }
             }
+            Key::Address { network, address } => {
+                let holder = String::from_utf8_lossy(kv.value()).into_owned();
+                wanted.claims.insert((network, address), holder);
+            }
             Key::Other => {}
         }
     }
