@@ -21,7 +21,8 @@ use crate::answer::{answer, Decision};
 use crate::events::{Event, EventLog};
 use crate::qname::LocalDomain;
 use crate::response::{
-    add_records, add_soa, echo_reply, encode_within, reply_limit, reply_to, Transport,
+    add_records, add_soa, echo_reply, encode_addresses, encode_within, reply_limit, reply_to,
+    AddressQuery, Transport,
 };
 use crate::shape::{self, Flaw};
 use crate::stats::{QueryResult, QueryStats};
@@ -190,6 +191,22 @@ fn handle(
         Decision::Refused => QueryResult::Refused,
         Decision::ServFail | Decision::Forward => QueryResult::ServFail,
     };
+    if let (Decision::Records { answers, glue }, Some(shape)) = (&decision, &shape) {
+        let direct = glue.is_empty().then_some(shape.question.clone()).flatten();
+        if let Some(question) = direct {
+            let query = AddressQuery {
+                bytes,
+                question,
+                opt: shape.opt,
+            };
+            let ttl = settings.ttl;
+            if let Some(reply) =
+                encode_addresses(&query, answers, ttl, settings.edns_udp_size, limit)
+            {
+                return (Outcome::Reply(reply), Some((qtype, result)));
+            }
+        }
+    }
     let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
     match decision {
         Decision::Records { answers, glue } => add_records(

@@ -9,6 +9,9 @@
 //!   version above 0 gets BADVERS (section 6.1.3).
 //! - Size: a UDP reply fits the client's limit, 512 bytes without EDNS
 //!   ([`truncate`]).
+//! - A reply of addresses only is written straight into its bytes
+//!   ([`addresses`]), the same bytes the general path makes, without a
+//!   `Message`.
 
 use std::net::IpAddr;
 
@@ -18,9 +21,11 @@ use hickory_proto::rr::{Name, RData, Record};
 
 use crate::answer::{Glue, LocalRecord};
 
+mod addresses;
 mod echo;
 mod truncate;
 
+pub use addresses::{encode_addresses, AddressQuery};
 pub use echo::echo_reply;
 pub use truncate::encode_within;
 
