@@ -64,6 +64,43 @@ impl Links {
         Ok(index)
     }
 
+    /// The MTU of the link that holds `address` (the underlay's, for the
+    /// advertised address), if one does.
+    pub async fn mtu_of_address(&self, address: Ipv4Addr) -> Result<Option<u32>, LinkError> {
+        use futures_util::TryStreamExt;
+        use rtnetlink::packet_route::link::LinkAttribute;
+        let what = || address.to_string();
+        let mut addresses = self
+            .handle()
+            .address()
+            .get()
+            .set_address_filter(IpAddr::V4(address))
+            .execute();
+        let Some(found) = addresses
+            .try_next()
+            .await
+            .map_err(kernel("find address", what()))?
+        else {
+            return Ok(None);
+        };
+        let mut links = self
+            .handle()
+            .link()
+            .get()
+            .match_index(found.header.index)
+            .execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(kernel("find link of", what()))?;
+        Ok(link.and_then(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Mtu(mtu) => Some(mtu),
+                _ => None,
+            })
+        }))
+    }
+
     /// Programs one remote endpoint on the VXLAN device `index`: its
     /// forwarding entry, then its neighbour entry. Replaces what was there.
     pub async fn add_remote(&self, index: u32, entry: RemoteEntry) -> Result<(), LinkError> {

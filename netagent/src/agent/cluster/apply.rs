@@ -11,7 +11,8 @@ use crate::agent::store::{NetworkRecord, OverlayRecord, SubnetRecord};
 use crate::agent::Agent;
 use crate::kernel::vxlan::{parse_mac, RemoteEntry, VXLAN_OVERHEAD};
 
-/// An overlay network's MTU: a 1500-byte underlay less VXLAN's headers.
+/// An overlay network's MTU when its record has none, or no link holds
+/// the advertised address: a 1500-byte underlay less VXLAN's headers.
 pub const OVERLAY_MTU: u32 = 1500 - VXLAN_OVERHEAD;
 
 impl Agent {
@@ -147,7 +148,7 @@ impl Agent {
                 overlay.vni,
                 cluster.config.advertise,
                 bridge,
-                OVERLAY_MTU,
+                net.bridge_options().mtu.unwrap_or(OVERLAY_MTU),
             )
             .await?;
         Ok(())
@@ -260,8 +261,8 @@ impl Agent {
 
 /// The local record of an overlay network: a bridge of this host's own
 /// (`na-` and the id, as any network's), the cluster's subnet and
-/// gateway, the overlay MTU, and no block of addresses until this host
-/// claims one on its first attach.
+/// gateway, MTU and upstream servers, and no block of addresses until
+/// this host claims one on its first attach.
 fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
     NetworkRecord {
         name: doc.name.clone(),
@@ -277,12 +278,14 @@ fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
         builtin: false,
         internal: doc.internal,
         ipv6: false,
-        dns: vec![],
+        dns: doc.dns.clone(),
         labels: doc.labels.clone(),
         dns_only: false,
+        // The MTU as a bridge option: the bridge and every veth take it
+        // from there, as on a local network.
         options: [(
-            "com.docker.network.driver.mtu".to_owned(),
-            OVERLAY_MTU.to_string(),
+            config::bridge_options::MTU.to_owned(),
+            doc.mtu.unwrap_or(OVERLAY_MTU).to_string(),
         )]
         .into(),
         user_subnets: true,

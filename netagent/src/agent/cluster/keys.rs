@@ -40,6 +40,14 @@ pub struct NetworkDoc {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The MTU of every host's VXLAN device, bridge and veths; absent in
+    /// records from before it was kept ([`super::apply::OVERLAY_MTU`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The network's own upstream servers (`--dns`): every host's
+    /// resolvers forward its sandboxes' other names to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<config::NameServer>,
 }
 
 /// One sandbox's endpoint on an overlay network, written by its host.
@@ -235,6 +243,21 @@ mod tests {
         );
         assert_eq!(keys.parse(keys.vni(4096).as_bytes()), Key::Other);
         assert_eq!(keys.parse(b"/other/networks/app"), Key::Other);
+    }
+
+    #[test]
+    fn network_docs_keep_mtu_and_dns_and_read_older_records() {
+        let older = r#"{"name":"app","id":"ab","vni":4096,"subnet":"10.0.1.0/24","gateway":"10.0.1.1","created":"now","creator":"h1"}"#;
+        let mut doc: NetworkDoc = serde_json::from_str(older).unwrap();
+        assert_eq!((doc.mtu, doc.dns.len(), doc.internal), (None, 0, false));
+        doc.mtu = Some(1400);
+        doc.dns = vec!["192.0.2.1:5353".parse().unwrap()];
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(
+            text.contains(r#""mtu":1400,"dns":["192.0.2.1:5353"]"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<NetworkDoc>(&text).unwrap(), doc);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::ops::OverlaySpec;
 use super::Cluster;
 use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::agent::{Agent, AgentError, Inner};
+use crate::kernel::vxlan::VXLAN_OVERHEAD;
 
 impl Agent {
     /// The cluster, when this host is in one.
@@ -32,7 +33,7 @@ impl Agent {
     ) -> Result<NetworkRecord, AgentError> {
         let cluster = self.need_cluster()?;
         spec.check()?;
-        let overlay = overlay_spec(&spec)?;
+        let overlay = overlay_spec(&spec, self.default_overlay_mtu(cluster).await)?;
         let local = {
             let inner = self.inner.lock().await;
             if inner.state.networks.contains_key(&spec.name) {
@@ -58,6 +59,21 @@ impl Agent {
             .get(&doc.name)
             .cloned()
             .ok_or_else(|| AgentError::not_found("network", &doc.name))
+    }
+
+    /// An overlay's MTU when `-o` gives none: this host's underlay (the
+    /// link holding `advertise`) less VXLAN's headers, as Docker's overlay
+    /// driver does; stored in the network's record, so every host uses the
+    /// creator's. [`super::apply::OVERLAY_MTU`] when the link is not found.
+    async fn default_overlay_mtu(&self, cluster: &Cluster) -> u32 {
+        let advertise = cluster.config.advertise;
+        match self.links.mtu_of_address(advertise).await {
+            Ok(Some(mtu)) if mtu > VXLAN_OVERHEAD + 68 => mtu - VXLAN_OVERHEAD,
+            found => {
+                tracing::warn!(%advertise, ?found, "no usable link holds the advertised address; overlay MTU {}", super::apply::OVERLAY_MTU);
+                super::apply::OVERLAY_MTU
+            }
+        }
     }
 
     /// `network rm` of an overlay network: refused in the cluster while
@@ -209,8 +225,9 @@ fn endpoint_doc(
 }
 
 /// What of `spec` an overlay network takes: one IPv4 subnet at most, its
-/// gateway, `--internal` and labels; the rest is refused by name.
-fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
+/// gateway, `--internal`, `--dns`, labels and `-o` (MTU, VXLAN id; else
+/// `default_mtu`); the rest is refused by name.
+fn overlay_spec(spec: &NetworkSpec, default_mtu: u32) -> Result<OverlaySpec, AgentError> {
     let refuse = |what: &str| {
         Err(AgentError::BadInput(format!(
             "network {:?}: an overlay network does not take {what} (yet)",
@@ -226,9 +243,8 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
     if !spec.ip_ranges.is_empty() || !spec.aux_addresses.is_empty() {
         return refuse("--ip-range or --aux-address");
     }
-    if !spec.options.is_empty() || !spec.dns.is_empty() {
-        return refuse("-o or --dns");
-    }
+    let options = config::OverlayOptions::parse(&spec.options)
+        .map_err(|errors| AgentError::Invalid(errors.into()))?;
     let subnet = spec.subnets.first().map(|s| match s {
         IpNet::V4(v4) => v4.trunc(),
         IpNet::V6(_) => unreachable!("refused above"),
@@ -249,6 +265,9 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
         gateway,
         internal: spec.internal,
         labels: spec.labels.clone(),
+        mtu: options.mtu.unwrap_or(default_mtu),
+        vni: options.vni,
+        dns: spec.dns.clone(),
     })
 }
 
@@ -269,10 +288,33 @@ mod tests {
         let mut given = spec("app");
         given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
         given.gateways = vec!["10.9.0.254".parse().unwrap()];
-        let overlay = overlay_spec(&given).unwrap();
+        let overlay = overlay_spec(&given, 1450).unwrap();
         assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
         assert_eq!(overlay.gateway.unwrap().to_string(), "10.9.0.254");
-        assert_eq!(overlay_spec(&spec("bare")).unwrap().subnet, None);
+        assert_eq!(overlay.mtu, 1450);
+        let bare = overlay_spec(&spec("bare"), 1450).unwrap();
+        assert_eq!((bare.subnet, bare.vni), (None, None));
+    }
+
+    #[test]
+    fn an_overlay_takes_its_mtu_vni_and_dns() {
+        let mut given = spec("app");
+        given.options = [
+            ("com.docker.network.driver.mtu", "1400"),
+            ("com.docker.network.driver.overlay.vxlanid_list", "7000"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+        given.dns = vec!["192.0.2.1".parse().unwrap()];
+        let overlay = overlay_spec(&given, 1450).unwrap();
+        assert_eq!((overlay.mtu, overlay.vni), (1400, Some(7000)));
+        assert_eq!(overlay.dns, given.dns);
+        given.options = [("encrypted".to_owned(), String::new())].into();
+        let err = overlay_spec(&given, 1450).unwrap_err().to_string();
+        assert!(
+            err.contains("options[encrypted]") && err.contains("no IPsec"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -291,7 +333,7 @@ mod tests {
             (two, "several subnets"),
             (range, "--ip-range"),
         ] {
-            let err = overlay_spec(&given).unwrap_err().to_string();
+            let err = overlay_spec(&given, 1450).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(&given.name), "{err}");
         }
     }

@@ -35,6 +35,14 @@ pub struct OverlaySpec {
     pub internal: bool,
     /// `--label`.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `-o com.docker.network.driver.mtu`, else the underlay's less VXLAN's
+    /// headers (the caller fills it in).
+    pub mtu: u32,
+    /// `-o com.docker.network.driver.overlay.vxlanid_list`, else the first
+    /// free one.
+    pub vni: Option<u32>,
+    /// `--dns`.
+    pub dns: Vec<config::NameServer>,
 }
 
 impl Cluster {
@@ -122,9 +130,20 @@ impl Cluster {
                     })?
             }
         };
-        let vni = (FIRST_VNI..)
-            .find(|v| !existing.iter().any(|n| n.vni == *v))
-            .expect("fewer networks than ids");
+        let vni = match spec.vni {
+            Some(given) => match existing.iter().find(|n| n.vni == given) {
+                Some(other) => {
+                    return Err(AgentError::Conflict(format!(
+                        "VXLAN id {given} is overlay network {:?}'s",
+                        other.name
+                    )))
+                }
+                None => given,
+            },
+            None => (FIRST_VNI..)
+                .find(|v| !existing.iter().any(|n| n.vni == *v))
+                .expect("fewer networks than ids"),
+        };
         let gateway = match spec.gateway {
             Some(g) if subnet.contains(&g) => g,
             Some(g) => {
@@ -144,6 +163,8 @@ impl Cluster {
             creator: self.config.host.clone(),
             internal: spec.internal,
             labels: spec.labels.clone(),
+            mtu: Some(spec.mtu),
+            dns: spec.dns.clone(),
         })
     }
 
