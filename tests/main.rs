@@ -38,6 +38,10 @@
 //!   written in place through other paths: read again each time.
 //! - [`netns_overlay`]: overlay networks across hosts through etcd
 //!   (issue #15): names, TCP, leases, etcd away, a host cut off.
+//! - [`netns_overlay_options`]: an overlay network's MTU, `--dns` and
+//!   `--internal` on two hosts.
+//! - [`netns_overlay_tls`]: the cluster store over TLS, and certificates
+//!   etcd refuses.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -75,6 +79,8 @@ mod netns_firewall;
 mod netns_host_resolv;
 mod netns_musl;
 mod netns_overlay;
+mod netns_overlay_options;
+mod netns_overlay_tls;
 mod netns_publish_doors;
 mod netns_refusals;
 mod netns_stall;

@@ -1,9 +1,13 @@
 //! TLS to etcd: the client's settings from `[cluster]`'s files, and a
 //! probe that says in words why TLS to an endpoint fails.
 //!
-//! The etcd client (tonic over rustls) reports a refused certificate as a
-//! bare transport error, or not at all (a balanced channel waits for an
-//! endpoint that never becomes ready, and the request times out). So when
+//! The etcd client (tonic over rustls) reports a refused certificate as
+//! etcd not answering, in words that vary from one try to the next
+//! (measured here: a wrong CA gives "The service is currently unavailable
+//! ... invalid peer certificate: UnknownIssuer"; a missing client
+//! certificate "operation was canceled ... connection closed" on one try
+//! and "transport error ... received fatal alert: BadCertificate" on the
+//! next), and nothing that says which file to check. So when
 //! TLS is configured the agent checks each endpoint itself with the same
 //! files: a TCP connection, a handshake offering `h2` as gRPC does, then
 //! HTTP/2's preface, whose answer proves the server took the client's
