@@ -6,7 +6,8 @@
 //! resolvers forward the network's other names to its own server (a fake
 //! in the underlay namespace). `--internal`: no way out, even for a
 //! sandbox that adds a default route itself. Options an overlay network
-//! cannot take are refused by name.
+//! cannot take are refused by name. IPv6 (`--ipv6 --subnet`): each host's
+//! addresses from its own /96, AAAA answers and TCP across hosts.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use crate::harness::cluster::{leftovers, within, Underlay};
 use crate::harness::fake_upstream::{Behaviour, FakeUpstream};
 use crate::harness::host::{OutputExt, TestHost};
+use crate::harness::world::{ask_until_answered, serve};
 
 /// Receives one connection's bytes and answers with their count.
 const SINK: &str = r#"
@@ -51,12 +53,12 @@ fn mtu_of_link(host: &TestHost, device: &str) -> String {
 }
 
 fn address(host: &TestHost, sandbox: &str) -> String {
-    let out = host.cli(&[
-        "inspect",
-        sandbox,
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-    ]);
+    address_of(host, sandbox, "IPAddress")
+}
+
+fn address_of(host: &TestHost, sandbox: &str, field: &str) -> String {
+    let format = format!("{{{{range .NetworkSettings.Networks}}}}{{{{.{field}}}}}{{{{end}}}}");
+    let out = host.cli(&["inspect", sandbox, "--format", &format]);
     out.assert_ok("inspect").stdout_text().trim().to_owned()
 }
 
@@ -191,4 +193,68 @@ fn overlay_mtu_dns_and_internal_hold_on_every_host() {
         let clean = within(Duration::from_secs(5), || leftovers(host).is_empty());
         assert!(clean.is_some(), "left on a host: {:?}", leftovers(host));
     }
+}
+
+#[test]
+fn overlay_ipv6_addresses_names_and_tcp_cross_hosts() {
+    let underlay = Underlay::new();
+    let (h1, h2) = (underlay.host(1, 10), underlay.host(2, 10));
+    h1.cli(&["network", "create", "-d", "overlay", "half", "--ipv6"])
+        .assert_fails_with("with an IPv6 --subnet");
+    h1.cli(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "six",
+        "--ipv6",
+        "--subnet",
+        "10.128.0.0/24",
+        "--subnet",
+        "fd00:128::/64",
+    ])
+    .assert_ok("create six");
+    assert!(within(Duration::from_secs(5), || h2
+        .cli(&["network", "inspect", "six"])
+        .status
+        .success())
+    .is_some());
+    h1.cli(&["run", "--name", "alpha", "--network", "six"])
+        .assert_ok("run alpha");
+    h2.cli(&["run", "--name", "beta", "--network", "six"])
+        .assert_ok("run beta");
+    // Each host's own /96: 192.0.2.11 is c000:20b, 192.0.2.12 c000:20c.
+    let a6 = address_of(&h1, "alpha", "GlobalIPv6Address");
+    let b6 = address_of(&h2, "beta", "GlobalIPv6Address");
+    assert!(a6.starts_with("fd00:128::c000:20b:"), "{a6}");
+    assert!(b6.starts_with("fd00:128::c000:20c:"), "{b6}");
+    for (host, sandbox, name, expected) in
+        [(&h1, "alpha", "beta", &b6), (&h2, "beta", "alpha", &a6)]
+    {
+        let mut last = vec![];
+        let seen = within(Duration::from_secs(10), || {
+            last = host.dig_short(sandbox, &[name, "AAAA"]);
+            last == [expected.clone()]
+        });
+        assert!(seen.is_some(), "{sandbox} AAAA {name}: {last:?}");
+    }
+    // TCP over IPv6 from h2 to h1, no NAT.
+    let _server = serve(&h1, Some(&h1.netns_path("alpha")), 8080);
+    let seen = ask_until_answered(&h2, Some(&h2.netns_path("beta")), &a6, 8080, "tcp");
+    assert_eq!(
+        seen.as_deref(),
+        Some(b6.as_str()),
+        "TCP over IPv6 across hosts"
+    );
+
+    for (host, name) in [(&h1, "alpha"), (&h2, "beta")] {
+        host.cli(&["rm", "--force", name]).assert_ok("rm");
+    }
+    h2.cli(&["network", "rm", "six"]).assert_ok("network rm");
+    for host in [&h1, &h2] {
+        let clean = within(Duration::from_secs(5), || leftovers(host).is_empty());
+        assert!(clean.is_some(), "left on a host: {:?}", leftovers(host));
+    }
+    let keys = underlay.keys();
+    assert!(keys.iter().all(|k| k.contains("/hosts/")), "{keys:?}");
 }

@@ -1,14 +1,16 @@
 //! VXLAN for overlay networks: one device per network on this host,
 //! enslaved to the network's bridge, and for every endpoint on another
 //! host a static forwarding entry (its MAC -> that host's underlay
-//! address) and a static neighbour entry (its IP -> its MAC).
+//! address) and static neighbour entries (its IPv4 and IPv6 addresses ->
+//! its MAC).
 //!
 //! No multicast group, no learning, no flooding: the device has no
 //! all-zeros forwarding entry, so an unknown destination is dropped, and
-//! it answers ARP itself from its neighbour table (`proxy`, Docker's
-//! "ARP reduction"), so a sandbox's ARP broadcast never crosses hosts.
+//! it answers ARP (and IPv6 neighbour solicitations) itself from its
+//! neighbour table (`proxy`, Docker's "ARP reduction"), so a sandbox's ARP
+//! broadcast never crosses hosts.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::LinkVxlan;
@@ -27,6 +29,8 @@ pub const VXLAN_OVERHEAD: u32 = 50;
 pub struct RemoteEntry {
     /// Its address on the overlay.
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
     /// Its interface's MAC.
     pub mac: [u8; 6],
     /// The underlay address of the host it lives on.
@@ -115,30 +119,42 @@ impl Links {
         fdb.execute()
             .await
             .map_err(kernel("add fdb entry", what()))?;
-        neighbours
-            .add(index, IpAddr::V4(entry.ip))
-            .link_layer_address(&entry.mac)
-            .state(NeighbourState::Permanent)
-            .replace()
-            .execute()
-            .await
-            .map_err(kernel("add neighbour", what()))
+        let ips = [Some(IpAddr::V4(entry.ip)), entry.ip6.map(IpAddr::V6)];
+        for ip in ips.into_iter().flatten() {
+            neighbours
+                .add(index, ip)
+                .link_layer_address(&entry.mac)
+                .state(NeighbourState::Permanent)
+                .replace()
+                .execute()
+                .await
+                .map_err(kernel("add neighbour", format!("{ip} at {}", entry.host)))?;
+        }
+        Ok(())
     }
 
     /// Removes one remote endpoint's entries; entries already gone are not
     /// an error.
     pub async fn remove_remote(&self, index: u32, entry: RemoteEntry) -> Result<(), LinkError> {
+        use rtnetlink::packet_route::neighbour::NeighbourAddress;
+        use rtnetlink::packet_route::AddressFamily;
         let what = || format!("{} at {}", entry.ip, entry.host);
-        let mut neighbour = NeighbourMessage::default();
-        neighbour.header.family = rtnetlink::packet_route::AddressFamily::Inet;
-        neighbour.header.ifindex = index;
-        neighbour.attributes.push(
-            rtnetlink::packet_route::neighbour::NeighbourAttribute::Destination(
-                rtnetlink::packet_route::neighbour::NeighbourAddress::Inet(entry.ip),
-            ),
-        );
-        ignore_absent(self.handle().neighbours().del(neighbour).execute().await)
-            .map_err(kernel("delete neighbour", what()))?;
+        let ips = [
+            Some((AddressFamily::Inet, NeighbourAddress::Inet(entry.ip))),
+            entry
+                .ip6
+                .map(|ip6| (AddressFamily::Inet6, NeighbourAddress::Inet6(ip6))),
+        ];
+        for (family, address) in ips.into_iter().flatten() {
+            let mut neighbour = NeighbourMessage::default();
+            neighbour.header.family = family;
+            neighbour.header.ifindex = index;
+            neighbour
+                .attributes
+                .push(rtnetlink::packet_route::neighbour::NeighbourAttribute::Destination(address));
+            ignore_absent(self.handle().neighbours().del(neighbour).execute().await)
+                .map_err(kernel("delete neighbour", what()))?;
+        }
         let mut fdb = NeighbourMessage::default();
         fdb.header.family = rtnetlink::packet_route::AddressFamily::Bridge;
         fdb.header.ifindex = index;

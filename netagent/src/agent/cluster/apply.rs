@@ -119,7 +119,11 @@ impl Agent {
                 self.cluster().map(|c| c.config.host.as_str()).unwrap_or_default(),
                 doc.name
             ))),
-            None => self.bring_up_network(&mut inner, overlay_record(doc)).await,
+            None => {
+                let advertise = self.cluster().map(|c| c.config.advertise);
+                let record = overlay_record(doc, advertise.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED));
+                self.bring_up_network(&mut inner, record).await
+            }
         }
     }
 
@@ -200,7 +204,7 @@ impl Agent {
             network: doc.network.clone(),
             aliases: doc.aliases.clone(),
             ipv4: Some(doc.ipv4),
-            ipv6: None,
+            ipv6: doc.ipv6,
             services: vec![],
         };
         if let Err(err) = self.table.connect(endpoint) {
@@ -247,6 +251,7 @@ impl Agent {
         };
         let entry = RemoteEntry {
             ip: doc.ipv4,
+            ip6: doc.ipv6,
             mac,
             host: doc.advertise,
         };
@@ -263,21 +268,31 @@ impl Agent {
 /// (`na-` and the id, as any network's), the cluster's subnet and
 /// gateway, MTU and upstream servers, and no block of addresses until
 /// this host claims one on its first attach.
-fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
+fn overlay_record(doc: &NetworkDoc, advertise: std::net::Ipv4Addr) -> NetworkRecord {
+    let mut subnets = vec![SubnetRecord {
+        subnet: doc.subnet.into(),
+        gateway: doc.gateway.into(),
+        ip_range: None,
+        aux: vec![],
+    }];
+    // IPv6 addresses from this host's own /96: unique with no claim.
+    if let (Some(subnet6), Some(gateway6)) = (doc.subnet6, doc.gateway6) {
+        subnets.push(SubnetRecord {
+            subnet: subnet6.into(),
+            gateway: gateway6.into(),
+            ip_range: super::keys::host_range6(subnet6, advertise).map(Into::into),
+            aux: vec![],
+        });
+    }
     NetworkRecord {
         name: doc.name.clone(),
         id: doc.id.clone(),
         created: doc.created.clone(),
         bridge: format!("na-{}", &doc.id[..12]),
-        subnets: vec![SubnetRecord {
-            subnet: doc.subnet.into(),
-            gateway: doc.gateway.into(),
-            ip_range: None,
-            aux: vec![],
-        }],
+        subnets,
         builtin: false,
         internal: doc.internal,
-        ipv6: false,
+        ipv6: doc.subnet6.is_some(),
         dns: doc.dns.clone(),
         labels: doc.labels.clone(),
         dns_only: false,

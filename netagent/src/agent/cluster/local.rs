@@ -220,12 +220,13 @@ fn endpoint_doc(
         hostname: sandbox.spec.hostname.clone(),
         aliases: endpoint.aliases.clone(),
         ipv4: endpoint.ipv4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ipv6: endpoint.ipv6,
         mac: endpoint.mac.clone().unwrap_or_default(),
     }
 }
 
-/// What of `spec` an overlay network takes: one IPv4 subnet at most, its
-/// gateway, `--internal`, `--dns`, labels and `-o` (MTU, VXLAN id; else
+/// What of `spec` an overlay network takes: one IPv4 subnet at most, one
+/// IPv6 subnet with `--ipv6`, their gateways, `--internal`, `--dns`, labels and `-o` (MTU, VXLAN id; else
 /// `default_mtu`); the rest is refused by name.
 fn overlay_spec(spec: &NetworkSpec, default_mtu: u32) -> Result<OverlaySpec, AgentError> {
     let refuse = |what: &str| {
@@ -234,35 +235,43 @@ fn overlay_spec(spec: &NetworkSpec, default_mtu: u32) -> Result<OverlaySpec, Age
             spec.name
         )))
     };
-    if spec.ipv6 || spec.subnets.iter().any(|s| s.addr().is_ipv6()) {
-        return refuse("IPv6");
+    let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = spec.subnets.iter().partition(|s| s.addr().is_ipv4());
+    if v4.len() > 1 || v6.len() > 1 {
+        return refuse("several subnets of one family");
     }
-    if spec.subnets.len() > 1 {
-        return refuse("several subnets");
+    if spec.ipv6 && v6.is_empty() {
+        return Err(AgentError::BadInput(format!(
+            "network {:?}: an overlay network takes --ipv6 with an IPv6 --subnet (a /64 or larger): no IPv6 pool is shared across hosts",
+            spec.name
+        )));
     }
     if !spec.ip_ranges.is_empty() || !spec.aux_addresses.is_empty() {
         return refuse("--ip-range or --aux-address");
     }
     let options = config::OverlayOptions::parse(&spec.options)
         .map_err(|errors| AgentError::Invalid(errors.into()))?;
-    let subnet = spec.subnets.first().map(|s| match s {
+    let subnet = v4.first().map(|s| match s {
         IpNet::V4(v4) => v4.trunc(),
-        IpNet::V6(_) => unreachable!("refused above"),
+        IpNet::V6(_) => unreachable!("partitioned"),
     });
-    let gateway = match spec.gateways.first() {
-        Some(IpAddr::V4(g)) => Some(*g),
-        Some(IpAddr::V6(g)) => {
-            return Err(AgentError::BadInput(format!(
-                "network {:?}: gateway {g} is not IPv4",
-                spec.name
-            )))
-        }
-        None => None,
-    };
+    let subnet6 = v6.first().map(|s| match s {
+        IpNet::V6(v6) => v6.trunc(),
+        IpNet::V4(_) => unreachable!("partitioned"),
+    });
+    let gateway = spec.gateways.iter().find_map(|g| match g {
+        IpAddr::V4(g) => Some(*g),
+        IpAddr::V6(_) => None,
+    });
+    let gateway6 = spec.gateways.iter().find_map(|g| match g {
+        IpAddr::V6(g) => Some(*g),
+        IpAddr::V4(_) => None,
+    });
     Ok(OverlaySpec {
         name: spec.name.clone(),
         subnet,
         gateway,
+        subnet6,
+        gateway6,
         internal: spec.internal,
         labels: spec.labels.clone(),
         mtu: options.mtu.unwrap_or(default_mtu),
@@ -297,6 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn an_overlay_takes_an_ipv6_subnet_beside_its_ipv4_one() {
+        let mut given = spec("dual");
+        given.ipv6 = true;
+        given.subnets = vec![
+            "fd00:9::/64".parse().unwrap(),
+            "10.9.0.0/24".parse().unwrap(),
+        ];
+        given.gateways = vec!["fd00:9::fe".parse().unwrap()];
+        let overlay = overlay_spec(&given, 1450).unwrap();
+        assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
+        assert_eq!(overlay.subnet6.unwrap().to_string(), "fd00:9::/64");
+        assert_eq!(overlay.gateway6.unwrap().to_string(), "fd00:9::fe");
+        assert_eq!(overlay.gateway, None);
+    }
+
+    #[test]
     fn an_overlay_takes_its_mtu_vni_and_dns() {
         let mut given = spec("app");
         given.options = [
@@ -321,6 +346,7 @@ mod tests {
     fn what_an_overlay_does_not_take_is_refused_by_name() {
         let mut v6 = spec("six");
         v6.ipv6 = true;
+        v6.subnets = vec!["10.1.0.0/24".parse().unwrap()];
         let mut two = spec("two");
         two.subnets = vec![
             "10.1.0.0/24".parse().unwrap(),
@@ -329,8 +355,8 @@ mod tests {
         let mut range = spec("range");
         range.ip_ranges = vec!["10.1.0.0/25".parse().unwrap()];
         for (given, needle) in [
-            (v6, "IPv6"),
-            (two, "several subnets"),
+            (v6, "with an IPv6 --subnet"),
+            (two, "several subnets of one family"),
             (range, "--ip-range"),
         ] {
             let err = overlay_spec(&given, 1450).unwrap_err().to_string();
