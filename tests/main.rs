@@ -41,6 +41,10 @@
 //! - [`netns_overlay_ipam`]: an overlay's addresses: blocks filled and
 //!   given back, a borrow, a full subnet, `--ip` raced, `--ip-range`,
 //!   `--aux-address`, a local subnet overlapping an overlay.
+//! - [`netns_overlay_options`]: an overlay network's MTU, `--dns` and
+//!   `--internal` on two hosts.
+//! - [`netns_overlay_tls`]: the cluster store over TLS, and certificates
+//!   etcd refuses.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -79,6 +83,8 @@ mod netns_host_resolv;
 mod netns_musl;
 mod netns_overlay;
 mod netns_overlay_ipam;
+mod netns_overlay_options;
+mod netns_overlay_tls;
 mod netns_publish_doors;
 mod netns_refusals;
 mod netns_stall;

@@ -68,12 +68,7 @@ impl BridgeOptions {
                     .parse::<Ipv4Addr>()
                     .map(|ip| parsed.host_binding_ipv4 = (!ip.is_unspecified()).then_some(ip))
                     .map_err(|_| format!("{value:?} is not an IPv4 address")),
-                MTU => value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|mtu| MTU_RANGE.contains(mtu))
-                    .map(|mtu| parsed.mtu = Some(mtu))
-                    .ok_or_else(|| format!("{value:?} is not an MTU from 68 to 65535")),
+                MTU => mtu(value).map(|mtu| parsed.mtu = Some(mtu)),
                 _ => Err(format!(
                     "unknown option {key:?}; known: {BRIDGE_NAME}, {ENABLE_ICC}, \
                      {ENABLE_IP_MASQUERADE}, {HOST_BINDING_IPV4}, {MTU}"
@@ -108,6 +103,15 @@ impl BridgeOptions {
         put(MTU, self.mtu.unwrap_or(1500).to_string());
         shown
     }
+}
+
+/// An MTU as `-o com.docker.network.driver.mtu` takes it.
+pub(crate) fn mtu(value: &str) -> Result<u32, String> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|mtu| MTU_RANGE.contains(mtu))
+        .ok_or_else(|| format!("{value:?} is not an MTU from 68 to 65535"))
 }
 
 /// Go's `strconv.ParseBool`, which Docker uses for these options.

@@ -11,6 +11,7 @@
 //! - [`service`]: exposed service ports, `SERVICE=PORT/PROTO`.
 //! - [`ports`]: published ports, `-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]`.
 //! - [`bridge_options`]: a bridge network's `-o KEY=VALUE`, Docker's keys.
+//! - [`overlay_options`]: an overlay network's `-o KEY=VALUE`.
 //! - [`spec`]: what users ask for: networks and sandboxes, checked.
 //! - `subnets`: a network's subnets and gateways, checked.
 //! - [`container`]: what a container runtime asks for through the CNI
@@ -20,7 +21,8 @@
 //! - [`error`]: [`ConfigError`] (one problem) and [`ConfigErrors`] (all of
 //!   a file's problems).
 //!
-//! This crate has no I/O beyond reading the file it is given, so the
+//! This crate has no I/O beyond reading the file it is given (and the TLS
+//! files that file names), so the
 //! resolver and the agent can both depend on it.
 
 /// Serializes a type as its `Display` text and deserializes it with its
@@ -50,6 +52,7 @@ pub mod error;
 pub mod extras;
 pub mod names;
 pub mod nameserver;
+pub mod overlay_options;
 pub mod ports;
 pub mod service;
 pub mod spec;
@@ -65,6 +68,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use extras::{parse_mac, CommandState};
 pub use names::{check_dns_name, check_sandbox_name, NameError};
 pub use nameserver::{NameServer, NameServerError, DNS_PORT, EMBEDDED_RESOLVER};
+pub use overlay_options::OverlayOptions;
 pub use ports::{PortMapping, PortMappingError};
 pub use service::{Protocol, ServicePort, ServicePortError};
 pub use spec::{Adopt, NetworkMode, NetworkSpec, SandboxSpec, BUILTIN_NETWORKS};

@@ -72,9 +72,12 @@ impl NetworkSpec {
         ));
         errors.extend(self.ipv6_problems());
         errors.extend(dns_problems(&self.dns));
-        if let Err(problems) = BridgeOptions::parse(&self.options) {
-            errors.extend(problems);
-        }
+        let options = if self.driver == "overlay" {
+            crate::OverlayOptions::parse(&self.options).err()
+        } else {
+            BridgeOptions::parse(&self.options).err()
+        };
+        errors.extend(options.into_iter().flatten());
         finish(errors)
     }
 

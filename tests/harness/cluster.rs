@@ -4,18 +4,22 @@
 //! test), and private hosts ([`TestHost`]) each joined to the bridge by a
 //! veth (`ul0`, 192.0.2.1N) before its agent starts with `[cluster]`.
 //! Dropping it kills etcd and the underlay holder; the hosts go with
-//! their own drop.
+//! their own drop. [`Underlay::with_tls`] runs etcd on https with client
+//! certificates ([`Certs`]), and the hosts' `[cluster]` has TLS lines.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::certs::Certs;
 use super::host::{OutputExt, TestHost};
 use super::require_program;
 
 /// etcd's client URL on the underlay.
 pub const ETCD: &str = "http://192.0.2.1:2379";
+/// The same over TLS.
+pub const ETCD_TLS: &str = "https://192.0.2.1:2379";
 /// The key prefix the hosts use.
 pub const PREFIX: &str = "/netagent-test/";
 
@@ -24,11 +28,31 @@ pub struct Underlay {
     holder: Child,
     etcd: Option<Child>,
     data: TempDir,
+    /// etcd's and the hosts' certificates, when etcd speaks TLS.
+    pub tls: Option<Certs>,
 }
 
 impl Underlay {
     /// The underlay namespace, its bridge, and etcd started on it.
     pub fn new() -> Underlay {
+        Self::build(None)
+    }
+
+    /// The same with etcd on https, wanting client certificates.
+    pub fn with_tls() -> Underlay {
+        Self::build(Some(Certs::make("192.0.2.1")))
+    }
+
+    /// etcd's client URL.
+    pub fn endpoint(&self) -> &'static str {
+        if self.tls.is_some() {
+            ETCD_TLS
+        } else {
+            ETCD
+        }
+    }
+
+    fn build(tls: Option<Certs>) -> Underlay {
         require_program("etcd", "etcd-server");
         require_program("etcdctl", "etcd-client");
         // Bounded: the holder ends by itself if the test process dies.
@@ -41,6 +65,7 @@ impl Underlay {
             holder,
             etcd: None,
             data: tempfile::tempdir().expect("etcd's data directory"),
+            tls,
         };
         underlay.wait_for_holder();
         for step in [
@@ -72,6 +97,11 @@ impl Underlay {
         }
     }
 
+    /// The pid of the underlay namespace's holder (to bind a server there).
+    pub fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
     /// Runs a command in the underlay namespace.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new("nsenter")
@@ -88,17 +118,28 @@ impl Underlay {
     pub fn start_etcd(&mut self) {
         let data = self.data.path();
         let log = std::fs::File::create(data.join("etcd.log")).unwrap();
-        let etcd = Command::new("nsenter")
-            .arg("-t")
+        let mut etcd = Command::new("nsenter");
+        etcd.arg("-t")
             .arg(self.holder.id().to_string())
             .args(["-n", "--", "etcd", "--name", "t"])
             .arg("--data-dir")
-            .arg(data.join("member-data"))
+            .arg(data.join("member-data"));
+        if let Some(certs) = &self.tls {
+            for (flag, file) in [
+                ("--cert-file", "server.pem"),
+                ("--key-file", "server.key"),
+                ("--trusted-ca-file", "ca.pem"),
+            ] {
+                etcd.arg(flag).arg(certs.path(file));
+            }
+            etcd.arg("--client-cert-auth");
+        }
+        let etcd = etcd
             .args([
                 "--listen-client-urls",
-                ETCD,
+                self.endpoint(),
                 "--advertise-client-urls",
-                ETCD,
+                self.endpoint(),
                 "--listen-peer-urls",
                 "http://127.0.0.1:2380",
                 "--initial-advertise-peer-urls",
@@ -129,9 +170,21 @@ impl Underlay {
 
     /// Runs etcdctl against the underlay's etcd.
     pub fn etcdctl(&self, args: &[&str]) -> Output {
-        let mut full = vec!["etcdctl", "--endpoints", ETCD, "--command-timeout=2s"];
-        full.extend_from_slice(args);
-        self.run(&full)
+        let mut full: Vec<String> = ["etcdctl", "--endpoints", self.endpoint()]
+            .map(String::from)
+            .into();
+        full.push("--command-timeout=2s".into());
+        if let Some(certs) = &self.tls {
+            for (flag, file) in [
+                ("--cacert", "ca.pem"),
+                ("--cert", "client.pem"),
+                ("--key", "client.key"),
+            ] {
+                full.push(format!("{flag}={}", certs.path(file).display()));
+            }
+        }
+        full.extend(args.iter().map(|a| a.to_string()));
+        self.run(&full.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// etcd's current revision.
@@ -158,12 +211,25 @@ impl Underlay {
     }
 
     /// A private host `hN` on the underlay (192.0.2.1N), its agent in the
-    /// cluster with `lease_ttl_s`.
+    /// cluster with `lease_ttl_s` (and the right certificates, with TLS).
     pub fn host(&self, n: u8, lease_ttl_s: u64) -> TestHost {
+        let tls = match &self.tls {
+            Some(certs) => certs.lines(&certs.path("ca.pem"), true),
+            None => String::new(),
+        };
+        let mut host = self.host_stopped(n, lease_ttl_s, &tls);
+        host.start_daemon();
+        host
+    }
+
+    /// The host of [`Underlay::host`] with `tls` as its `[cluster]`'s TLS
+    /// lines (the last lines of its config), its agent not started.
+    pub fn host_stopped(&self, n: u8, lease_ttl_s: u64, tls: &str) -> TestHost {
         let config = format!(
-            "[cluster]\nendpoints = [\"{ETCD}\"]\nhost = \"h{n}\"\nadvertise = \"192.0.2.1{n}\"\nprefix = \"{PREFIX}\"\nlease_ttl_s = {lease_ttl_s}\n"
+            "[cluster]\nendpoints = [\"{}\"]\nhost = \"h{n}\"\nadvertise = \"192.0.2.1{n}\"\nprefix = \"{PREFIX}\"\nlease_ttl_s = {lease_ttl_s}\n{tls}",
+            self.endpoint()
         );
-        TestHost::prepared(&config, |host| {
+        TestHost::prepared_stopped(&config, |host| {
             let pid = host.pid().to_string();
             let port = format!("ul{n}");
             for step in [
@@ -231,4 +297,39 @@ pub fn leftovers(host: &TestHost) -> Vec<String> {
             .map(str::to_owned),
     );
     left
+}
+
+/// Starts `host`'s agent where it must fail: waits (at most 15 s) for it
+/// to exit unsuccessfully and returns what it printed.
+pub fn start_failing(host: &TestHost) -> String {
+    let config = host.config_path().to_str().unwrap().to_owned();
+    let mut daemon = host
+        .host_command(&[
+            env!("CARGO_BIN_EXE_netagent"),
+            "daemon",
+            "--config",
+            &config,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the daemon");
+    let exited = within(Duration::from_secs(15), || {
+        daemon.try_wait().expect("wait for the daemon").is_some()
+    });
+    if exited.is_none() {
+        let _ = daemon.kill();
+    }
+    let output = daemon.wait_with_output().expect("the daemon's output");
+    let text = format!("{}{}", output.stdout_text(), output.stderr_text());
+    assert!(exited.is_some(), "the daemon did not fail: {text}");
+    assert!(!output.status.success(), "the daemon exited 0: {text}");
+    text
+}
+
+/// Replaces the TLS lines of a host from [`Underlay::host_stopped`].
+pub fn set_tls(host: &TestHost, tls: &str) {
+    let text = std::fs::read_to_string(host.config_path()).unwrap();
+    let cut = text.find("ca_file").unwrap_or(text.len());
+    std::fs::write(host.config_path(), format!("{}{tls}", &text[..cut])).unwrap();
 }

@@ -63,6 +63,28 @@ impl FakeUpstream {
     /// number of times.
     pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> FakeUpstream {
         let (udp, tcp) = bind_pair(addr);
+        Self::serve(udp, tcp, behaviour)
+    }
+
+    /// Starts a fake on `addr` inside the network namespace of process
+    /// `pid` (a namespace the test made): the sockets are bound there by
+    /// a thread that entered it, and keep it.
+    pub fn start_in(pid: u32, addr: SocketAddr, behaviour: Behaviour) -> FakeUpstream {
+        let (udp, tcp) = std::thread::spawn(move || {
+            let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).expect("the namespace");
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("enter it");
+            bind_pair(addr)
+        })
+        .join()
+        .expect("bind in the namespace");
+        Self::serve(udp, tcp, behaviour)
+    }
+
+    fn serve(
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+        behaviour: Behaviour,
+    ) -> FakeUpstream {
         let addr = udp.local_addr().unwrap();
         udp.set_nonblocking(true).unwrap();
         tcp.set_nonblocking(true).unwrap();

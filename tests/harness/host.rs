@@ -74,13 +74,18 @@ impl TestHost {
     }
 
     /// A private host whose agent config has `extra` appended, with
-    /// `prepare` run in it before its agent starts (links to an underlay
-    /// that the agent's config names, say).
-    pub fn prepared(extra: &str, prepare: impl FnOnce(&TestHost)) -> TestHost {
-        let mut host = Self::build_stopped(extra, &[], false);
+    /// `prepare` run in it (links to an underlay that the agent's config
+    /// names, say); its agent not started (the caller starts it, or checks
+    /// that it fails to).
+    pub fn prepared_stopped(extra: &str, prepare: impl FnOnce(&TestHost)) -> TestHost {
+        let host = Self::build_stopped(extra, &[], false);
         prepare(&host);
-        host.start_daemon();
         host
+    }
+
+    /// The agent's config file (a test may rewrite it between starts).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config
     }
 
     fn build(extra: &str, env: &[(&str, &str)], private_run: bool) -> TestHost {

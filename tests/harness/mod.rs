@@ -2,6 +2,7 @@
 //! table on loopback, and the real DNS clients (dig, kdig) run against it.
 
 pub mod background;
+pub mod certs;
 pub mod clients;
 pub mod cluster;
 pub mod cni_call;

@@ -157,6 +157,8 @@ impl RawCluster {
                 "cert_file and key_file go together",
             ));
         }
+        let tls = [&self.ca_file, &self.cert_file, &self.key_file];
+        errors.extend(super::cluster_tls::problems(&endpoints, tls));
         (errors.len() == before).then_some(ClusterConfig {
             endpoints,
             host,

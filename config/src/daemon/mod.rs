@@ -51,6 +51,7 @@ use std::path::{Path, PathBuf};
 use crate::{ConfigError, ConfigErrors};
 
 mod cluster;
+mod cluster_tls;
 mod domain;
 mod pools;
 mod raw;
@@ -254,7 +255,19 @@ impl DaemonConfig {
                 ConfigError::new("file", format!("cannot read it: {err}")),
             )
         })?;
-        DaemonConfig::parse(&text).map_err(|errors| errors.in_file(path))
+        let config = DaemonConfig::parse(&text).map_err(|errors| errors.in_file(path))?;
+        // The files the file names: a missing or wrong one is a problem of
+        // this file, said now rather than at the first overlay command.
+        let problems = config
+            .cluster
+            .as_ref()
+            .map(ClusterConfig::check_files)
+            .unwrap_or_default();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors::from(problems).in_file(path))
+        }
     }
 
     /// Parses and validates TOML text; every problem in it is reported.

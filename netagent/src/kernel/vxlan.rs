@@ -1,14 +1,16 @@
 //! VXLAN for overlay networks: one device per network on this host,
 //! enslaved to the network's bridge, and for every endpoint on another
 //! host a static forwarding entry (its MAC -> that host's underlay
-//! address) and a static neighbour entry (its IP -> its MAC).
+//! address) and static neighbour entries (its IPv4 and IPv6 addresses ->
+//! its MAC).
 //!
 //! No multicast group, no learning, no flooding: the device has no
 //! all-zeros forwarding entry, so an unknown destination is dropped, and
-//! it answers ARP itself from its neighbour table (`proxy`, Docker's
-//! "ARP reduction"), so a sandbox's ARP broadcast never crosses hosts.
+//! it answers ARP (and IPv6 neighbour solicitations) itself from its
+//! neighbour table (`proxy`, Docker's "ARP reduction"), so a sandbox's ARP
+//! broadcast never crosses hosts.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::LinkVxlan;
@@ -27,6 +29,8 @@ pub const VXLAN_OVERHEAD: u32 = 50;
 pub struct RemoteEntry {
     /// Its address on the overlay.
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
     /// Its interface's MAC.
     pub mac: [u8; 6],
     /// The underlay address of the host it lives on.
@@ -64,6 +68,43 @@ impl Links {
         Ok(index)
     }
 
+    /// The MTU of the link that holds `address` (the underlay's, for the
+    /// advertised address), if one does.
+    pub async fn mtu_of_address(&self, address: Ipv4Addr) -> Result<Option<u32>, LinkError> {
+        use futures_util::TryStreamExt;
+        use rtnetlink::packet_route::link::LinkAttribute;
+        let what = || address.to_string();
+        let mut addresses = self
+            .handle()
+            .address()
+            .get()
+            .set_address_filter(IpAddr::V4(address))
+            .execute();
+        let Some(found) = addresses
+            .try_next()
+            .await
+            .map_err(kernel("find address", what()))?
+        else {
+            return Ok(None);
+        };
+        let mut links = self
+            .handle()
+            .link()
+            .get()
+            .match_index(found.header.index)
+            .execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(kernel("find link of", what()))?;
+        Ok(link.and_then(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Mtu(mtu) => Some(mtu),
+                _ => None,
+            })
+        }))
+    }
+
     /// Programs one remote endpoint on the VXLAN device `index`: its
     /// forwarding entry, then its neighbour entry. Replaces what was there.
     pub async fn add_remote(&self, index: u32, entry: RemoteEntry) -> Result<(), LinkError> {
@@ -78,30 +119,42 @@ impl Links {
         fdb.execute()
             .await
             .map_err(kernel("add fdb entry", what()))?;
-        neighbours
-            .add(index, IpAddr::V4(entry.ip))
-            .link_layer_address(&entry.mac)
-            .state(NeighbourState::Permanent)
-            .replace()
-            .execute()
-            .await
-            .map_err(kernel("add neighbour", what()))
+        let ips = [Some(IpAddr::V4(entry.ip)), entry.ip6.map(IpAddr::V6)];
+        for ip in ips.into_iter().flatten() {
+            neighbours
+                .add(index, ip)
+                .link_layer_address(&entry.mac)
+                .state(NeighbourState::Permanent)
+                .replace()
+                .execute()
+                .await
+                .map_err(kernel("add neighbour", format!("{ip} at {}", entry.host)))?;
+        }
+        Ok(())
     }
 
     /// Removes one remote endpoint's entries; entries already gone are not
     /// an error.
     pub async fn remove_remote(&self, index: u32, entry: RemoteEntry) -> Result<(), LinkError> {
+        use rtnetlink::packet_route::neighbour::NeighbourAddress;
+        use rtnetlink::packet_route::AddressFamily;
         let what = || format!("{} at {}", entry.ip, entry.host);
-        let mut neighbour = NeighbourMessage::default();
-        neighbour.header.family = rtnetlink::packet_route::AddressFamily::Inet;
-        neighbour.header.ifindex = index;
-        neighbour.attributes.push(
-            rtnetlink::packet_route::neighbour::NeighbourAttribute::Destination(
-                rtnetlink::packet_route::neighbour::NeighbourAddress::Inet(entry.ip),
-            ),
-        );
-        ignore_absent(self.handle().neighbours().del(neighbour).execute().await)
-            .map_err(kernel("delete neighbour", what()))?;
+        let ips = [
+            Some((AddressFamily::Inet, NeighbourAddress::Inet(entry.ip))),
+            entry
+                .ip6
+                .map(|ip6| (AddressFamily::Inet6, NeighbourAddress::Inet6(ip6))),
+        ];
+        for (family, address) in ips.into_iter().flatten() {
+            let mut neighbour = NeighbourMessage::default();
+            neighbour.header.family = family;
+            neighbour.header.ifindex = index;
+            neighbour
+                .attributes
+                .push(rtnetlink::packet_route::neighbour::NeighbourAttribute::Destination(address));
+            ignore_absent(self.handle().neighbours().del(neighbour).execute().await)
+                .map_err(kernel("delete neighbour", what()))?;
+        }
         let mut fdb = NeighbourMessage::default();
         fdb.header.family = rtnetlink::packet_route::AddressFamily::Bridge;
         fdb.header.ifindex = index;

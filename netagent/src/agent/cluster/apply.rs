@@ -11,7 +11,8 @@ use crate::agent::store::{NetworkRecord, OverlayRecord, SubnetRecord};
 use crate::agent::Agent;
 use crate::kernel::vxlan::{parse_mac, RemoteEntry, VXLAN_OVERHEAD};
 
-/// An overlay network's MTU: a 1500-byte underlay less VXLAN's headers.
+/// An overlay network's MTU when its record has none, or no link holds
+/// the advertised address: a 1500-byte underlay less VXLAN's headers.
 pub const OVERLAY_MTU: u32 = 1500 - VXLAN_OVERHEAD;
 
 impl Agent {
@@ -120,7 +121,9 @@ impl Agent {
             Some(local) if local.overlay.is_some() && local.id == doc.id => {
                 let mut local = local.clone();
                 if !super::room::same_limits(&local, doc) {
-                    local.subnets[0] = overlay_record(doc).subnets.remove(0);
+                    // The IPv4 subnet's limits only: the IPv6 one has none.
+                    let advertise = std::net::Ipv4Addr::UNSPECIFIED;
+                    local.subnets[0] = overlay_record(doc, advertise).subnets.remove(0);
                     let first = &local.subnets[0];
                     if let Some(subnets) = inner.ipam.get_mut(&doc.name) {
                         subnets[0].set_limits(first.ip_range, &first.aux);
@@ -136,7 +139,11 @@ impl Agent {
                 self.cluster().map(|c| c.config.host.as_str()).unwrap_or_default(),
                 doc.name
             ))),
-            None => self.bring_up_network(&mut inner, overlay_record(doc)).await,
+            None => {
+                let advertise = self.cluster().map(|c| c.config.advertise);
+                let record = overlay_record(doc, advertise.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED));
+                self.bring_up_network(&mut inner, record).await
+            }
         }
     }
 
@@ -165,7 +172,7 @@ impl Agent {
                 overlay.vni,
                 cluster.config.advertise,
                 bridge,
-                OVERLAY_MTU,
+                net.bridge_options().mtu.unwrap_or(OVERLAY_MTU),
             )
             .await?;
         Ok(())
@@ -217,7 +224,7 @@ impl Agent {
             network: doc.network.clone(),
             aliases: doc.aliases.clone(),
             ipv4: Some(doc.ipv4),
-            ipv6: None,
+            ipv6: doc.ipv6,
             services: vec![],
         };
         if let Err(err) = self.table.connect(endpoint) {
@@ -264,6 +271,7 @@ impl Agent {
         };
         let entry = RemoteEntry {
             ip: doc.ipv4,
+            ip6: doc.ipv6,
             mac,
             host: doc.advertise,
         };
@@ -278,29 +286,41 @@ impl Agent {
 
 /// The local record of an overlay network: a bridge of this host's own
 /// (`na-` and the id, as any network's), the cluster's subnet and
-/// gateway, range and aux addresses, the overlay MTU, and no block of
-/// addresses until this host claims one on its first attach.
-fn overlay_record(doc: &NetworkDoc) -> NetworkRecord {
+/// gateway, range and aux addresses, MTU and upstream servers, and no
+/// block of addresses until this host claims one on its first attach.
+fn overlay_record(doc: &NetworkDoc, advertise: std::net::Ipv4Addr) -> NetworkRecord {
+    let mut subnets = vec![SubnetRecord {
+        subnet: doc.subnet.into(),
+        gateway: doc.gateway.into(),
+        ip_range: doc.ip_range.map(Into::into),
+        aux: doc.aux.iter().map(|a| (*a).into()).collect(),
+    }];
+    // IPv6 addresses from this host's own /96: unique with no claim.
+    if let (Some(subnet6), Some(gateway6)) = (doc.subnet6, doc.gateway6) {
+        subnets.push(SubnetRecord {
+            subnet: subnet6.into(),
+            gateway: gateway6.into(),
+            ip_range: super::keys::host_range6(subnet6, advertise).map(Into::into),
+            aux: vec![],
+        });
+    }
     NetworkRecord {
         name: doc.name.clone(),
         id: doc.id.clone(),
         created: doc.created.clone(),
         bridge: format!("na-{}", &doc.id[..12]),
-        subnets: vec![SubnetRecord {
-            subnet: doc.subnet.into(),
-            gateway: doc.gateway.into(),
-            ip_range: doc.ip_range.map(Into::into),
-            aux: doc.aux.iter().map(|a| (*a).into()).collect(),
-        }],
+        subnets,
         builtin: false,
         internal: doc.internal,
-        ipv6: false,
-        dns: vec![],
+        ipv6: doc.subnet6.is_some(),
+        dns: doc.dns.clone(),
         labels: doc.labels.clone(),
         dns_only: false,
+        // The MTU as a bridge option: the bridge and every veth take it
+        // from there, as on a local network.
         options: [(
-            "com.docker.network.driver.mtu".to_owned(),
-            OVERLAY_MTU.to_string(),
+            config::bridge_options::MTU.to_owned(),
+            doc.mtu.unwrap_or(OVERLAY_MTU).to_string(),
         )]
         .into(),
         user_subnets: true,

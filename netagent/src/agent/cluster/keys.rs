@@ -12,9 +12,9 @@
 //! | `hosts/HOST` | [`HostDoc`] | under the host's lease: its local subnets, which overlay subnets avoid |
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 /// An overlay network as every host sees it.
@@ -31,6 +31,14 @@ pub struct NetworkDoc {
     /// The gateway every host's bridge carries (each its own, for the way
     /// out of that host).
     pub gateway: Ipv4Addr,
+    /// Its IPv6 subnet (`--ipv6 --subnet`), a /64 or larger: each host
+    /// hands out addresses from its own /96 of it
+    /// ([`host_range6`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    /// The IPv6 gateway, on every host's bridge like `gateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     /// When it was made (RFC 3339).
     pub created: String,
     /// The host that made it.
@@ -48,6 +56,14 @@ pub struct NetworkDoc {
     /// Addresses never handed out (`--aux-address`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aux: Vec<Ipv4Addr>,
+    /// The MTU of every host's VXLAN device, bridge and veths; absent in
+    /// records from before it was kept ([`super::apply::OVERLAY_MTU`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The network's own upstream servers (`--dns`): every host's
+    /// resolvers forward its sandboxes' other names to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<config::NameServer>,
 }
 
 /// One sandbox's endpoint on an overlay network, written by its host.
@@ -71,6 +87,9 @@ pub struct EndpointDoc {
     pub aliases: Vec<String>,
     /// Its address.
     pub ipv4: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     /// Its interface's MAC, `aa:bb:...`.
     pub mac: String,
 }
@@ -143,8 +162,9 @@ impl Keys {
         format!("{}vnis/{vni}", self.prefix)
     }
 
-    /// `subnets/A.B.C.D_LEN`
-    pub fn subnet(&self, subnet: Ipv4Net) -> String {
+    /// `subnets/A.B.C.D_LEN` (or an IPv6 subnet, the same way)
+    pub fn subnet(&self, subnet: impl Into<IpNet>) -> String {
+        let subnet: IpNet = subnet.into();
         format!(
             "{}subnets/{}_{}",
             self.prefix,
@@ -236,6 +256,18 @@ impl Keys {
     }
 }
 
+/// The part of an overlay network's IPv6 subnet (a /64 or larger) from
+/// which one host hands out addresses: the /96 whose bits 64 to 95 are
+/// the host's underlay IPv4 address. Underlay addresses are unique in the
+/// cluster, so these ranges never overlap and need no claim in etcd.
+pub fn host_range6(subnet6: Ipv6Net, advertise: Ipv4Addr) -> Option<Ipv6Net> {
+    if subnet6.prefix_len() > 64 {
+        return None;
+    }
+    let bits = u128::from(subnet6.network()) | (u128::from(u32::from(advertise)) << 32);
+    Ipv6Net::new(Ipv6Addr::from(bits), 96).ok()
+}
+
 /// The prefix length of the blocks a network's dynamic addresses are
 /// handed out in (`pool`: its `--ip-range`, else its subnet): 64 blocks
 /// where the pool allows it, never smaller than a /28 (16 addresses),
@@ -291,6 +323,34 @@ mod tests {
         );
         assert_eq!(keys.parse(keys.vni(4096).as_bytes()), Key::Other);
         assert_eq!(keys.parse(b"/other/networks/app"), Key::Other);
+    }
+
+    #[test]
+    fn network_docs_keep_mtu_and_dns_and_read_older_records() {
+        let older = r#"{"name":"app","id":"ab","vni":4096,"subnet":"10.0.1.0/24","gateway":"10.0.1.1","created":"now","creator":"h1"}"#;
+        let mut doc: NetworkDoc = serde_json::from_str(older).unwrap();
+        assert_eq!((doc.mtu, doc.dns.len(), doc.internal), (None, 0, false));
+        doc.mtu = Some(1400);
+        doc.dns = vec!["192.0.2.1:5353".parse().unwrap()];
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(
+            text.contains(r#""mtu":1400,"dns":["192.0.2.1:5353"]"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<NetworkDoc>(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn each_host_has_its_own_ipv6_range() {
+        let subnet6: Ipv6Net = "fd00:1:2:3::/64".parse().unwrap();
+        let range = host_range6(subnet6, "192.0.2.11".parse().unwrap()).unwrap();
+        assert_eq!(range.to_string(), "fd00:1:2:3:c000:20b::/96");
+        let other = host_range6(subnet6, "192.0.2.12".parse().unwrap()).unwrap();
+        assert!(!range.contains(&other.network()) && subnet6.contains(&other));
+        assert_eq!(
+            host_range6("fd00::/80".parse().unwrap(), "192.0.2.11".parse().unwrap()),
+            None
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::ops::OverlaySpec;
 use super::Cluster;
 use crate::agent::store::{EndpointRecord, NetworkRecord, SandboxRecord};
 use crate::agent::{Agent, AgentError, Inner};
+use crate::kernel::vxlan::VXLAN_OVERHEAD;
 
 impl Agent {
     /// The cluster, when this host is in one.
@@ -32,7 +33,7 @@ impl Agent {
     ) -> Result<NetworkRecord, AgentError> {
         let cluster = self.need_cluster()?;
         spec.check()?;
-        let overlay = overlay_spec(&spec)?;
+        let overlay = overlay_spec(&spec, self.default_overlay_mtu(cluster).await)?;
         let local = {
             let inner = self.inner.lock().await;
             if inner.state.networks.contains_key(&spec.name) {
@@ -58,6 +59,21 @@ impl Agent {
             .get(&doc.name)
             .cloned()
             .ok_or_else(|| AgentError::not_found("network", &doc.name))
+    }
+
+    /// An overlay's MTU when `-o` gives none: this host's underlay (the
+    /// link holding `advertise`) less VXLAN's headers, as Docker's overlay
+    /// driver does; stored in the network's record, so every host uses the
+    /// creator's. [`super::apply::OVERLAY_MTU`] when the link is not found.
+    async fn default_overlay_mtu(&self, cluster: &Cluster) -> u32 {
+        let advertise = cluster.config.advertise;
+        match self.links.mtu_of_address(advertise).await {
+            Ok(Some(mtu)) if mtu > VXLAN_OVERHEAD + 68 => mtu - VXLAN_OVERHEAD,
+            found => {
+                tracing::warn!(%advertise, ?found, "no usable link holds the advertised address; overlay MTU {}", super::apply::OVERLAY_MTU);
+                super::apply::OVERLAY_MTU
+            }
+        }
     }
 
     /// `network rm` of an overlay network: refused in the cluster while
@@ -202,45 +218,53 @@ fn endpoint_doc(
         hostname: sandbox.spec.hostname.clone(),
         aliases: endpoint.aliases.clone(),
         ipv4: endpoint.ipv4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ipv6: endpoint.ipv6,
         mac: endpoint.mac.clone().unwrap_or_default(),
     }
 }
 
-/// What of `spec` an overlay network takes: one IPv4 subnet at most, its
-/// gateway, `--internal` and labels; the rest is refused by name.
-fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
+/// What of `spec` an overlay network takes: one IPv4 subnet at most, one
+/// IPv6 subnet with `--ipv6`, their gateways, one IPv4 `--ip-range`, IPv4
+/// `--aux-address`es, `--internal`, `--dns`, labels and `-o` (MTU, VXLAN
+/// id; else `default_mtu`); the rest is refused by name.
+fn overlay_spec(spec: &NetworkSpec, default_mtu: u32) -> Result<OverlaySpec, AgentError> {
     let refuse = |what: &str| {
         Err(AgentError::BadInput(format!(
             "network {:?}: an overlay network does not take {what} (yet)",
             spec.name
         )))
     };
-    if spec.ipv6 || spec.subnets.iter().any(|s| s.addr().is_ipv6()) {
-        return refuse("IPv6");
+    let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = spec.subnets.iter().partition(|s| s.addr().is_ipv4());
+    if v4.len() > 1 || v6.len() > 1 {
+        return refuse("several subnets of one family");
     }
-    if spec.subnets.len() > 1 {
-        return refuse("several subnets");
+    if spec.ipv6 && v6.is_empty() {
+        return Err(AgentError::BadInput(format!(
+            "network {:?}: an overlay network takes --ipv6 with an IPv6 --subnet (a /64 or larger): no IPv6 pool is shared across hosts",
+            spec.name
+        )));
     }
     if spec.ip_ranges.len() > 1 {
         return refuse("several --ip-range");
     }
-    if !spec.options.is_empty() || !spec.dns.is_empty() {
-        return refuse("-o or --dns");
-    }
-    let subnet = spec.subnets.first().map(|s| match s {
+    let options = config::OverlayOptions::parse(&spec.options)
+        .map_err(|errors| AgentError::Invalid(errors.into()))?;
+    let subnet = v4.first().map(|s| match s {
         IpNet::V4(v4) => v4.trunc(),
-        IpNet::V6(_) => unreachable!("refused above"),
+        IpNet::V6(_) => unreachable!("partitioned"),
     });
-    let gateway = match spec.gateways.first() {
-        Some(IpAddr::V4(g)) => Some(*g),
-        Some(IpAddr::V6(g)) => {
-            return Err(AgentError::BadInput(format!(
-                "network {:?}: gateway {g} is not IPv4",
-                spec.name
-            )))
-        }
-        None => None,
-    };
+    let subnet6 = v6.first().map(|s| match s {
+        IpNet::V6(v6) => v6.trunc(),
+        IpNet::V4(_) => unreachable!("partitioned"),
+    });
+    let gateway = spec.gateways.iter().find_map(|g| match g {
+        IpAddr::V4(g) => Some(*g),
+        IpAddr::V6(_) => None,
+    });
+    let gateway6 = spec.gateways.iter().find_map(|g| match g {
+        IpAddr::V6(g) => Some(*g),
+        IpAddr::V4(_) => None,
+    });
     let v4 = |a: &IpAddr| match a {
         IpAddr::V4(v4) => Some(*v4),
         IpAddr::V6(_) => None,
@@ -265,10 +289,15 @@ fn overlay_spec(spec: &NetworkSpec) -> Result<OverlaySpec, AgentError> {
         name: spec.name.clone(),
         subnet,
         gateway,
+        subnet6,
+        gateway6,
         internal: spec.internal,
         labels: spec.labels.clone(),
         ip_range: ip_range.transpose()?,
         aux,
+        mtu: options.mtu.unwrap_or(default_mtu),
+        vni: options.vni,
+        dns: spec.dns.clone(),
     })
 }
 
@@ -289,10 +318,49 @@ mod tests {
         let mut given = spec("app");
         given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
         given.gateways = vec!["10.9.0.254".parse().unwrap()];
-        let overlay = overlay_spec(&given).unwrap();
+        let overlay = overlay_spec(&given, 1450).unwrap();
         assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
         assert_eq!(overlay.gateway.unwrap().to_string(), "10.9.0.254");
-        assert_eq!(overlay_spec(&spec("bare")).unwrap().subnet, None);
+        assert_eq!(overlay.mtu, 1450);
+        let bare = overlay_spec(&spec("bare"), 1450).unwrap();
+        assert_eq!((bare.subnet, bare.vni), (None, None));
+    }
+
+    #[test]
+    fn an_overlay_takes_an_ipv6_subnet_beside_its_ipv4_one() {
+        let mut given = spec("dual");
+        given.ipv6 = true;
+        given.subnets = vec![
+            "fd00:9::/64".parse().unwrap(),
+            "10.9.0.0/24".parse().unwrap(),
+        ];
+        given.gateways = vec!["fd00:9::fe".parse().unwrap()];
+        let overlay = overlay_spec(&given, 1450).unwrap();
+        assert_eq!(overlay.subnet.unwrap().to_string(), "10.9.0.0/24");
+        assert_eq!(overlay.subnet6.unwrap().to_string(), "fd00:9::/64");
+        assert_eq!(overlay.gateway6.unwrap().to_string(), "fd00:9::fe");
+        assert_eq!(overlay.gateway, None);
+    }
+
+    #[test]
+    fn an_overlay_takes_its_mtu_vni_and_dns() {
+        let mut given = spec("app");
+        given.options = [
+            ("com.docker.network.driver.mtu", "1400"),
+            ("com.docker.network.driver.overlay.vxlanid_list", "7000"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+        given.dns = vec!["192.0.2.1".parse().unwrap()];
+        let overlay = overlay_spec(&given, 1450).unwrap();
+        assert_eq!((overlay.mtu, overlay.vni), (1400, Some(7000)));
+        assert_eq!(overlay.dns, given.dns);
+        given.options = [("encrypted".to_owned(), String::new())].into();
+        let err = overlay_spec(&given, 1450).unwrap_err().to_string();
+        assert!(
+            err.contains("options[encrypted]") && err.contains("no IPsec"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -301,7 +369,7 @@ mod tests {
         given.subnets = vec!["10.9.0.0/24".parse().unwrap()];
         given.ip_ranges = vec!["10.9.0.128/25".parse().unwrap()];
         given.aux_addresses = [("router".to_owned(), "10.9.0.5".parse().unwrap())].into();
-        let overlay = overlay_spec(&given).unwrap();
+        let overlay = overlay_spec(&given, 1450).unwrap();
         assert_eq!(overlay.ip_range.unwrap().to_string(), "10.9.0.128/25");
         assert_eq!(
             overlay.aux,
@@ -313,6 +381,7 @@ mod tests {
     fn what_an_overlay_does_not_take_is_refused_by_name() {
         let mut v6 = spec("six");
         v6.ipv6 = true;
+        v6.subnets = vec!["10.1.0.0/24".parse().unwrap()];
         let mut two = spec("two");
         two.subnets = vec![
             "10.1.0.0/24".parse().unwrap(),
@@ -324,11 +393,11 @@ mod tests {
             "10.1.0.128/25".parse().unwrap(),
         ];
         for (given, needle) in [
-            (v6, "IPv6"),
-            (two, "several subnets"),
+            (v6, "with an IPv6 --subnet"),
+            (two, "several subnets of one family"),
             (range, "several --ip-range"),
         ] {
-            let err = overlay_spec(&given).unwrap_err().to_string();
+            let err = overlay_spec(&given, 1450).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(&given.name), "{err}");
         }
     }

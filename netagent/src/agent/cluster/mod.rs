@@ -26,6 +26,8 @@
 //! - [`apply`]: what the agent does with what the watch sees: overlay
 //!   networks made and removed here, remote endpoints in the table and in
 //!   the kernel.
+//! - [`tls`]: the client's TLS settings, and a probe that says why TLS to
+//!   an endpoint fails (at start, and when a request fails).
 
 pub mod apply;
 pub mod claims;
@@ -34,6 +36,7 @@ pub mod lease;
 mod local;
 pub mod ops;
 mod room;
+pub mod tls;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -41,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use config::ClusterConfig;
-use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+use etcd_client::{Client, ConnectOptions};
 
 use super::{Agent, AgentError};
 use keys::{EndpointDoc, Keys, NetworkDoc};
@@ -58,6 +61,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub(super) async fn join(agent: &Agent) -> Result<(), AgentError> {
     if let Some(config) = agent.config.cluster.clone() {
         let joined = Cluster::connect(config).await?;
+        joined.check_tls().await?;
         let _ = agent.cluster.set(Arc::new(joined));
     }
     Ok(())
@@ -118,7 +122,7 @@ impl Cluster {
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
             .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
-        if let Some(tls) = tls_options(&config)? {
+        if let Some(tls) = tls::client_options(&config)? {
             options = options.with_tls(tls);
         }
         let client = Client::connect(&config.endpoints, Some(options))
@@ -168,28 +172,51 @@ impl Cluster {
     {
         match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.unreachable(err)),
-            Err(_) => {
-                Err(self.unreachable(format!("no answer in {} ms", REQUEST_TIMEOUT.as_millis())))
+            Ok(Err(err)) => Err(self.failed(err).await),
+            Err(_) => Err(self
+                .failed(format!("no answer in {} ms", REQUEST_TIMEOUT.as_millis()))
+                .await),
+        }
+    }
+
+    /// The error for a failed request: what is wrong with TLS when that is
+    /// the reason (the client's own error does not say), else
+    /// [`Cluster::unreachable`].
+    async fn failed(&self, err: impl std::fmt::Display) -> AgentError {
+        if self.config.ca_file.is_some() {
+            if let Some(refused) = tls::refusals(&tls::probe(&self.config).await) {
+                return AgentError::Unavailable(format!(
+                    "{refused}; overlay networks cannot be created, attached or removed until it works (names already known keep answering, local networks work as before)"
+                ));
+            }
+        }
+        self.unreachable(err)
+    }
+
+    /// At start, with TLS: refuses to go on when etcd refuses TLS at every
+    /// endpoint that answered (a wrong CA or client certificate is this
+    /// host's configuration, which waiting does not mend); an etcd that
+    /// does not answer yet is waited for, as without TLS.
+    async fn check_tls(&self) -> Result<(), AgentError> {
+        if self.config.ca_file.is_none() {
+            return Ok(());
+        }
+        let found = tls::probe(&self.config).await;
+        let refused = tls::refusals(&found);
+        if found.iter().any(|(_, p)| *p == tls::Probe::Ok) {
+            if let Some(refused) = refused {
+                tracing::warn!(%refused, "some etcd endpoints refuse TLS; using the others");
+            }
+            return Ok(());
+        }
+        match refused {
+            Some(refused) => Err(AgentError::Unavailable(format!(
+                "cannot join the cluster: {refused}"
+            ))),
+            None => {
+                tracing::warn!(endpoints = %self.config.endpoints.join(", "), "etcd does not answer yet; TLS will be tried when it does");
+                Ok(())
             }
         }
     }
-}
-
-/// The TLS settings of `[cluster]`, if any file is given.
-fn tls_options(config: &ClusterConfig) -> Result<Option<TlsOptions>, AgentError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(AgentError::io(format!("read {}", path.display())))
-    };
-    if config.ca_file.is_none() && config.cert_file.is_none() {
-        return Ok(None);
-    }
-    let mut tls = TlsOptions::new();
-    if let Some(ca) = &config.ca_file {
-        tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
-    }
-    if let (Some(cert), Some(key)) = (&config.cert_file, &config.key_file) {
-        tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
-    }
-    Ok(Some(tls))
 }

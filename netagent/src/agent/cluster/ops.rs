@@ -4,10 +4,10 @@
 //! refused while any host has an endpoint on it. Addresses and endpoints
 //! are [`super::claims`]'.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etcd_client::{Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::keys::{self, EndpointDoc, NetworkDoc};
 use super::Cluster;
@@ -29,6 +29,10 @@ pub struct OverlaySpec {
     pub subnet: Option<Ipv4Net>,
     /// The gateway given (`--gateway`).
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 subnet given (`--ipv6 --subnet`).
+    pub subnet6: Option<Ipv6Net>,
+    /// Its gateway given.
+    pub gateway6: Option<Ipv6Addr>,
     /// `--internal`.
     pub internal: bool,
     /// `--label`.
@@ -37,6 +41,14 @@ pub struct OverlaySpec {
     pub ip_range: Option<Ipv4Net>,
     /// `--aux-address`: never handed out.
     pub aux: Vec<Ipv4Addr>,
+    /// `-o com.docker.network.driver.mtu`, else the underlay's less VXLAN's
+    /// headers (the caller fills it in).
+    pub mtu: u32,
+    /// `-o com.docker.network.driver.overlay.vxlanid_list`, else the first
+    /// free one.
+    pub vni: Option<u32>,
+    /// `--dns`.
+    pub dns: Vec<config::NameServer>,
 }
 
 impl Cluster {
@@ -60,17 +72,25 @@ impl Cluster {
             }
             let doc = self.plan_network(spec, &local, &existing)?;
             let k = &self.keys;
-            let txn = Txn::new()
-                .when([
-                    Compare::create_revision(k.network(&doc.name), CompareOp::Equal, 0),
-                    Compare::create_revision(k.vni(doc.vni), CompareOp::Equal, 0),
-                    Compare::create_revision(k.subnet(doc.subnet), CompareOp::Equal, 0),
-                ])
-                .and_then([
-                    TxnOp::put(k.network(&doc.name), json(&doc), None),
-                    TxnOp::put(k.vni(doc.vni), doc.name.clone(), None),
-                    TxnOp::put(k.subnet(doc.subnet), doc.name.clone(), None),
-                ]);
+            let mut when = vec![
+                Compare::create_revision(k.network(&doc.name), CompareOp::Equal, 0),
+                Compare::create_revision(k.vni(doc.vni), CompareOp::Equal, 0),
+                Compare::create_revision(k.subnet(doc.subnet), CompareOp::Equal, 0),
+            ];
+            let mut then = vec![
+                TxnOp::put(k.network(&doc.name), json(&doc), None),
+                TxnOp::put(k.vni(doc.vni), doc.name.clone(), None),
+                TxnOp::put(k.subnet(doc.subnet), doc.name.clone(), None),
+            ];
+            if let Some(subnet6) = doc.subnet6 {
+                when.push(Compare::create_revision(
+                    k.subnet(subnet6),
+                    CompareOp::Equal,
+                    0,
+                ));
+                then.push(TxnOp::put(k.subnet(subnet6), doc.name.clone(), None));
+            }
+            let txn = Txn::new().when(when).and_then(then);
             if self.call(self.client().txn(txn)).await?.succeeded() {
                 return Ok(doc);
             }
@@ -124,9 +144,20 @@ impl Cluster {
                     })?
             }
         };
-        let vni = (FIRST_VNI..)
-            .find(|v| !existing.iter().any(|n| n.vni == *v))
-            .expect("fewer networks than ids");
+        let vni = match spec.vni {
+            Some(given) => match existing.iter().find(|n| n.vni == given) {
+                Some(other) => {
+                    return Err(AgentError::Conflict(format!(
+                        "VXLAN id {given} is overlay network {:?}'s",
+                        other.name
+                    )))
+                }
+                None => given,
+            },
+            None => (FIRST_VNI..)
+                .find(|v| !existing.iter().any(|n| n.vni == *v))
+                .expect("fewer networks than ids"),
+        };
         let gateway = match spec.gateway {
             Some(g) if subnet.contains(&g) => g,
             Some(g) => {
@@ -146,18 +177,29 @@ impl Cluster {
                 "aux-address {aux} is not inside subnet {subnet}"
             )));
         }
+        let (subnet6, gateway6) = match spec.subnet6 {
+            Some(given) => {
+                let (subnet6, gateway6) = plan_subnet6(spec, given, local, existing)?;
+                (Some(subnet6), Some(gateway6))
+            }
+            None => (None, None),
+        };
         Ok(NetworkDoc {
             name: spec.name.clone(),
             id: new_id(),
             vni,
             subnet,
             gateway,
+            subnet6,
+            gateway6,
             created: now_rfc3339(),
             creator: self.config.host.clone(),
             internal: spec.internal,
             labels: spec.labels.clone(),
             ip_range: spec.ip_range,
             aux: spec.aux.clone(),
+            mtu: Some(spec.mtu),
+            dns: spec.dns.clone(),
         })
     }
 
@@ -240,24 +282,26 @@ impl Cluster {
         else {
             return Err(AgentError::not_found("network", name));
         };
+        let mut then = vec![
+            TxnOp::delete(k.network(name), None),
+            TxnOp::delete(k.vni(doc.vni), None),
+            TxnOp::delete(k.subnet(doc.subnet), None),
+            TxnOp::delete(
+                k.blocks(name),
+                Some(etcd_client::DeleteOptions::new().with_prefix()),
+            ),
+            TxnOp::delete(
+                k.addresses_of(name),
+                Some(etcd_client::DeleteOptions::new().with_prefix()),
+            ),
+        ];
+        then.extend(doc.subnet6.map(|s| TxnOp::delete(k.subnet(s), None)));
         let txn = Txn::new()
             .when([
                 Compare::version(k.endpoints_of(name), CompareOp::Equal, 0).with_prefix(),
                 Compare::create_revision(k.network(name), CompareOp::Greater, 0),
             ])
-            .and_then([
-                TxnOp::delete(k.network(name), None),
-                TxnOp::delete(k.vni(doc.vni), None),
-                TxnOp::delete(k.subnet(doc.subnet), None),
-                TxnOp::delete(
-                    k.blocks(name),
-                    Some(etcd_client::DeleteOptions::new().with_prefix()),
-                ),
-                TxnOp::delete(
-                    k.addresses_of(name),
-                    Some(etcd_client::DeleteOptions::new().with_prefix()),
-                ),
-            ]);
+            .and_then(then);
         if self.call(self.client().txn(txn)).await?.succeeded() {
             Ok(())
         } else {
@@ -266,6 +310,50 @@ impl Cluster {
             )))
         }
     }
+}
+
+/// An overlay's IPv6 subnet and gateway: a /64 or larger (each host's
+/// addresses come from its own /96, [`keys::host_range6`]), clear of every
+/// overlay network's and every host's local subnets.
+fn plan_subnet6(
+    spec: &OverlaySpec,
+    given: Ipv6Net,
+    local: &[(String, IpNet)],
+    existing: &[NetworkDoc],
+) -> Result<(Ipv6Net, Ipv6Addr), AgentError> {
+    let given = given.trunc();
+    if given.prefix_len() > 64 {
+        return Err(AgentError::BadInput(format!(
+            "network {:?}: IPv6 subnet {given} is smaller than a /64; an overlay network's hosts each take a /96 of it",
+            spec.name
+        )));
+    }
+    let clash = existing
+        .iter()
+        .filter_map(|n| n.subnet6.map(|s| (s, &n.name)))
+        .find(|(s, _)| s.contains(&given) || given.contains(s))
+        .map(|(s, n)| format!("{s} of overlay network {n:?}"))
+        .or_else(|| {
+            local
+                .iter()
+                .find(|(_, l)| crate::agent::ipam::overlaps(l, &IpNet::V6(given)))
+                .map(|(host, l)| format!("{l}, in use on host {host}"))
+        });
+    if let Some(other) = clash {
+        return Err(AgentError::Conflict(format!(
+            "subnet {given} overlaps {other}"
+        )));
+    }
+    let gateway6 = match spec.gateway6 {
+        Some(g) if given.contains(&g) => g,
+        Some(g) => {
+            return Err(AgentError::BadInput(format!(
+                "gateway {g} is not in subnet {given}"
+            )))
+        }
+        None => Ipv6Addr::from(u128::from(given.network()) + 1),
+    };
+    Ok((given, gateway6))
 }
 
 fn exists(name: &str) -> AgentError {

@@ -13,6 +13,7 @@ fn endpoint(host: &str, sandbox: &str, ipv4: &str) -> EndpointDoc {
         hostname: None,
         aliases: vec![],
         ipv4: ipv4.parse().unwrap(),
+        ipv6: None,
         mac: "02:00:00:00:00:01".into(),
     }
 }
