@@ -347,7 +347,7 @@ impl Agent {
     fn local_subnets_changed(&self) {
         if let Some(cluster) = self.cluster() {
             cluster
-                .dirty
+                .host_dirty
                 .store(true, std::sync::atomic::Ordering::Release);
         }
     }

@@ -94,6 +94,9 @@ pub struct Cluster {
     /// An own endpoint's key could not be deleted: the lease task
     /// reconciles at its next tick.
     pub(crate) dirty: AtomicBool,
+    /// This host's local subnets changed: the lease task writes its entry
+    /// (and only that: the endpoints did not change) at its next tick.
+    pub(crate) host_dirty: AtomicBool,
     /// What the watch has applied here, behind one lock so that a full
     /// read and an event never interleave.
     pub(crate) mirror: tokio::sync::Mutex<Mirror>,
@@ -139,6 +142,7 @@ impl Cluster {
             client,
             lease: AtomicI64::new(0),
             dirty: AtomicBool::new(false),
+            host_dirty: AtomicBool::new(false),
             mirror: Default::default(),
         })
     }
