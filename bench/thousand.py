@@ -1,0 +1,141 @@
+"""The 1,000 quiet sandboxes step (issue #16; bench/README.md): sandboxes on
+one netagent network, each asking 5 questions a second from a UDP socket of
+its own inside its namespace (bench/thousand_load.c, one process), netagent
+(redirect mode, 127.0.0.11 in each sandbox) beside aardvark-dns on the
+network's gateway (netavark's setup) and dnsmasq on an address of its bridge,
+all three serving the same names. Each server's CPU (utime + stime, all
+threads, /proc/PID/stat) and context switches (/proc/PID/task/*/status) are
+read around the load alone; the targets are alternated round by round.
+
+In a full run the attach step's sandboxes (network "attach") are the
+sandboxes; alone (`--only thousand`) the step makes its own on "thousand".
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+from bench import cpu_ticks, run
+
+NETWORK, SUBNET, DNSMASQ_ADDRESS = "thousand", "10.92.0.0/20", "10.92.15.253"
+ATTACH_DNSMASQ_ADDRESS = "10.90.15.253"  # on the attach step's 10.90.0.0/20, above its sandboxes
+RATE = 5  # questions a second from each sandbox (issue #16)
+TIMEOUT_MS = 2000  # no answer by then: lost
+LOCAL, WARM = 50, 40  # % of questions; the remaining 10% are cold (unique) forwarded names
+
+
+def ctx_switches(pid):
+    """Voluntary + involuntary context switches of every thread of `pid`."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as status:
+                total += sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def loadavg():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+class Thousand:
+    def __init__(self, bench, quick, rounds=None):
+        self.bench = bench
+        self.total = 50 if quick else 1000
+        self.seconds = 2 if quick else 20
+        self.rounds = rounds or (1 if quick else 3)
+        self.rows = []  # one per run: target, round, the loader's JSON, cpu_s, ctx, load averages
+
+    # ----- setup ------------------------------------------------------------
+
+    def setup(self, reuse_attach):
+        """Sandboxes on one network, aardvark-dns and dnsmasq told their names."""
+        bench = self.bench
+        if reuse_attach:
+            self.network, dnsmasq_address = "attach", ATTACH_DNSMASQ_ADDRESS
+        else:
+            self.network, dnsmasq_address = NETWORK, DNSMASQ_ADDRESS
+            bench.agent("network", "create", NETWORK, "--subnet", SUBNET)
+            for i in range(self.total):
+                bench.create_sandbox(f"q{i:04d}", NETWORK)
+        views = json.loads(run(["curl", "-sS", "--fail", "--unix-socket", bench.path("agent.sock"),
+                                "http://localhost/v1/sandboxes"], timeout=60))
+        chosen = sorted((view["name"], view["netns"], endpoint) for view in views for endpoint in view["endpoints"]
+                        if endpoint["network"] == self.network)[:self.total]
+        self.total = len(chosen)
+        self.plan = "".join(f"{netns} {name} {endpoint['ipv4']}\n" for name, netns, endpoint in chosen) + "end\n"
+        network = json.loads(bench.agent("network", "inspect", self.network))[0]
+        self.gateway = network["IPAM"]["Config"][0]["Gateway"]
+        bench.write_peer_files(self.network, self.gateway, [(e["id"], e["ipv4"], name) for name, _, e in chosen])
+        # netavark's way to tell aardvark-dns of a new network: a file in
+        # its config directory, then SIGHUP; it then listens on the gateway too.
+        os.kill(bench.aardvark_pid(), signal.SIGHUP)
+        self.dnsmasq = bench.spawn_peer_dnsmasq(self.network, dnsmasq_address, bench.bridge(self.network))
+        self.loader = bench.path("thousand_load")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "thousand_load.c")
+        run(["cc", "-O2", "-Wall", "-o", self.loader, source])
+        self.targets = [("netagent-redirect", "127.0.0.11", lambda: bench.daemon.pid),
+                        ("aardvark-dns", self.gateway, bench.aardvark_pid),
+                        ("dnsmasq", dnsmasq_address, lambda: self.dnsmasq.pid)]
+        first, second = chosen[0][0], chosen[1]
+        time.sleep(0.5)  # aardvark-dns's reload, dnsmasq's start
+        bench.check_answers(first, [(label, server) for label, server, _ in self.targets],
+                            {second[0]: second[2]["ipv4"], "w0001.zone.test": "10.99.1.2"})
+        print(f"  {self.total} sandboxes on {self.network}, gateway {self.gateway}, dnsmasq {dnsmasq_address}",
+              flush=True)
+
+    # ----- load -------------------------------------------------------------
+
+    def load(self, label, server, pid, round_number):
+        """One run of the loader against `server`; the server's CPU and
+        context switches around the load alone (not the sockets' making)."""
+        args = [self.loader, server, str(self.seconds), str(RATE), str(TIMEOUT_MS), str(LOCAL), str(WARM),
+                f"{label[:3]}{round_number}"]
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            proc.stdin.write(self.plan)
+            proc.stdin.flush()
+            if not select.select([proc.stdout], [], [], 120)[0] or not proc.stdout.readline().startswith("ready"):
+                raise RuntimeError(f"thousand_load against {server} did not get ready")
+            load_before, ticks, switches = loadavg(), cpu_ticks(pid), ctx_switches(pid)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            if not select.select([proc.stdout], [], [], self.seconds + TIMEOUT_MS / 1000 + 60)[0]:
+                raise RuntimeError(f"thousand_load against {server} did not finish")
+            result = json.loads(proc.stdout.readline())
+            ticks, switches = cpu_ticks(pid) - ticks, ctx_switches(pid) - switches
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        every = result["all"]
+        row = dict(target=label, round=round_number, load=result, cpu_s=ticks / os.sysconf("SC_CLK_TCK"),
+                   ctx=switches, load_before=load_before, load_after=loadavg())
+        self.rows.append(row)
+        answered = max(every["answered"], 1)
+        print(f"  {label:18} {every['answered'] / result['wall_s']:7.0f} answers/s cpu={row['cpu_s']:.2f}s "
+              f"({row['cpu_s'] * 1e6 / answered:.1f}us/answer, {switches / answered:.2f} ctx/answer) "
+              f"p50={every['p50_ms']:.2f}ms p99={every['p99_ms']:.2f}ms max={every['max_ms']:.1f}ms "
+              f"lost={every['lost']} late={every['late']} wrong={every['wrong']} "
+              f"send lag p99={result['send_lag_p99_ms']:.2f}ms [load {row['load_before']}]", flush=True)
+
+    def measure(self):
+        for round_number in range(self.rounds):
+            print(f"  round {round_number + 1} of {self.rounds}", flush=True)
+            order = self.targets if round_number % 2 == 0 else self.targets[::-1]
+            for label, server, pid in order:
+                self.load(label, server, pid(), round_number)
+
+
+def main(bench, quick, rounds, reuse_attach):
+    """Runs the step; returns its report section (bench/thousand_report.py)."""
+    from thousand_report import render
+    step = Thousand(bench, quick, rounds)
+    load_before = loadavg()
+    step.setup(reuse_attach)
+    step.measure()
+    return render(step, load_before, loadavg())
