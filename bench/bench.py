@@ -537,7 +537,8 @@ def main():
             # thousand's (alone, the step makes its own).
             from thousand import main as thousand
             print("thousand", flush=True)
-            thousand_section = thousand(bench, options.quick, options.rounds, attach is not None)
+            thousand_section = thousand(bench, options.quick, options.rounds, attach is not None,
+                                        None if options.quick else options.out + ".thousand.json")
         bench.report(failover, attach)
         from publish_report import write_section
         for section in (publish_section, thousand_section):

@@ -27,16 +27,42 @@ TIMEOUT_MS = 2000  # no answer by then: lost
 LOCAL, WARM = 50, 40  # % of questions; the remaining 10% are cold (unique) forwarded names
 
 
-def ctx_switches(pid):
-    """Voluntary + involuntary context switches of every thread of `pid`."""
-    total = 0
+def threads(pid):
+    """Per thread name of `pid`: [CPU ticks (utime + stime), voluntary +
+    involuntary context switches], summed over the threads of that name."""
+    by_name = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                text = stat.read()
             with open(f"/proc/{pid}/task/{task}/status") as status:
-                total += sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
+                switches = sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
         except OSError:
-            pass  # a thread that ended meanwhile
-    return total
+            continue  # a thread that ended meanwhile
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text.rsplit(")", 1)[1].split()
+        got = by_name.setdefault(name, [0, 0])
+        got[0] += int(fields[11]) + int(fields[12])
+        got[1] += switches
+    return by_name
+
+
+def neighbours():
+    """The kernel's ARP table: its hard limit (gc_thresh3) and how often it
+    was full. One table for all namespaces, so this counts the machine's."""
+    text = run(["ip", "-s", "ntable", "show", "name", "arp_cache"], check=False)
+    words = text.split()
+
+    def after(word):
+        return int(words[words.index(word) + 1]) if word in words else -1
+    return {"thresh3": after("thresh3"), "table_fulls": after("table_fulls")}
+
+
+def udp_drops():
+    """UDP datagrams this namespace (the private host: aardvark-dns's and
+    dnsmasq's sockets) dropped for a full receive buffer (/proc/net/snmp)."""
+    with open("/proc/net/snmp") as snmp:
+        rows = [line.split() for line in snmp if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
 
 
 def loadavg():
@@ -100,28 +126,42 @@ class Thousand:
         try:
             proc.stdin.write(self.plan)
             proc.stdin.flush()
-            if not select.select([proc.stdout], [], [], 120)[0] or not proc.stdout.readline().startswith("ready"):
+            ready = select.select([proc.stdout], [], [], 120)[0] and proc.stdout.readline().split()
+            if not ready or ready[0] != "ready":
                 raise RuntimeError(f"thousand_load against {server} did not get ready")
-            load_before, ticks, switches = loadavg(), cpu_ticks(pid), ctx_switches(pid)
+            load_before, ticks, tasks, neigh = loadavg(), cpu_ticks(pid), threads(pid), neighbours()
+            drops = udp_drops()
             proc.stdin.write("go\n")
             proc.stdin.flush()
             if not select.select([proc.stdout], [], [], self.seconds + TIMEOUT_MS / 1000 + 60)[0]:
                 raise RuntimeError(f"thousand_load against {server} did not finish")
             result = json.loads(proc.stdout.readline())
-            ticks, switches = cpu_ticks(pid) - ticks, ctx_switches(pid) - switches
+            ticks, after = cpu_ticks(pid) - ticks, threads(pid)
+            tasks = {name: [now - tasks.get(name, [0, 0])[i] for i, now in enumerate(got)] for name, got in after.items()}
+            switches = sum(got[1] for got in tasks.values())
+            table_fulls = neighbours()["table_fulls"] - neigh["table_fulls"]
+            drops = udp_drops() - drops
         finally:
             proc.kill()
             proc.wait(timeout=10)
         every = result["all"]
         row = dict(target=label, round=round_number, load=result, cpu_s=ticks / os.sysconf("SC_CLK_TCK"),
-                   ctx=switches, load_before=load_before, load_after=loadavg())
+                   ctx=switches, threads=tasks, thresh3=neigh["thresh3"], table_fulls=table_fulls,
+                   warmed=int(ready[2]), udp_drops=drops,
+                   load_before=load_before, load_after=loadavg())
         self.rows.append(row)
         answered = max(every["answered"], 1)
         print(f"  {label:18} {every['answered'] / result['wall_s']:7.0f} answers/s cpu={row['cpu_s']:.2f}s "
               f"({row['cpu_s'] * 1e6 / answered:.1f}us/answer, {switches / answered:.2f} ctx/answer) "
               f"p50={every['p50_ms']:.2f}ms p99={every['p99_ms']:.2f}ms max={every['max_ms']:.1f}ms "
               f"lost={every['lost']} late={every['late']} wrong={every['wrong']} "
-              f"send lag p99={result['send_lag_p99_ms']:.2f}ms [load {row['load_before']}]", flush=True)
+              f"send lag p99={result['send_lag_p99_ms']:.2f}ms ARP table full {table_fulls}x "
+              f"host UDP receive-buffer drops {drops} warm-up {ready[2]}/{ready[1]} [load {load_before}]",
+              flush=True)
+        if every["late"] or every["lost"]:
+            print(f"    late by second sent: {result['late_by_second']}; lost: {result['lost_by_second']}", flush=True)
+            busy = sorted(tasks.items(), key=lambda item: -item[1][0])[:6]
+            print(f"    threads (CPU ticks, context switches): {busy}", flush=True)
 
     def measure(self):
         for round_number in range(self.rounds):
@@ -131,11 +171,15 @@ class Thousand:
                 self.load(label, server, pid(), round_number)
 
 
-def main(bench, quick, rounds, reuse_attach):
-    """Runs the step; returns its report section (bench/thousand_report.py)."""
+def main(bench, quick, rounds, reuse_attach, save=None):
+    """Runs the step; returns its report section (bench/thousand_report.py).
+    `save`: a file for the raw rows (JSON), if any."""
     from thousand_report import render
     step = Thousand(bench, quick, rounds)
     load_before = loadavg()
     step.setup(reuse_attach)
     step.measure()
+    if save:
+        with open(save, "w") as out:
+            json.dump(step.rows, out)
     return render(step, load_before, loadavg())

@@ -3,6 +3,7 @@ measures): medians over the rounds per target, lost/late/wrong summed,
 ratios netagent/peer from the same run, and the issue's target (#16:
 netagent's CPU <= 0.5x aardvark-dns's, no lost or late answer)."""
 
+import os
 import statistics
 
 from thousand import LOCAL, RATE, TIMEOUT_MS, WARM
@@ -38,6 +39,17 @@ def summary(rows, kind="all"):
     }
 
 
+def thread_lines(rows):
+    """(thread name, median CPU s, median context switches per answer) of
+    the busiest thread names over `rows`, busiest first."""
+    names = {name for r in rows for name in r["threads"]}
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    got = [(name, median([r["threads"].get(name, [0, 0])[0] * tick for r in rows]),
+            median([r["threads"].get(name, [0, 0])[1] / max(r["load"]["all"]["answered"], 1) for r in rows]))
+           for name in names]
+    return sorted(got, key=lambda item: -item[1])[:5]
+
+
 def rcodes(counts):
     names = {"0": "NOERROR", "2": "SERVFAIL", "3": "NXDOMAIN", "5": "REFUSED"}
     return " ".join(f"{names.get(code, code)} {count}" for code, count in sorted(counts.items())) or "none"
@@ -62,12 +74,17 @@ def render(step, load_before, load_after):
              f"= over 100 ms. CPU: the server's utime+stime (all threads, /proc/PID/stat; netagent: the whole "
              f"daemon) around the load alone; context switches of all its threads.", "",
              "| sandboxes | target | answers/s | CPU s per run | CPU µs/answer | ctx switches/answer | p50 ms | "
-             "p99 ms | p99.9 ms | max ms | lost | late | wrong | rcodes |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "p99 ms | p99.9 ms | max ms | lost | late | wrong | rcodes | ARP table full | host UDP drops |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for label, got in s.items():
         lines.append(f"| {step.total} | {label} | {got['answers_s']:,.0f} | {got['cpu_s']:.2f} | {got['cpu_us']:.1f} | "
                      f"{got['ctx']:.2f} | {got['p50']:.2f} | {got['p99']:.2f} | {got['p999']:.2f} | {got['max']:.1f} | "
-                     f"{got['lost']} | {got['late']} | {got['wrong']} | {rcodes(got['rcodes'])} |")
+                     f"{got['lost']} | {got['late']} | {got['wrong']} | {rcodes(got['rcodes'])} | "
+                     f"{sum(r['table_fulls'] for r in by_target[label])} | "
+                     f"{sum(r['udp_drops'] for r in by_target[label])} |")
+    lines += ["", "Threads (medians of the runs: CPU s per run, context switches per answer): " + "; ".join(
+        f"{label}: " + ", ".join(f"{name} {cpu:.2f} s {ctx:.2f}" for name, cpu, ctx in thread_lines(rows))
+        for label, rows in by_target.items() if rows) + "."]
     lines += ["", "By kind of name (medians of the rounds' percentiles; answers, lost, late, wrong summed):", "",
               "| target | kind | answers | p50 ms | p99 ms | max ms | lost | late | wrong |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -94,5 +111,13 @@ def render(step, load_before, load_after):
               f"{lag_max:.1f} ms at worst; {loader_cpu:.2f} s of its own CPU per run; stray answers (after the "
               f"question was counted lost, or duplicates): {sum(r['load']['stray'] for r in step.rows)}. "
               f"Load average before the step: {load_before}; after: {load_after}; per run: "
-              f"{per_run}.", ""]
+              f"{per_run}.", "",
+              f"The kernel's ARP table, one for all namespaces, held at most {step.rows[0]['thresh3'] if step.rows else '-'} "
+              "entries (gc_thresh3) in this run; 'ARP table full' counts the times it refused a new entry (a "
+              "datagram over the bridge dropped; the machine's count, so other work adds to it). 'host UDP drops': "
+              "datagrams the private host's namespace, where aardvark-dns and dnsmasq listen, dropped for a full "
+              "receive buffer (/proc/net/snmp RcvbufErrors; netagent's sockets are in the sandboxes). Before each "
+              "run every sandbox asks one question, not counted (answered in time: "
+              f"{', '.join(str(r['warmed']) for r in step.rows)}), so that the ARP exchanges of 1,000 sandboxes "
+              "starting at once, each broadcast flooded to every port of the bridge, are not in the figures.", ""]
     return "\n".join(lines)
