@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 
 from bench import cpu_ticks, run
@@ -44,6 +45,50 @@ def threads(pid):
         got[0] += int(fields[11]) + int(fields[12])
         got[1] += switches
     return by_name
+
+
+def schedstat(pid):
+    """ns on a CPU and ns runnable but waiting for one, summed over the
+    threads of `pid` (/proc/PID/task/*/schedstat)."""
+    ran = waited = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                fields = stat.read().split()
+        except OSError:
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran, waited
+
+
+class Sampler(threading.Thread):
+    """Samples schedstat(pid) every 100 ms until stopped; `by_second()`
+    gives, per second since `start`, the ms the server ran and the ms it
+    was runnable but waited for a CPU: which of the two a stall was."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stopping = pid, [], threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.stopping.wait(0.1):
+            try:
+                self.samples.append((time.monotonic(), *schedstat(self.pid)))
+            except OSError:
+                return
+
+    def by_second(self, start, seconds):
+        self.stopping.set()
+        self.join(5)
+        out = []
+        for second in range(int(seconds)):
+            inside = [s for s in self.samples if start + second <= s[0] < start + second + 1]
+            before = [s for s in self.samples if s[0] < start + second]
+            if inside and before:
+                span = inside[-1][0] - before[-1][0]  # scaled to one second
+                out.append([round((inside[-1][i] - before[-1][i]) / 1e6 / span) for i in (1, 2)])
+        return out
 
 
 def neighbours():
@@ -131,8 +176,10 @@ class Thousand:
                 raise RuntimeError(f"thousand_load against {server} did not get ready")
             load_before, ticks, tasks, neigh = loadavg(), cpu_ticks(pid), threads(pid), neighbours()
             drops = udp_drops()
+            sampler = Sampler(pid)
             proc.stdin.write("go\n")
             proc.stdin.flush()
+            started = time.monotonic()
             if not select.select([proc.stdout], [], [], self.seconds + TIMEOUT_MS / 1000 + 60)[0]:
                 raise RuntimeError(f"thousand_load against {server} did not finish")
             result = json.loads(proc.stdout.readline())
@@ -141,13 +188,14 @@ class Thousand:
             switches = sum(got[1] for got in tasks.values())
             table_fulls = neighbours()["table_fulls"] - neigh["table_fulls"]
             drops = udp_drops() - drops
+            sched = sampler.by_second(started, self.seconds)
         finally:
             proc.kill()
             proc.wait(timeout=10)
         every = result["all"]
         row = dict(target=label, round=round_number, load=result, cpu_s=ticks / os.sysconf("SC_CLK_TCK"),
                    ctx=switches, threads=tasks, thresh3=neigh["thresh3"], table_fulls=table_fulls,
-                   warmed=int(ready[2]), udp_drops=drops,
+                   warmed=int(ready[2]), udp_drops=drops, sched=sched,
                    load_before=load_before, load_after=loadavg())
         self.rows.append(row)
         answered = max(every["answered"], 1)
@@ -162,6 +210,7 @@ class Thousand:
             print(f"    late by second sent: {result['late_by_second']}; lost: {result['lost_by_second']}", flush=True)
             busy = sorted(tasks.items(), key=lambda item: -item[1][0])[:6]
             print(f"    threads (CPU ticks, context switches): {busy}", flush=True)
+            print(f"    per second, ms on a CPU and ms runnable but waiting: {sched}", flush=True)
 
     def measure(self):
         for round_number in range(self.rounds):
