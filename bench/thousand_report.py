@@ -50,6 +50,34 @@ def thread_lines(rows):
     return sorted(got, key=lambda item: -item[1])[:5]
 
 
+def stall_lines(rows):
+    """Where netagent's late or lost answers were, and whether the server
+    was busy or starved then (its ms on a CPU / ms runnable but waiting for
+    one in those seconds, from schedstat); the peers' in one line each."""
+    out = []
+    for r in rows:
+        load = r["load"]
+        seconds = [i for i, (late, lost) in enumerate(zip(load["late_by_second"], load["lost_by_second"]))
+                   if late or lost]
+        if not seconds:
+            continue
+        sched = r.get("sched", [])
+        around = ", ".join(f"{i}: {load['late_by_second'][i]} late {load['lost_by_second'][i]} lost, ran "
+                           f"{sched[i][0]} ms, waited {sched[i][1]} ms" for i in seconds[:6] if i < len(sched))
+        if r["target"].startswith("netagent"):
+            out.append(f"- {r['target']}, round {r['round'] + 1}: by second of the run, {around or seconds}")
+        else:
+            ran = median([s[0] for s in sched]) if sched else float("nan")
+            waited = median([s[1] for s in sched]) if sched else float("nan")
+            out.append(f"- {r['target']}, round {r['round'] + 1}: late or lost in {len(seconds)} of "
+                       f"{len(load['late_by_second'])} seconds; per second it ran {ran:.0f} ms and waited "
+                       f"{waited:.0f} ms for a CPU (medians, all its threads)")
+    if out:
+        out = ["", "Runs with late or lost answers (the server's time on a CPU and runnable but waiting for one, "
+               "per second, from /proc/PID/task/*/schedstat):", ""] + out
+    return out
+
+
 def rcodes(counts):
     names = {"0": "NOERROR", "2": "SERVFAIL", "3": "NXDOMAIN", "5": "REFUSED"}
     return " ".join(f"{names.get(code, code)} {count}" for code, count in sorted(counts.items())) or "none"
@@ -103,6 +131,7 @@ def render(step, load_before, load_after):
                   f"same clients ({ratio(ours['cpu_s'], aard['cpu_s'])}x)",
                   f"- [{'x' if clean else ' '}] no lost or late answer from netagent (lost {ours['lost']}, late "
                   f"{ours['late']}, wrong {ours['wrong']} of {ours['sent']:,} questions)"]
+    lines += stall_lines(step.rows)
     lag_p99 = median([r["load"]["send_lag_p99_ms"] for r in step.rows])
     lag_max = max([r["load"]["send_lag_max_ms"] for r in step.rows], default=float("nan"))
     loader_cpu = median([r["load"]["loader_cpu_s"] for r in step.rows])
