@@ -401,8 +401,11 @@ class Bench:
                 times.append(took if took is not None else 8000)
             outcome[label] = times
             print(f"  failover {label:14} median={statistics.median(times):.0f}ms worst={max(times)}ms", flush=True)
-        with open(self.path("host-resolv.conf"), "w") as conf:
-            conf.write(f"nameserver {UPSTREAM}\n")
+        # Both back to the live upstream alone: later steps (thousand) load
+        # the peers too, and aardvark-dns rereads it when reloaded.
+        for name in ("host-resolv.conf", "peer-resolv.conf"):
+            with open(self.path(name), "w") as conf:
+                conf.write(f"nameserver {UPSTREAM}\n")
         return outcome
 
     # ----- attach -------------------------------------------------------------
