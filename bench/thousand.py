@@ -91,6 +91,46 @@ class Sampler(threading.Thread):
         return out
 
 
+class Watch:
+    """What a server did during one run: CPU, per-thread CPU and context
+    switches, its time on a CPU and waiting per second (Sampler), and the
+    machine's ARP refusals and the private host's UDP drops meanwhile."""
+
+    def __init__(self, pid):
+        self.pid, self.load_before, self.ticks = pid, loadavg(), cpu_ticks(pid)
+        self.threads, self.neigh, self.drops = threads(pid), neighbours(), udp_drops()
+        self.sampler, self.started = Sampler(pid), time.monotonic()
+
+    def finish(self, seconds):
+        """The row's fields for the run that began at construction."""
+        ticks, after = cpu_ticks(self.pid) - self.ticks, threads(self.pid)
+        tasks = {name: [now - self.threads.get(name, [0, 0])[i] for i, now in enumerate(got)]
+                 for name, got in after.items()}
+        return dict(cpu_s=ticks / os.sysconf("SC_CLK_TCK"), ctx=sum(got[1] for got in tasks.values()),
+                    threads=tasks, thresh3=self.neigh["thresh3"],
+                    table_fulls=neighbours()["table_fulls"] - self.neigh["table_fulls"],
+                    udp_drops=udp_drops() - self.drops, sched=self.sampler.by_second(self.started, seconds),
+                    load_before=self.load_before, load_after=loadavg())
+
+
+def show(row, sockets):
+    """Prints one run's line, and where its late or lost answers were."""
+    result, every = row["load"], row["load"]["all"]
+    answered = max(every["answered"], 1)
+    print(f"  {row['target']:18} {every['answered'] / result['wall_s']:7.0f} answers/s cpu={row['cpu_s']:.2f}s "
+          f"({row['cpu_s'] * 1e6 / answered:.1f}us/answer, {row['ctx'] / answered:.2f} ctx/answer) "
+          f"p50={every['p50_ms']:.2f}ms p99={every['p99_ms']:.2f}ms max={every['max_ms']:.1f}ms "
+          f"lost={every['lost']} late={every['late']} wrong={every['wrong']} "
+          f"send lag p99={result['send_lag_p99_ms']:.2f}ms ARP table full {row['table_fulls']}x "
+          f"host UDP receive-buffer drops {row['udp_drops']} warm-up {row['warmed']}/{sockets} "
+          f"[load {row['load_before']}]", flush=True)
+    if every["late"] or every["lost"]:
+        print(f"    late by second sent: {result['late_by_second']}; lost: {result['lost_by_second']}", flush=True)
+        busy = sorted(row["threads"].items(), key=lambda item: -item[1][0])[:6]
+        print(f"    threads (CPU ticks, context switches): {busy}", flush=True)
+        print(f"    per second, ms on a CPU and ms runnable but waiting: {row['sched']}", flush=True)
+
+
 def neighbours():
     """The kernel's ARP table: its hard limit (gc_thresh3) and how often it
     was full. One table for all namespaces, so this counts the machine's."""
@@ -125,28 +165,11 @@ class Thousand:
     # ----- setup ------------------------------------------------------------
 
     def setup(self, reuse_attach):
-        """Sandboxes on one network, aardvark-dns and dnsmasq told their names."""
+        """Sandboxes on one network, aardvark-dns and dnsmasq told their
+        names, the loader built, every target answering right."""
         bench = self.bench
-        if reuse_attach:
-            self.network, dnsmasq_address = "attach", ATTACH_DNSMASQ_ADDRESS
-        else:
-            self.network, dnsmasq_address = NETWORK, DNSMASQ_ADDRESS
-            bench.agent("network", "create", NETWORK, "--subnet", SUBNET)
-            for i in range(self.total):
-                bench.create_sandbox(f"q{i:04d}", NETWORK)
-        views = json.loads(run(["curl", "-sS", "--fail", "--unix-socket", bench.path("agent.sock"),
-                                "http://localhost/v1/sandboxes"], timeout=60))
-        chosen = sorted((view["name"], view["netns"], endpoint) for view in views for endpoint in view["endpoints"]
-                        if endpoint["network"] == self.network)[:self.total]
-        self.total = len(chosen)
-        self.plan = "".join(f"{netns} {name} {endpoint['ipv4']}\n" for name, netns, endpoint in chosen) + "end\n"
-        network = json.loads(bench.agent("network", "inspect", self.network))[0]
-        self.gateway = network["IPAM"]["Config"][0]["Gateway"]
-        bench.write_peer_files(self.network, self.gateway, [(e["id"], e["ipv4"], name) for name, _, e in chosen])
-        # netavark's way to tell aardvark-dns of a new network: a file in
-        # its config directory, then SIGHUP; it then listens on the gateway too.
-        os.kill(bench.aardvark_pid(), signal.SIGHUP)
-        self.dnsmasq = bench.spawn_peer_dnsmasq(self.network, dnsmasq_address, bench.bridge(self.network))
+        chosen = self.sandboxes(reuse_attach)
+        dnsmasq_address = self.peers(chosen, ATTACH_DNSMASQ_ADDRESS if reuse_attach else DNSMASQ_ADDRESS)
         self.loader = bench.path("thousand_load")
         source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "thousand_load.c")
         run(["cc", "-O2", "-Wall", "-o", self.loader, source])
@@ -159,6 +182,37 @@ class Thousand:
                             {second[0]: second[2]["ipv4"], "w0001.zone.test": "10.99.1.2"})
         print(f"  {self.total} sandboxes on {self.network}, gateway {self.gateway}, dnsmasq {dnsmasq_address}",
               flush=True)
+
+    def sandboxes(self, reuse_attach):
+        """The attach step's sandboxes, or new ones on a network of the
+        step's own; sets the loader's plan. Returns (name, netns, endpoint)
+        of each, by name."""
+        bench = self.bench
+        self.network = "attach" if reuse_attach else NETWORK
+        if not reuse_attach:
+            bench.agent("network", "create", NETWORK, "--subnet", SUBNET)
+            for i in range(self.total):
+                bench.create_sandbox(f"q{i:04d}", NETWORK)
+        views = json.loads(run(["curl", "-sS", "--fail", "--unix-socket", bench.path("agent.sock"),
+                                "http://localhost/v1/sandboxes"], timeout=60))
+        chosen = sorted((view["name"], view["netns"], endpoint) for view in views for endpoint in view["endpoints"]
+                        if endpoint["network"] == self.network)[:self.total]
+        self.total = len(chosen)
+        self.plan = "".join(f"{netns} {name} {endpoint['ipv4']}\n" for name, netns, endpoint in chosen) + "end\n"
+        return chosen
+
+    def peers(self, chosen, dnsmasq_address):
+        """aardvark-dns on the network's gateway and a dnsmasq on
+        `dnsmasq_address`, both told the `chosen` sandboxes' names."""
+        bench = self.bench
+        network = json.loads(bench.agent("network", "inspect", self.network))[0]
+        self.gateway = network["IPAM"]["Config"][0]["Gateway"]
+        bench.write_peer_files(self.network, self.gateway, [(e["id"], e["ipv4"], name) for name, _, e in chosen])
+        # netavark's way to tell aardvark-dns of a new network: a file in
+        # its config directory, then SIGHUP; it then listens on the gateway too.
+        os.kill(bench.aardvark_pid(), signal.SIGHUP)
+        self.dnsmasq = bench.spawn_peer_dnsmasq(self.network, dnsmasq_address, bench.bridge(self.network))
+        return dnsmasq_address
 
     # ----- load -------------------------------------------------------------
 
@@ -174,43 +228,19 @@ class Thousand:
             ready = select.select([proc.stdout], [], [], 120)[0] and proc.stdout.readline().split()
             if not ready or ready[0] != "ready":
                 raise RuntimeError(f"thousand_load against {server} did not get ready")
-            load_before, ticks, tasks, neigh = loadavg(), cpu_ticks(pid), threads(pid), neighbours()
-            drops = udp_drops()
-            sampler = Sampler(pid)
+            watch = Watch(pid)
             proc.stdin.write("go\n")
             proc.stdin.flush()
-            started = time.monotonic()
             if not select.select([proc.stdout], [], [], self.seconds + TIMEOUT_MS / 1000 + 60)[0]:
                 raise RuntimeError(f"thousand_load against {server} did not finish")
             result = json.loads(proc.stdout.readline())
-            ticks, after = cpu_ticks(pid) - ticks, threads(pid)
-            tasks = {name: [now - tasks.get(name, [0, 0])[i] for i, now in enumerate(got)] for name, got in after.items()}
-            switches = sum(got[1] for got in tasks.values())
-            table_fulls = neighbours()["table_fulls"] - neigh["table_fulls"]
-            drops = udp_drops() - drops
-            sched = sampler.by_second(started, self.seconds)
+            row = dict(target=label, round=round_number, load=result, warmed=int(ready[2]),
+                       **watch.finish(self.seconds))
         finally:
             proc.kill()
             proc.wait(timeout=10)
-        every = result["all"]
-        row = dict(target=label, round=round_number, load=result, cpu_s=ticks / os.sysconf("SC_CLK_TCK"),
-                   ctx=switches, threads=tasks, thresh3=neigh["thresh3"], table_fulls=table_fulls,
-                   warmed=int(ready[2]), udp_drops=drops, sched=sched,
-                   load_before=load_before, load_after=loadavg())
         self.rows.append(row)
-        answered = max(every["answered"], 1)
-        print(f"  {label:18} {every['answered'] / result['wall_s']:7.0f} answers/s cpu={row['cpu_s']:.2f}s "
-              f"({row['cpu_s'] * 1e6 / answered:.1f}us/answer, {switches / answered:.2f} ctx/answer) "
-              f"p50={every['p50_ms']:.2f}ms p99={every['p99_ms']:.2f}ms max={every['max_ms']:.1f}ms "
-              f"lost={every['lost']} late={every['late']} wrong={every['wrong']} "
-              f"send lag p99={result['send_lag_p99_ms']:.2f}ms ARP table full {table_fulls}x "
-              f"host UDP receive-buffer drops {drops} warm-up {ready[2]}/{ready[1]} [load {load_before}]",
-              flush=True)
-        if every["late"] or every["lost"]:
-            print(f"    late by second sent: {result['late_by_second']}; lost: {result['lost_by_second']}", flush=True)
-            busy = sorted(tasks.items(), key=lambda item: -item[1][0])[:6]
-            print(f"    threads (CPU ticks, context switches): {busy}", flush=True)
-            print(f"    per second, ms on a CPU and ms runnable but waiting: {sched}", flush=True)
+        show(row, ready[1])
 
     def measure(self):
         for round_number in range(self.rounds):
