@@ -244,33 +244,48 @@ class Bench:
     def start_peers(self):
         table = json.loads(self.agent("dns", "table", "--format", "json"))
         os.makedirs(self.path("aardvark"), exist_ok=True)
-        with open(self.path("aardvark/bench"), "w") as conf, open(self.path("peer.hosts"), "w") as hosts:
-            conf.write(f"{GATEWAY}\n")
-            for endpoint in table["endpoints"]:
-                conf.write(f"{endpoint['id']} {endpoint['ipv4']}  {endpoint['sandbox']}\n")
-                hosts.write(f"{endpoint['ipv4']} {endpoint['sandbox']}\n")
+        endpoints = [(e["id"], e["ipv4"], e["sandbox"]) for e in table["endpoints"]]
+        self.write_peer_files("bench", GATEWAY, endpoints)
         run([AARDVARK, "--config", self.path("aardvark"), "-p", "53", "run"])
-        run(["ip", "addr", "add", f"{PEER_DNSMASQ}/20", "dev", self.bridge()])
-        self.peer = self.spawn(["dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                                f"--addn-hosts={self.path('peer.hosts')}", f"--server={UPSTREAM}",
-                                f"--listen-address={PEER_DNSMASQ}", "--bind-interfaces", "--port=53",
-                                "--dns-forward-max=10000", f"--pid-file={self.path('peer.pid')}"])
+        self.peer = self.spawn_peer_dnsmasq("bench", PEER_DNSMASQ, self.bridge())
         time.sleep(0.5)
 
-    def check_answers(self):
+    def write_peer_files(self, network, gateway, endpoints):
+        """aardvark-dns's file for `network` as netavark writes it (the
+        gateway, then `ID IPV4  NAME` a container), and a hosts file of the
+        same names for dnsmasq (`network`.hosts). `endpoints`: (id, ipv4,
+        name)."""
+        with open(self.path(f"aardvark/{network}"), "w") as conf, open(self.path(f"{network}.hosts"), "w") as hosts:
+            conf.write(f"{gateway}\n")
+            for endpoint_id, ipv4, name in endpoints:
+                conf.write(f"{endpoint_id} {ipv4}  {name}\n")
+                hosts.write(f"{ipv4} {name}\n")
+
+    def spawn_peer_dnsmasq(self, network, address, bridge):
+        """A dnsmasq on `address`, added to `bridge`, serving `network`.hosts
+        and forwarding the rest upstream: the dnsmasq-on-the-gateway setup."""
+        run(["ip", "addr", "add", f"{address}/20", "dev", bridge])
+        return self.spawn(["dnsmasq", "-k", "--user=root", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                           f"--addn-hosts={self.path(network + '.hosts')}", f"--server={UPSTREAM}",
+                           f"--listen-address={address}", "--bind-interfaces", "--port=53",
+                           "--dns-forward-max=10000", f"--pid-file={self.path(network + '-peer.pid')}"])
+
+    def check_answers(self, sandbox="client", servers=None, expected=None):
         """Every target must answer the same questions correctly before any
-        number is taken: a fast wrong answer is no answer."""
-        expected = {"c005": "10.88.0.15", "w0001.zone.test": "10.99.1.2"}
-        servers = [("netagent", "127.0.0.11"), ("aardvark-dns", GATEWAY), ("dnsmasq", PEER_DNSMASQ)]
+        number is taken: a fast wrong answer is no answer. Asked from
+        `sandbox`; `servers`: (label, address); `expected`: name -> address."""
+        expected = expected or {"c005": "10.88.0.15", "w0001.zone.test": "10.99.1.2"}
+        servers = servers or [("netagent", "127.0.0.11"), ("aardvark-dns", GATEWAY), ("dnsmasq", PEER_DNSMASQ)]
         for label, server in servers:
             for name, address in expected.items():
-                got = self.in_client(["dig", f"@{server}", "+short", "+time=2", "+tries=2", name], check=False).strip()
+                got = self.agent("exec", sandbox, "--", "dig", f"@{server}", "+short", "+time=2", "+tries=2", name,
+                                 check=False).strip()
                 if got != address:
                     raise RuntimeError(f"{label} at {server} answered {got!r} for {name}, expected {address}")
-        print("  every target answers c005 and w0001.zone.test correctly", flush=True)
+        print(f"  every target answers {' and '.join(expected)} correctly", flush=True)
 
-    def bridge(self):
-        return json.loads(self.agent("network", "inspect", "bench"))[0]["Options"]["com.docker.network.bridge.name"]
+    def bridge(self, network="bench"):
+        return json.loads(self.agent("network", "inspect", network))[0]["Options"]["com.docker.network.bridge.name"]
 
     def aardvark_pid(self):
         return int(open(self.path("aardvark/aardvark.pid")).read().strip())
@@ -386,8 +401,11 @@ class Bench:
                 times.append(took if took is not None else 8000)
             outcome[label] = times
             print(f"  failover {label:14} median={statistics.median(times):.0f}ms worst={max(times)}ms", flush=True)
-        with open(self.path("host-resolv.conf"), "w") as conf:
-            conf.write(f"nameserver {UPSTREAM}\n")
+        # Both back to the live upstream alone: later steps (thousand) load
+        # the peers too, and aardvark-dns rereads it when reloaded.
+        for name in ("host-resolv.conf", "peer-resolv.conf"):
+            with open(self.path(name), "w") as conf:
+                conf.write(f"nameserver {UPSTREAM}\n")
         return outcome
 
     # ----- attach -------------------------------------------------------------
@@ -464,13 +482,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: one short round of each step")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.md"))
-    parser.add_argument("--only", choices=["load", "failover", "attach", "publish", "runtimes", "overlay"],
+    parser.add_argument("--only", choices=["load", "failover", "attach", "thousand", "publish", "runtimes", "overlay"],
                         help="run one step (the report then shows only that step); runtimes and overlay run "
-                             "only when asked for; publish and runtimes add or replace their own section in the "
-                             "report, overlay prints its numbers")
+                             "only when asked for; publish, thousand and runtimes add or replace their own section "
+                             "in the report, overlay prints its numbers")
     parser.add_argument("--containers", type=int,
                         help="containers per setup of the runtimes step (50 by default, 5 with --quick)")
-    parser.add_argument("--rounds", type=int, help="rounds of the load (3 by default, 1 with --quick)")
+    parser.add_argument("--rounds", type=int, help="rounds of the load and of the thousand step (3 by default, "
+                                                   "1 with --quick)")
     parser.add_argument("--workloads", type=lambda text: text.split(","),
                         help="comma-separated workloads of the load step: local, forwarded-warm, "
                              "forwarded-cold, nxdomain, mixed-80-20 (all by default)")
@@ -515,10 +534,20 @@ def main():
         if options.only in (None, "attach"):
             print("attach", flush=True)
             attach = bench.attach()
+        thousand_section = None
+        if options.only in (None, "thousand"):
+            # After attach: its sandboxes, on a network of their own, are the
+            # thousand's (alone, the step makes its own).
+            from thousand import main as thousand
+            print("thousand", flush=True)
+            thousand_section = thousand(bench, options.quick, options.rounds, attach is not None,
+                                        None if options.quick else options.out + ".thousand.json")
         bench.report(failover, attach)
-        if publish_section:
-            write_section(options.out, publish_section)
-            print(publish_section, flush=True)
+        from publish_report import write_section
+        for section in (publish_section, thousand_section):
+            if section:
+                write_section(options.out, section)
+                print(section, flush=True)
     finally:
         bench.stop_daemon()
         bench.stop_all()

@@ -27,15 +27,17 @@ def ratio(a, b):
 
 
 def write_section(out, text):
-    """Puts the section into `out`, in place of an earlier one."""
+    """Puts the section (its first line is its heading) into `out`, in place
+    of an earlier one."""
+    head = text.split("\n", 1)[0]
     try:
         with open(out) as file:
             old = file.read()
     except OSError:
         old = ""
-    if HEAD in old:
-        start = old.index(HEAD)
-        end = old.find("\n## ", start + len(HEAD))
+    if head in old:
+        start = old.index(head)
+        end = old.find("\n## ", start + len(head))
         old = old[:start] + (old[end + 1:] if end >= 0 else "")
     with open(out, "w") as file:
         file.write(old.rstrip("\n") + ("\n\n" if old.strip() else "") + text)

@@ -49,6 +49,12 @@ fn bench_run_quick_completes_every_step() {
         "| userland proxy: spliceproxy |",
         "| direct (no NAT) |",
         "### Attach with a published port",
+        "## 1,000 quiet sandboxes",
+        "| sandboxes | target | answers/s | CPU s per run |",
+        "| netagent-redirect | local |",
+        "| aardvark-dns | cold |",
+        "| dnsmasq | warm |",
+        "no lost or late answer from netagent",
         "## Targets",
         "## Versions",
     ] {
