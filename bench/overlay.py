@@ -18,7 +18,9 @@ import os
 import subprocess
 import time
 
-from bench import NETAGENT, percentile, rss_kib, run, time_to_resolve
+from attach import time_to_resolve
+from host import NETAGENT, rss_kib, run
+from report_common import percentile
 
 ETCD = "http://192.0.2.1:2379"
 PREFIX = "/netagent-bench/"

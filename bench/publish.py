@@ -25,7 +25,8 @@ import struct
 import subprocess
 import time
 
-from bench import CLK_TCK, NETAGENT, Bench, percentile, run
+from host import CLK_TCK, NETAGENT, Host, first_line, run
+from report_common import percentile
 
 HEAD = "## Published ports: DNAT beside a userland proxy"
 HOST, WORLD = "198.51.100.1", "198.51.100.2"
@@ -91,9 +92,9 @@ def with_children_s(pid):
     return run_ns(pid) + (int(fields[13]) + int(fields[14])) / CLK_TCK
 
 
-class Publish(Bench):
+class Publish(Host):
     def __init__(self, quick):
-        super().__init__(quick, out=None)
+        super().__init__(quick)
         self.seconds = 1 if quick else 4
         self.rounds = 1 if quick else 5
         self.attach_each = 10 if quick else 300
@@ -143,14 +144,8 @@ class Publish(Bench):
         print("  every path answers", flush=True)
 
     def make_world(self):
-        holder = self.spawn(["unshare", "--net", "sleep", "7200"])
-        own = os.readlink("/proc/self/ns/net")
-        for _ in range(200):
-            if os.readlink(f"/proc/{holder.pid}/ns/net") != own:
-                break
-            time.sleep(0.01)
-        self.world = holder.pid
-        run(["ip", "link", "add", "wo0", "type", "veth", "peer", "name", "wi0", "netns", str(holder.pid)])
+        self.world = self.hold_netns()
+        run(["ip", "link", "add", "wo0", "type", "veth", "peer", "name", "wi0", "netns", str(self.world)])
         run(["ip", "addr", "add", f"{HOST}/24", "dev", "wo0"])
         run(["ip", "link", "set", "wo0", "up"])
         for args in (["link", "set", "lo", "up"], ["addr", "add", f"{WORLD}/24", "dev", "wi0"],
@@ -310,11 +305,6 @@ class Publish(Bench):
         return left.stdout if left.returncode == 0 else "", bridges
 
     def versions(self):
-        def first_line(args):
-            try:
-                return run(args, check=False, timeout=10).strip().splitlines()[0]
-            except (IndexError, OSError, subprocess.SubprocessError):
-                return "?"
         return {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "netagent": first_line([NETAGENT, "--version"]),

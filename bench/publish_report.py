@@ -1,46 +1,15 @@
 """The publish step's section of the report (bench/publish.py measures):
 medians over the rounds per path, ratios to the DNAT path from the same
 run, CPU per connection and per MB, attach with and without a published
-port."""
+port. One function, render; the shared helpers (median, ratio, table_head,
+write_section) are report_common's."""
 
 import re
-import statistics
 
-from publish import CONCURRENCY, HEAD, PATHS, percentile
+from publish import CONCURRENCY, HEAD, PATHS
+from report_common import median, num, percentile, ratio, table_head
 
 DNAT = {"world": "DNAT (netagent -p)", "host": "localhost: DNAT (route_localnet)"}
-
-
-def median(rows, key):
-    values = [key(r) for r in rows]
-    return statistics.median(values) if values else float("nan")
-
-
-def num(value, digits=1):
-    if value != value:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}" if b and b == b else "-"
-
-
-def write_section(out, text):
-    """Puts the section (its first line is its heading) into `out`, in place
-    of an earlier one."""
-    head = text.split("\n", 1)[0]
-    try:
-        with open(out) as file:
-            old = file.read()
-    except OSError:
-        old = ""
-    if head in old:
-        start = old.index(head)
-        end = old.find("\n## ", start + len(head))
-        old = old[:start] + (old[end + 1:] if end >= 0 else "")
-    with open(out, "w") as file:
-        file.write(old.rstrip("\n") + ("\n\n" if old.strip() else "") + text)
 
 
 def render(bench, load_before, left):
@@ -66,9 +35,9 @@ def render(bench, load_before, left):
               f"{CONCURRENCY} in flight)", "",
               "Ratios are to the DNAT path from the same client: the world's for the world's paths, the host's "
               "own `127.0.0.1` for the localhost ones (the host's client runs beside the agent and the proxies).", "",
-              "| path | connections/s | / DNAT | p50 ms | p99 ms | errors | proxy µs/conn | agent µs/conn | "
-              "server µs/conn | client µs/conn | softirq µs/conn | system µs/conn | machine busy |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              *table_head(["path", "connections/s", "/ DNAT", "p50 ms", "p99 ms", "errors", "proxy µs/conn",
+                           "agent µs/conn", "server µs/conn", "client µs/conn", "softirq µs/conn", "system µs/conn",
+                           "machine busy"], "l" + "r" * 12)]
     for label, got in cps.items():
         if not got:
             continue
@@ -85,9 +54,8 @@ def render(bench, load_before, left):
 
     bulk = {label: [r for r in rows if r["path"] == label and r["kind"] == "bulk"] for label in PATHS}
     lines += ["", f"### Bulk transfer (one iperf3 TCP stream to the sandbox, {bench.seconds} s)", "",
-              "| path | MB/s | / DNAT | proxy µs/MB | agent µs/MB | server µs/MB | client µs/MB | softirq µs/MB | "
-              "system µs/MB | machine busy |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              *table_head(["path", "MB/s", "/ DNAT", "proxy µs/MB", "agent µs/MB", "server µs/MB", "client µs/MB",
+                           "softirq µs/MB", "system µs/MB", "machine busy"], "l" + "r" * 9)]
     for label, got in bulk.items():
         if not got:
             continue
@@ -118,7 +86,7 @@ def render(bench, load_before, left):
                   f"{len(plain)} sandboxes without and {len(published)} with `-p HOSTPORT:80` (a host port of its "
                   "own each, 20000 up: a host port is published once), created alternately on one network through "
                   "the API (curl's time per request).", "",
-                  "| | sandboxes | p50 ms | p99 ms | the agent's CPU per request, p50 ms |", "|---|---:|---:|---:|---:|",
+                  *table_head(["", "sandboxes", "p50 ms", "p99 ms", "the agent's CPU per request, p50 ms"], "lrrrr"),
                   f"| without -p | {len(plain)} | {p50_plain:.2f} | {percentile(plain, .99):.2f} | "
                   f"{percentile(attach['plain_cpu'], .5):.2f} |",
                   f"| with -p | {len(published)} | {p50_pub:.2f} | {percentile(published, .99):.2f} | "

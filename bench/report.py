@@ -1,25 +1,25 @@
-"""Turns bench.py's measurements into the Markdown report: medians over the
-rounds, ratios netagent/peer from the same run, and the issue's targets."""
+"""The report of the load, failover and attach steps (load.py, peers.py,
+attach.py measure; bench.py writes it): medians over the rounds, ratios
+netagent/peer from the same run, and the issue's targets.
+
+Map: render (the whole report), grouped (medians per workload, clients and
+target), failover_lines, attach_lines, check_targets (issue #6's list). The
+shared helpers are report_common's.
+"""
 
 import statistics
 
+from report_common import median, percentile, quotient, table_head
+
 TARGETS = ["netagent-redirect", "netagent-direct", "aardvark-dns", "dnsmasq"]
-
-
-def median_of(rows, key):
-    values = [r[key] for r in rows if key in r]
-    return statistics.median(values) if values else float("nan")
 
 
 def grouped(results):
     groups = {}
     for row in results:
         groups.setdefault((row["workload"], str(row["clients"]), row["target"]), []).append(row)
-    return {key: {k: median_of(rows, k) for k in ("qps", "cpu_us", "avg_ms", "max_ms", "lost")} for key, rows in groups.items()}
-
-
-def ratio(a, b):
-    return a / b if b and b == b and a == a else float("nan")
+    return {key: {k: median([r[k] for r in rows if k in r]) for k in ("qps", "cpu_us", "avg_ms", "max_ms", "lost")}
+            for key, rows in groups.items()}
 
 
 def render(results, failover, attach, rounds, seconds, versions):
@@ -32,8 +32,8 @@ def render(results, failover, attach, rounds, seconds, versions):
         "utime+stime from /proc per completed query. Forwarded names go to a dnsmasq upstream in another namespace;",
         "`cold` names are unique (no cache helps), `warm` repeat over 1,000 names.",
         "",
-        "| workload | c | target | qps | CPU µs/query | avg latency ms | max latency ms | lost |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        *table_head(["workload", "c", "target", "qps", "CPU µs/query", "avg latency ms", "max latency ms", "lost"],
+                    "lllrrrrr"),
     ]
     keys = sorted({(w, c) for (w, c, _) in g}, key=lambda k: (k[0], k[1]))
     for workload, clients in keys:
@@ -43,14 +43,15 @@ def render(results, failover, attach, rounds, seconds, versions):
                 lines.append(f"| {workload} | {clients} | {target} | {row['qps']:.0f} | {row['cpu_us']:.1f} | "
                              f"{row['avg_ms']:.3f} | {row['max_ms']:.1f} | {row['lost']:.0f} |")
     lines += ["", "## Ratios, netagent (redirect mode) / peer, same run", "",
-              "| workload | c | qps / aardvark | CPU / aardvark | qps / dnsmasq | CPU / dnsmasq |", "|---|---|---:|---:|---:|---:|"]
+              *table_head(["workload", "c", "qps / aardvark", "CPU / aardvark", "qps / dnsmasq", "CPU / dnsmasq"],
+                          "llrrrr")]
     for workload, clients in keys:
         ours = g.get((workload, clients, "netagent-redirect"))
         aard = g.get((workload, clients, "aardvark-dns"))
         dmq = g.get((workload, clients, "dnsmasq"))
         if ours and aard and dmq:
-            lines.append(f"| {workload} | {clients} | {ratio(ours['qps'], aard['qps']):.2f} | {ratio(ours['cpu_us'], aard['cpu_us']):.2f} | "
-                         f"{ratio(ours['qps'], dmq['qps']):.2f} | {ratio(ours['cpu_us'], dmq['cpu_us']):.2f} |")
+            lines.append(f"| {workload} | {clients} | {quotient(ours['qps'], aard['qps']):.2f} | {quotient(ours['cpu_us'], aard['cpu_us']):.2f} | "
+                         f"{quotient(ours['qps'], dmq['qps']):.2f} | {quotient(ours['cpu_us'], dmq['cpu_us']):.2f} |")
     if failover:
         lines += failover_lines(failover)
     if attach:
@@ -71,12 +72,12 @@ def failover_lines(failover):
 def attach_lines(attach):
     times = attach["times"]
     lines = ["", "## Attach", "",
-              f"Sandboxes created and attached one after another through the control API (`curl` time per request):", ""]
+              "Sandboxes created and attached one after another through the control API (`curl` time per request):", ""]
     for n in (1, 100, attach["total"]):
         if n <= attach["total"]:
             subset = sorted(times[:n])
             p50 = subset[len(subset) // 2]
-            p99 = subset[min(len(subset) - 1, int(round(0.99 * (len(subset) - 1))))]
+            p99 = percentile(subset, .99)
             lines.append(f"- first {n}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     lines += [f"- {attach['total']} in {attach['wall_s']:.1f} s; with {attach['sandboxes']} sandboxes the agent has "
               f"RSS {attach['rss_mib']:.1f} MiB and {attach['fds']} file descriptors",
@@ -96,16 +97,16 @@ def check_targets(g, failover, attach):
         aard = g.get(("local", clients, "aardvark-dns"))
         dmq = g.get(("local", clients, "dnsmasq"))
         if ours and aard and dmq:
-            line(ratio(ours["qps"], aard["qps"]) >= 2, f"local c{clients}: qps ≥ 2× aardvark ({ratio(ours['qps'], aard['qps']):.2f}×)")
-            line(ratio(ours["cpu_us"], aard["cpu_us"]) <= 1 / 3, f"local c{clients}: CPU ≤ 1/3 of aardvark ({ratio(ours['cpu_us'], aard['cpu_us']):.2f})")
-            line(ratio(ours["qps"], dmq["qps"]) >= 1, f"local c{clients}: qps ≥ dnsmasq ({ratio(ours['qps'], dmq['qps']):.2f}×)")
-            line(ratio(ours["cpu_us"], dmq["cpu_us"]) <= 1, f"local c{clients}: CPU ≤ dnsmasq ({ratio(ours['cpu_us'], dmq['cpu_us']):.2f})")
+            line(quotient(ours["qps"], aard["qps"]) >= 2, f"local c{clients}: qps ≥ 2× aardvark ({quotient(ours['qps'], aard['qps']):.2f}×)")
+            line(quotient(ours["cpu_us"], aard["cpu_us"]) <= 1 / 3, f"local c{clients}: CPU ≤ 1/3 of aardvark ({quotient(ours['cpu_us'], aard['cpu_us']):.2f})")
+            line(quotient(ours["qps"], dmq["qps"]) >= 1, f"local c{clients}: qps ≥ dnsmasq ({quotient(ours['qps'], dmq['qps']):.2f}×)")
+            line(quotient(ours["cpu_us"], dmq["cpu_us"]) <= 1, f"local c{clients}: CPU ≤ dnsmasq ({quotient(ours['cpu_us'], dmq['cpu_us']):.2f})")
         ours = g.get(("forwarded-cold", clients, "netagent-redirect"))
         aard = g.get(("forwarded-cold", clients, "aardvark-dns"))
         dmq = g.get(("forwarded-cold", clients, "dnsmasq"))
         if ours and aard and dmq:
-            line(ratio(ours["qps"], aard["qps"]) >= 3, f"forwarded cold c{clients}: qps ≥ 3× aardvark ({ratio(ours['qps'], aard['qps']):.2f}×)")
-            line(ratio(ours["qps"], dmq["qps"]) > 1, f"forwarded cold c{clients}: qps > dnsmasq ({ratio(ours['qps'], dmq['qps']):.2f}×)")
+            line(quotient(ours["qps"], aard["qps"]) >= 3, f"forwarded cold c{clients}: qps ≥ 3× aardvark ({quotient(ours['qps'], aard['qps']):.2f}×)")
+            line(quotient(ours["qps"], dmq["qps"]) > 1, f"forwarded cold c{clients}: qps > dnsmasq ({quotient(ours['qps'], dmq['qps']):.2f}×)")
     if failover and "netagent" in failover:
         median = statistics.median(failover["netagent"])
         line(median < 200, f"dead first upstream: median < 200 ms ({median:.0f} ms)")

@@ -61,11 +61,6 @@ def wait_ok(args, what):
     raise RuntimeError(f"{what} did not start")
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
-
-
 def api_get(path, url):
     """GET from the agent's API on its unix socket: no process per request."""
     connection = http.client.HTTPConnection("localhost", timeout=30)
@@ -379,7 +374,8 @@ def machine_snapshot(view):
 
 
 def main(out, count):
-    from runtimes_report import render, write_section
+    from report_common import write_section
+    from runtimes_report import render
     view = machine_view()
     before = machine_snapshot(view)
     bench, left_runs = Runtimes(count), []

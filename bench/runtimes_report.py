@@ -1,11 +1,16 @@
 """The runtimes step's section of the report (bench/runtimes.py measures):
 percentiles per setup, ratios to podman + netavark + aardvark-dns from the
-same run, netagent's own calls, stalls, errors and leftovers."""
+same run, netagent's own calls, stalls, errors and leftovers.
+
+Map: render (the section), door_calls (netagent's logged calls in the
+measured window), versions, ms (a time as a cell); the shared helpers
+(percentile, ratio, table_head, write_section) are report_common's."""
 
 import os
 import time
 
-from runtimes import NETAGENT, STALL_MS, WATCHED, percentile, run
+from report_common import percentile, ratio, table_head
+from runtimes import NETAGENT, STALL_MS, WATCHED, run
 from runtimes_asker import ASK_EVERY_S, GIVE_UP_S
 
 HEAD = "## Runtimes: from start to a name that answers"
@@ -14,10 +19,6 @@ INF = float("inf")
 
 def ms(value):
     return "none" if value == INF else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}" if a != INF and b not in (0, INF) else "-"
 
 
 def door_calls(calls, window):
@@ -52,9 +53,9 @@ def render(setups, calls, window, count, left_runs, left_end, machine_changes):
              f"address, asking every ~{ASK_EVERY_S * 1000:g} ms: aardvark-dns at the network's gateway for NAME.dns.podman, netagent at",
              "127.0.0.11 for NAME.netagent.internal (each one's search domain: what a container asks first). Each",
              f"answer is checked against the container's address. A stall: over {STALL_MS // 1000} s; given up after {GIVE_UP_S} s.",
-             "", "| setup | start command returned, p50 ms | name answered, p50 ms | p99 ms | worst ms | p50 / aardvark "
-             "| p99 / aardvark | stalls | p50 without the stalls, ms | the same / aardvark | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "", *table_head(["setup", "start command returned, p50 ms", "name answered, p50 ms", "p99 ms", "worst ms",
+                              "p50 / aardvark", "p99 / aardvark", "stalls", "p50 without the stalls, ms",
+                              "the same / aardvark", "errors"], "l" + "r" * 10)]
     stats = {}
     for setup in setups:
         answered = [r["answered_ms"] if r["answered_ms"] is not None else INF for r in setup.runs]
@@ -69,8 +70,8 @@ def render(setups, calls, window, count, left_runs, left_end, machine_changes):
     lines += ["", "Where the time goes with netagent (medians): the runtime's own work until it calls netagent, netagent's",
               "call that attached the container, and when the answer came relative to that call's return (negative:",
               "before the netagent process had exited; the latest in brackets):", "",
-              "| setup | start until netagent's call, ms | the call, ms | answer after the call returned, ms |",
-              "|---|---:|---:|---:|"]
+              *table_head(["setup", "start until netagent's call, ms", "the call, ms",
+                           "answer after the call returned, ms"], "lrrr")]
     for setup in setups[1:]:
         before, during, after = [], [], []
         for r in setup.runs:
@@ -85,7 +86,7 @@ def render(setups, calls, window, count, left_runs, left_end, machine_changes):
                      f"{ms(percentile(after, .5))} ({ms(max(after, default=INF))}) |")
     lines += ["", "netagent's own part, every plugin and hook call of the runs, timed around the binary by a bash wrapper",
               "($EPOCHREALTIME; bash's own start is outside the figure):", "",
-              "| call | calls | p50 ms | p99 ms | max ms | failed |", "|---|---:|---:|---:|---:|---:|"]
+              *table_head(["call", "calls", "p50 ms", "p99 ms", "max ms", "failed"], "lrrrrr")]
     kinds = sorted({c[0] for c in calls})
     for kind in kinds:
         times = [(c[2] - c[1]) * 1000 for c in calls if c[0] == kind]
@@ -117,17 +118,3 @@ def render(setups, calls, window, count, left_runs, left_end, machine_changes):
               "", "Versions:", ""] + [f"- {k}: {v}" for k, v in versions().items()] + [""]
     return "\n".join(lines)
 
-
-def write_section(out, text):
-    """Puts the section into `out`, in place of an earlier one."""
-    try:
-        with open(out) as file:
-            old = file.read()
-    except OSError:
-        old = ""
-    if HEAD in old:
-        start = old.index(HEAD)
-        end = old.find("\n## ", start + len(HEAD))
-        old = old[:start] + (old[end + 1:] if end >= 0 else "")
-    with open(out, "w") as file:
-        file.write(old.rstrip("\n") + ("\n\n" if old.strip() else "") + text)

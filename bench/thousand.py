@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from bench import cpu_ticks, run
+from host import cpu_ticks, run
 
 NETWORK, SUBNET, DNSMASQ_ADDRESS = "thousand", "10.92.0.0/20", "10.92.15.253"
 ATTACH_DNSMASQ_ADDRESS = "10.90.15.253"  # on the attach step's 10.90.0.0/20, above its sandboxes

@@ -1,23 +1,19 @@
 """The 1,000 quiet sandboxes step's section of the report (bench/thousand.py
 measures): medians over the rounds per target, lost/late/wrong summed,
 ratios netagent/peer from the same run, and the issue's target (#16:
-netagent's CPU <= 0.5x aardvark-dns's, no lost or late answer)."""
+netagent's CPU <= 0.5x aardvark-dns's, no lost or late answer).
+
+Map: render (the section), summary (one target's medians), thread_lines,
+stall_lines, rcodes; the shared helpers (median, ratio, table_head) are
+report_common's."""
 
 import os
-import statistics
 
+from report_common import median, quotient, ratio, table_head
 from thousand import LOCAL, RATE, TIMEOUT_MS, WARM
 
 HEAD = "## 1,000 quiet sandboxes"
 KINDS = ("local", "warm", "cold")
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}" if b and b == b and a == a else "-"
 
 
 def summary(rows, kind="all"):
@@ -101,9 +97,9 @@ def render(step, load_before, load_after):
              f"the send to the kernel's receive timestamp of the answer; lost = no answer in {TIMEOUT_MS} ms, late "
              f"= over 100 ms. CPU: the server's utime+stime (all threads, /proc/PID/stat; netagent: the whole "
              f"daemon) around the load alone; context switches of all its threads.", "",
-             "| sandboxes | target | answers/s | CPU s per run | CPU µs/answer | ctx switches/answer | p50 ms | "
-             "p99 ms | p99.9 ms | max ms | lost | late | wrong | rcodes | ARP table full | host UDP drops |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             *table_head(["sandboxes", "target", "answers/s", "CPU s per run", "CPU µs/answer", "ctx switches/answer",
+                          "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "late", "wrong", "rcodes",
+                          "ARP table full", "host UDP drops"], "rl" + "r" * 11 + "lrr")]
     for label, got in s.items():
         lines.append(f"| {step.total} | {label} | {got['answers_s']:,.0f} | {got['cpu_s']:.2f} | {got['cpu_us']:.1f} | "
                      f"{got['ctx']:.2f} | {got['p50']:.2f} | {got['p99']:.2f} | {got['p999']:.2f} | {got['max']:.1f} | "
@@ -114,8 +110,8 @@ def render(step, load_before, load_after):
         f"{label}: " + ", ".join(f"{name} {cpu:.2f} s {ctx:.2f}" for name, cpu, ctx in thread_lines(rows))
         for label, rows in by_target.items() if rows) + "."]
     lines += ["", "By kind of name (medians of the rounds' percentiles; answers, lost, late, wrong summed):", "",
-              "| target | kind | answers | p50 ms | p99 ms | max ms | lost | late | wrong |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              *table_head(["target", "kind", "answers", "p50 ms", "p99 ms", "max ms", "lost", "late", "wrong"],
+                          "ll" + "r" * 7)]
     for label, rows in by_target.items():
         for kind in KINDS if rows else ():
             got = summary(rows, kind)
@@ -123,7 +119,7 @@ def render(step, load_before, load_after):
                          f"{got['max']:.1f} | {got['lost']} | {got['late']} | {got['wrong']} |")
     ours, aard, dmq = (s.get(label) for label in targets)
     if ours and aard and dmq:
-        cpu_ratio = ours["cpu_s"] / aard["cpu_s"] if aard["cpu_s"] else float("nan")
+        cpu_ratio = quotient(ours["cpu_s"], aard["cpu_s"])
         clean = ours["lost"] == 0 and ours["late"] == 0 and ours["wrong"] == 0
         lines += ["", f"netagent / aardvark-dns, CPU: {ratio(ours['cpu_s'], aard['cpu_s'])}; netagent / dnsmasq: "
                   f"{ratio(ours['cpu_s'], dmq['cpu_s'])} (same run).", "",
