@@ -19,8 +19,9 @@
 //!   before its steps, taken back after a failure or a detach.
 //! - [`lease`]: this host's lease, kept alive, and its endpoints written
 //!   again under a new one when the old one was lost.
-//! - [`watch`]: the watch from the last revision seen, and the full read
-//!   when that revision was compacted (or at start).
+//! - [`watch`]: a full read at start, then the watch, resumed from the
+//!   last revision seen after a break; a full read again only when that
+//!   revision was compacted. Counted in [`watch::Stats`].
 //! - `local`: the control path's side: create, remove, attach and
 //!   detach written.
 //! - [`apply`]: what the agent does with what the watch sees: overlay
@@ -100,6 +101,8 @@ pub struct Cluster {
     /// What the watch has applied here, behind one lock so that a full
     /// read and an event never interleave.
     pub(crate) mirror: tokio::sync::Mutex<Mirror>,
+    /// Full reads and resumed watches, for `GET /metrics`.
+    pub stats: watch::Stats,
 }
 
 /// The cluster as this host last saw it.
@@ -144,6 +147,7 @@ impl Cluster {
             dirty: AtomicBool::new(false),
             host_dirty: AtomicBool::new(false),
             mirror: Default::default(),
+            stats: Default::default(),
         })
     }
 
