@@ -312,6 +312,18 @@ fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
         gone.is_some(),
         "a sandbox removed while etcd was away still answers elsewhere"
     );
+    // Host 1 lived through it: its watch resumed, no full read again.
+    assert!(
+        metric(&h1, "netagent_cluster_watch_resumes_total") >= 1,
+        "{}",
+        h1.daemon_log()
+    );
+    assert_eq!(
+        metric(&h1, "netagent_cluster_full_reads_total"),
+        1,
+        "{}",
+        h1.daemon_log()
+    );
     remove_all(&underlay, &[&h1, &h2], "app");
 }
 
