@@ -5,8 +5,9 @@
 //! VXLAN overlay, a shared alias, a disconnect gone elsewhere within a
 //! second, `network rm` refused naming host and sandbox, an agent killed
 //! (its lease expires) and restarted (it re-owns its endpoints), etcd
-//! stopped and started, a host cut off while a delete happens, and
-//! nothing left anywhere after removal.
+//! stopped and started (watches resumed), a host cut off while a delete
+//! happens (a resume; a full read when compacted), a quiet watch that
+//! stays up, and nothing left anywhere after removal.
 
 use std::time::Duration;
 
@@ -325,6 +326,22 @@ fn overlay_etcd_away_names_keep_answering_creates_fail_fast_then_converge() {
         h1.daemon_log()
     );
     remove_all(&underlay, &[&h1, &h2], "app");
+}
+
+#[test]
+fn overlay_quiet_watch_stays_up() {
+    // Pinged every 2 s, more often than etcd's --grpc-keepalive-min-time
+    // (5 s), a host's connection was closed every 8 to 14 s with nothing
+    // cut, and its watch with it. A lease kept alive every few seconds
+    // hides it (etcd forgives pings after it sends data): a long TTL here.
+    let underlay = Underlay::new();
+    let h1 = underlay.host(1, 60);
+    h1.cli(&["network", "create", "-d", "overlay", "app"])
+        .assert_ok("create");
+    std::thread::sleep(Duration::from_secs(20));
+    let resumes = metric(&h1, "netagent_cluster_watch_resumes_total");
+    assert_eq!(resumes, 0, "{}", h1.daemon_log());
+    remove_all(&underlay, &[&h1], "app");
 }
 
 #[test]
