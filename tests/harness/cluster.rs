@@ -282,6 +282,24 @@ pub fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Durati
     }
 }
 
+/// The value of the counter `name` in `host`'s `GET /metrics` (0 when
+/// absent).
+pub fn metric(host: &TestHost, name: &str) -> u64 {
+    let socket = host.socket();
+    let text = host
+        .in_host(&[
+            "curl",
+            "-s",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "http://localhost/metrics",
+        ])
+        .stdout_text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The overlay devices and bridges left on a host, its FDB entries on
 /// them, beside what a fresh host has (`lo`, `netagent0`, `ul0`).
 pub fn leftovers(host: &TestHost) -> Vec<String> {

@@ -19,8 +19,9 @@
 //!   before its steps, taken back after a failure or a detach.
 //! - [`lease`]: this host's lease, kept alive, and its endpoints written
 //!   again under a new one when the old one was lost.
-//! - [`watch`]: the watch from the last revision seen, and the full read
-//!   when that revision was compacted (or at start).
+//! - [`watch`]: a full read at start, then the watch, resumed from the
+//!   last revision seen after a break; a full read again only when that
+//!   revision was compacted. Counted in [`watch::Stats`].
 //! - `local`: the control path's side: create, remove, attach and
 //!   detach written.
 //! - [`apply`]: what the agent does with what the watch sees: overlay
@@ -55,6 +56,12 @@ use std::sync::Arc;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often the connection to etcd is pinged (HTTP/2) to find it dead.
+/// Not below etcd's `--grpc-keepalive-min-time` (5 s by default): gRPC's
+/// server closes a connection pinged more often, after three such pings,
+/// with a GOAWAY "too_many_pings", taking every watch on it; pinged every
+/// 2 s, a host's watch broke every 8 to 14 s with nothing cut.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(6);
 
 /// Joins the cluster of the agent's config, if it names one: before the
 /// state is restored, so that restoring an overlay network can use it.
@@ -100,6 +107,8 @@ pub struct Cluster {
     /// What the watch has applied here, behind one lock so that a full
     /// read and an event never interleave.
     pub(crate) mirror: tokio::sync::Mutex<Mirror>,
+    /// Full reads and resumed watches, for `GET /metrics`.
+    pub stats: watch::Stats,
 }
 
 /// The cluster as this host last saw it.
@@ -124,7 +133,7 @@ impl Cluster {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
-            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, Duration::from_secs(2));
         if let Some(tls) = tls::client_options(&config)? {
             options = options.with_tls(tls);
         }
@@ -144,6 +153,7 @@ impl Cluster {
             dirty: AtomicBool::new(false),
             host_dirty: AtomicBool::new(false),
             mirror: Default::default(),
+            stats: Default::default(),
         })
     }
 

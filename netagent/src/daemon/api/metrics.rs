@@ -100,6 +100,18 @@ pub async fn render(agent: &Agent) -> String {
         "The host firewall table put back after something removed or changed it.",
         firewall_restored,
     );
+    if let Some(cluster) = agent.cluster() {
+        counter(
+            "netagent_cluster_full_reads_total",
+            "Full reads of the cluster prefix: at start, and after a compaction took the revision last seen.",
+            cluster.stats.full_reads.load(Ordering::Relaxed),
+        );
+        counter(
+            "netagent_cluster_watch_resumes_total",
+            "Cluster watches resumed from the last revision seen, without a full read.",
+            cluster.stats.resumes.load(Ordering::Relaxed),
+        );
+    }
     let _ = writeln!(out, "# HELP netagent_queries_total Questions answered, by type and result.\n# TYPE netagent_queries_total counter");
     for (qtype, result, value) in queries {
         let _ = writeln!(
