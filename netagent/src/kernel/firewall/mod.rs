@@ -14,6 +14,7 @@
 //! Every call here does blocking netlink I/O in the calling thread's
 //! namespace: the agent calls it from a blocking thread at home.
 
+use std::collections::HashSet;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,9 +112,13 @@ impl Firewall {
 /// rules that changed, found by their comments, so a `run -p` or an `rm`
 /// leaves every other rule alone.
 fn update_published(old: &[Forward], new: &[Forward]) -> io::Result<()> {
-    let gone: Vec<String> = old
+    // Sets, not `contains` on the lists: a scan per port made every
+    // `run -p` cost the square of the ports already published.
+    let (old_set, new_set): (HashSet<&Forward>, HashSet<&Forward>) =
+        (old.iter().collect(), new.iter().collect());
+    let gone: HashSet<String> = old
         .iter()
-        .filter(|f| !new.contains(f))
+        .filter(|f| !new_set.contains(f))
         .map(Forward::comment)
         .collect();
     if !gone.is_empty() {
@@ -134,7 +139,7 @@ fn update_published(old: &[Forward], new: &[Forward]) -> io::Result<()> {
     }
     let added: Vec<plan::Rule> = new
         .iter()
-        .filter(|f| !old.contains(f))
+        .filter(|f| !old_set.contains(f))
         .map(plan::published_rule)
         .collect();
     if !added.is_empty() {
