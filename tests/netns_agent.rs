@@ -177,25 +177,40 @@ fn a_process_can_bind_port_53_and_the_resolver_still_answers() {
     host.assert_clean_after_removal();
 }
 
-#[test]
-fn a_flushed_ruleset_is_restored() {
-    let host = TestHost::new();
-    host.cli(&["network", "create", "app"])
-        .assert_ok("network create");
-    run(&host, &["--name", "web", "--network", "app"]);
-    let netns = host.netns_path("web");
+/// Flushes the sandbox's whole ruleset behind the agent's back and waits
+/// (5 s at most) until its resolver answers at 127.0.0.11 again.
+fn flush_and_wait_for_the_redirect(host: &TestHost, sandbox: &str) {
+    let netns = host.netns_path(sandbox);
     let enter = format!("--net={}", netns.display());
     host.in_host(&["nsenter", &enter, "nft", "flush", "ruleset"])
         .assert_ok("flush");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while host.dig_short("web", &["web"]).is_empty() {
+    while host.dig_short(sandbox, &[sandbox]).is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
-            "the redirect was not restored:\n{}",
+            "the redirect of {sandbox} was not restored:\n{}",
             host.daemon_log()
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_flushed_ruleset_is_restored_in_each_sandbox_and_after_a_restart() {
+    let mut host = TestHost::new();
+    host.cli(&["network", "create", "app"])
+        .assert_ok("network create");
+    run(&host, &["--name", "web", "--network", "app"]);
+    run(&host, &["--name", "db", "--network", "app"]);
+    // One subscription hears every sandbox's events, each tagged with its
+    // namespace's id: each flush must reach its own sandbox's guard.
+    flush_and_wait_for_the_redirect(&host, "web");
+    flush_and_wait_for_the_redirect(&host, "db");
+    assert!(host.daemon_log().contains("restored"));
+    // The guards of sandboxes picked up again after a crash watch too.
+    host.kill_daemon();
+    host.start_daemon();
+    flush_and_wait_for_the_redirect(&host, "db");
     assert!(host.daemon_log().contains("restored"));
     host.assert_clean_after_removal();
 }

@@ -28,6 +28,20 @@ fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
         "healed after a flush: {}",
         agent_table(&host)
     );
+    // After the agent's own commit (another `run -p`) its guard trusts the
+    // ruleset's generation; someone else's change after it is still seen:
+    // here only the published chain emptied.
+    cli_ok(
+        &host,
+        &["run", "--name", "api", "--network", "app", "-p", "8081:80"],
+    );
+    host.in_host(&["nft", "flush", "chain", "inet", "netagent", "published"])
+        .assert_ok("nft flush chain");
+    assert!(
+        ask_until_answered(&host, Some(world()), HOST_ADDRESS, 8080, "tcp").is_some(),
+        "healed after the published chain was flushed: {}",
+        agent_table(&host)
+    );
     let socket = host.socket();
     let metrics = host
         .in_host(&[

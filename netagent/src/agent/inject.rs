@@ -4,6 +4,7 @@
 //! sandbox's resolv.conf.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,13 +16,6 @@ use super::{faults, Agent, AgentError, Inner, LiveResolver};
 use crate::agent::store::SandboxRecord;
 use crate::kernel::netns::{NsRef, SandboxSockets as NetnsSocketFactory};
 use crate::kernel::redirect;
-
-/// What the namespace worker hands back from inside a sandbox.
-struct Bound {
-    sockets: SandboxSockets,
-    /// nftables change events of the sandbox, in redirect mode.
-    events: Option<std::os::fd::OwnedFd>,
-}
 
 impl Agent {
     /// Starts the sandbox's resolver unless it runs already; returns
@@ -41,7 +35,13 @@ impl Agent {
             // mode: its old rule would send port 53 to a dead port.
             let _ = redirect::remove(&self.worker, &ns).await;
         }
-        let bound = self
+        // Watched before the rules are loaded, so that nothing that
+        // removes them afterwards goes unseen.
+        let events = match mode {
+            DnsMode::Redirect => Some(self.watch_rules(&ns, &record.name).await?),
+            DnsMode::Direct => None,
+        };
+        let sockets = self
             .worker
             .run_in(&ns, move || bind_in_sandbox(mode))
             .await
@@ -49,12 +49,7 @@ impl Agent {
                 "bind 127.0.0.11 in sandbox {:?}",
                 record.name
             )))?;
-        let port = bound
-            .sockets
-            .udp
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or(53);
+        let port = sockets.udp.local_addr().map(|a| a.port()).unwrap_or(53);
         if mode == DnsMode::Redirect {
             redirect::program(&self.worker, &ns, port)
                 .await
@@ -63,12 +58,12 @@ impl Agent {
                     record.name
                 )))?;
         }
-        let live = match self.start_serving(record, &ns, bound, port) {
+        let live = match self.start_serving(record, &ns, sockets, events, port) {
             Ok(live) => live,
             Err(err) => {
                 // Dropping what was started stopped the server and the
-                // guard (whose event socket holds the namespace); the
-                // redirect and the upstream sockets go too.
+                // guard (and its watch); the redirect and the upstream
+                // sockets go too.
                 let mut errors = vec![err];
                 if mode == DnsMode::Redirect {
                     if let Err(undo) = redirect::remove(&self.worker, &ns).await {
@@ -87,6 +82,25 @@ impl Agent {
         Ok(true)
     }
 
+    /// The sandbox's nftables events, for its redirect's guard: its
+    /// namespace gets an id in the agent's (the events are tagged with it).
+    async fn watch_rules(
+        &self,
+        ns: &NsRef,
+        sandbox: &str,
+    ) -> Result<redirect::events::Watch, AgentError> {
+        let events = self.nft_events.as_ref().ok_or_else(|| {
+            AgentError::io("watch the DNS redirect")(std::io::Error::other(
+                "the agent started in direct mode has no nftables event socket",
+            ))
+        })?;
+        let namespace = ns.open().map_err(AgentError::io(format!(
+            "open the namespace of sandbox {sandbox:?}"
+        )))?;
+        let nsid = self.links.nsid_of(namespace.as_fd()).await?;
+        Ok(events.watch(nsid))
+    }
+
     /// Starts the server on the bound sockets, the redirect's guard, and
     /// the sandbox's own upstream sockets. On failure, what it started is
     /// dropped with the error, which stops it.
@@ -94,16 +108,17 @@ impl Agent {
         &self,
         record: &SandboxRecord,
         ns: &NsRef,
-        bound: Bound,
+        sockets: SandboxSockets,
+        events: Option<redirect::events::Watch>,
         port: u16,
     ) -> Result<LiveResolver, AgentError> {
         let server = {
             // On the DNS thread, never the agent's (dns_thread.rs).
             let _dns = self.dns.handle().enter();
-            SandboxServer::start(Arc::clone(&self.core), &record.id, bound.sockets)
+            SandboxServer::start(Arc::clone(&self.core), &record.id, sockets)
         }
         .map_err(AgentError::io("start the sandbox's resolver"))?;
-        let guard = bound.events.map(|events| {
+        let guard = events.map(|events| {
             tokio::spawn(redirect::guard(
                 events,
                 self.worker.clone(),
@@ -205,11 +220,10 @@ impl Agent {
 
 /// Runs on the namespace worker inside the sandbox: binds the resolver's
 /// UDP socket and TCP listener on 127.0.0.11 (port 53, or one port the
-/// kernel picks for both), and subscribes to nftables changes. Never
-/// SO_REUSEPORT: a root process in the sandbox could join the group and
-/// steal queries (DESIGN.md).
-fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<Bound> {
-    let sockets = match mode {
+/// kernel picks for both). Never SO_REUSEPORT: a root process in the
+/// sandbox could join the group and steal queries (DESIGN.md).
+fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<SandboxSockets> {
+    Ok(match mode {
         DnsMode::Direct => {
             let addr = SocketAddr::from((EMBEDDED_RESOLVER, 53));
             SandboxSockets {
@@ -218,12 +232,7 @@ fn bind_in_sandbox(mode: DnsMode) -> std::io::Result<Bound> {
             }
         }
         DnsMode::Redirect => bind_pair_on_random_port()?,
-    };
-    let events = match mode {
-        DnsMode::Redirect => Some(redirect::subscribe_here()?),
-        DnsMode::Direct => None,
-    };
-    Ok(Bound { sockets, events })
+    })
 }
 
 fn bind_pair_on_random_port() -> std::io::Result<SandboxSockets> {

@@ -148,9 +148,12 @@ impl SubnetAddresses {
             .is_some()
     }
 
-    /// Whether a dynamic address is free (without taking it).
+    /// Whether a dynamic address is free (without taking it). It looks
+    /// from `scan_from`, below which nothing is free (as `allocate`
+    /// relies on): from the subnet's start, every attach to an overlay
+    /// network stepped over every address already used.
     pub fn has_free(&self) -> bool {
-        self.free_from(self.subnet.network()).is_some()
+        self.free_from(self.scan_from).is_some()
     }
 
     /// Whether `address` could be given to an endpoint asking for it (the

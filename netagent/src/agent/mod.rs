@@ -241,6 +241,9 @@ pub struct Agent {
     firewall: Arc<Firewall>,
     /// Creations in progress, for the sweep after a crash.
     intents: intent::Intents,
+    /// Every sandbox's nftables events, for the redirects' guards
+    /// (redirect mode only).
+    nft_events: Option<crate::kernel::redirect::events::NftEvents>,
     /// Where the resolvers run, apart from the agent's runtime.
     dns: dns_thread::DnsRuntime,
     inner: Mutex<Inner>,
@@ -300,6 +303,14 @@ impl Agent {
             .map_err(AgentError::io("open the state directory"))?;
         let intents = intent::Intents::open(&config.paths.state_dir)
             .map_err(AgentError::io("open the intents directory"))?;
+        let nft_events = match config.agent.dns_mode {
+            config::DnsMode::Redirect => {
+                Some(crate::kernel::redirect::events::NftEvents::start().map_err(
+                    AgentError::io("subscribe to the sandboxes' nftables events"),
+                )?)
+            }
+            config::DnsMode::Direct => None,
+        };
         let (exits, exit_queue) = tokio::sync::mpsc::unbounded_channel();
         let agent = Arc::new(Agent {
             config,
@@ -312,6 +323,7 @@ impl Agent {
             store,
             firewall: Arc::new(Firewall::default()),
             intents,
+            nft_events,
             dns,
             inner: Mutex::new(Inner::default()),
             exits,

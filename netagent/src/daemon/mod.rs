@@ -54,7 +54,7 @@ pub fn run(config_path: Option<&Path>, json_logs: bool) -> Result<()> {
 }
 
 /// Every sandbox holds a few descriptors in the agent (the resolver's UDP
-/// socket and TCP listener, the nftables event socket), so a thousand
+/// socket and TCP listener, upstream sockets for its own `--dns`), so a thousand
 /// sandboxes outgrow the usual soft limit of 1,024: raise it to the hard
 /// limit, as container engines do (LimitNOFILE in their units).
 fn raise_open_files_limit() {

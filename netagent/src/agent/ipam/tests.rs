@@ -132,6 +132,11 @@ fn an_overlay_hands_out_its_blocks_only_and_fills_them_in_order() {
     assert_eq!(got[0], ip("10.5.0.16"));
     assert_eq!(got[14], ip("10.5.0.30"));
     assert!(!subnet.has_free());
+    // One given back below where the search stopped is free again.
+    subnet.release(got[3]);
+    assert!(subnet.has_free());
+    assert_eq!(subnet.allocate("ov").unwrap(), got[3]);
+    assert!(!subnet.has_free());
     // A second block: lowest first, the gateway (.1) and the subnet's
     // network address skipped.
     subnet.set_blocks(vec![net("10.5.0.16/28"), net("10.5.0.0/28")]);

@@ -14,6 +14,7 @@
 //! Every call here does blocking netlink I/O in the calling thread's
 //! namespace: the agent calls it from a blocking thread at home.
 
+use std::collections::HashSet;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,12 +29,19 @@ pub mod plan;
 
 pub use plan::{BridgeNet, Forward, Inputs};
 
-use crate::kernel::nft::{dump, exchange, open_socket, request, Purpose, Reply};
+use crate::kernel::nft::{dump, exchange, generation, open_socket, request, Purpose, Reply};
 
 /// The firewall as last applied, and how often it had to be restored.
 #[derive(Debug, Default)]
 pub struct Firewall {
     applied: Mutex<Option<Inputs>>,
+    /// The ruleset generation ([`generation`]) at which the table was
+    /// last known to hold `applied` whole. The guard wakes after the
+    /// agent's own commits too; when nothing else was committed since, a
+    /// reading of the generation says so, where a check of the rules
+    /// dumped every published port (profiled: 2.6 ms of each `run -p`
+    /// with 900 ports published).
+    whole_at: Mutex<Option<u32>>,
     /// Other tables' dropping forward chains already warned about.
     warned: Mutex<Vec<String>>,
     /// Times the table was found missing or changed and loaded again.
@@ -57,19 +65,38 @@ impl Firewall {
         let same_networks = applied
             .as_ref()
             .is_some_and(|old| old.networks == inputs.networks && !old.networks.is_empty());
+        // Unknown until this change is through (an error leaves it so).
+        let was_whole_at = self.whole_at().take();
+        let before = generation().ok();
+        let mut commits = 0;
         let updated = match applied.as_ref() {
-            Some(old) if same_networks => update_published(&old.forwards, &inputs.forwards),
+            Some(old) if same_networks => {
+                update_published(&old.forwards, &inputs.forwards, &mut commits)
+            }
             _ => Err(io::Error::other("the networks changed")),
         };
-        if updated.is_ok() {
+        // Whether the table is whole after this change's commits, if they
+        // were the only ones since `before`.
+        let whole_after = if updated.is_ok() {
             // Only the published ports changed, and only they were touched.
+            before.is_some() && was_whole_at == before
         } else if inputs.networks.is_empty() {
             encode::remove().commit()?;
+            false
         } else {
             prepare_sysctls(&inputs)?;
             encode::program(&plan::plan(&inputs)).commit()?;
+            commits += 1;
             self.warn_about_other_tables(&inputs);
-        }
+            true
+        };
+        let after = generation().ok();
+        *self.whole_at() = match (before, after) {
+            (Some(before), Some(after)) if whole_after && after == before.wrapping_add(commits) => {
+                Some(after)
+            }
+            _ => None,
+        };
         *applied = Some(inputs);
         Ok(())
     }
@@ -90,17 +117,31 @@ impl Firewall {
         }
     }
 
+    fn whole_at(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
+        self.whole_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Checks the tables against what was applied and loads them again
-    /// if anything is missing; true if it had to.
+    /// if anything is missing; true if it had to. Nothing committed since
+    /// the table was last known whole: nothing to check.
     pub fn heal(&self) -> io::Result<bool> {
         let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
         let Some(inputs) = applied.as_ref().filter(|i| !i.networks.is_empty()) else {
             return Ok(false);
         };
-        let plan = plan::plan(inputs);
-        if is_whole(&plan)? {
+        let now = generation().ok();
+        if now.is_some() && *self.whole_at() == now {
             return Ok(false);
         }
+        let plan = plan::plan(inputs);
+        if is_whole(&plan)? {
+            // Whole as of `now`, if nothing was committed while it looked.
+            if now.is_some() && generation().ok() == now {
+                *self.whole_at() = now;
+            }
+            return Ok(false);
+        }
+        *self.whole_at() = None;
         encode::program(&plan).commit()?;
         self.restored.fetch_add(1, Ordering::Relaxed);
         Ok(true)
@@ -109,11 +150,15 @@ impl Firewall {
 
 /// Makes the `published` chain hold `new` instead of `old`: only the
 /// rules that changed, found by their comments, so a `run -p` or an `rm`
-/// leaves every other rule alone.
-fn update_published(old: &[Forward], new: &[Forward]) -> io::Result<()> {
-    let gone: Vec<String> = old
+/// leaves every other rule alone. Counts its transactions in `commits`.
+fn update_published(old: &[Forward], new: &[Forward], commits: &mut u32) -> io::Result<()> {
+    // Sets, not `contains` on the lists: a scan per port made every
+    // `run -p` cost the square of the ports already published.
+    let (old_set, new_set): (HashSet<&Forward>, HashSet<&Forward>) =
+        (old.iter().collect(), new.iter().collect());
+    let gone: HashSet<String> = old
         .iter()
-        .filter(|f| !new.contains(f))
+        .filter(|f| !new_set.contains(f))
         .map(Forward::comment)
         .collect();
     if !gone.is_empty() {
@@ -130,15 +175,17 @@ fn update_published(old: &[Forward], new: &[Forward]) -> io::Result<()> {
             .collect();
         if !handles.is_empty() {
             encode::delete_published(&handles).commit()?;
+            *commits += 1;
         }
     }
     let added: Vec<plan::Rule> = new
         .iter()
-        .filter(|f| !old.contains(f))
+        .filter(|f| !old_set.contains(f))
         .map(plan::published_rule)
         .collect();
     if !added.is_empty() {
         encode::add_published(&added).commit()?;
+        *commits += 1;
     }
     Ok(())
 }

@@ -51,7 +51,7 @@ pub struct BridgeNet {
 
 /// One published port: traffic to `host_ip` (every host address when
 /// `None`) on `host_port` goes to `target`:`target_port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Forward {
     /// IANA protocol number (6 tcp, 17 udp, 132 sctp).
     pub protocol: u8,

@@ -5,6 +5,9 @@
 //! sandbox's (socket made by the namespace worker) for `lo`, `ethN`, the
 //! sandbox's addresses and its default route. Errors name the link and
 //! the step, and "exists already" is said in words (EEXIST).
+//!
+//! - `route`: default routes and the prefixes the host routes.
+//! - `nsid`: the ids this namespace gives others (for their events).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -17,6 +20,7 @@ use rtnetlink::packet_route::link::{
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth};
 use thiserror::Error;
 
+mod nsid;
 mod route;
 
 /// How a veth's host end sits on its bridge.

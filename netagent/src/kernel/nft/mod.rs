@@ -20,8 +20,8 @@ use netlink_packet_core::{
     NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::nftables::{
-    Cmp, DataAttribute, ExpressionAttribute, Expressions, ListAttribute, NfTablesMessage,
-    NfTablesMessageType, Operator, Payload, Register,
+    Cmp, DataAttribute, ExpressionAttribute, Expressions, GenAttribute, GenMessage, ListAttribute,
+    NfTablesMessage, NfTablesMessageType, Operator, Payload, Register,
 };
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{
@@ -246,6 +246,36 @@ pub(crate) fn exchange(
     mut on_reply: impl FnMut(Reply) -> ControlFlow<()>,
 ) -> io::Result<()> {
     exchange_raw(request, |reply, _| on_reply(reply))
+}
+
+/// The ruleset's generation in the calling thread's namespace
+/// (NFT_MSG_GETGEN): one more after every transaction anyone commits
+/// there, so two equal readings mean nothing changed in between.
+pub(crate) fn generation() -> io::Result<u32> {
+    let query = request(
+        NetfilterProtoFamily::Unspec,
+        NfTablesMessage::GetGen(GenMessage { attributes: vec![] }),
+        NLM_F_REQUEST,
+    );
+    let mut id = None;
+    exchange_raw(&query, |reply, message| {
+        if !matches!(reply, Reply::Nft(NfTablesMessageType::NewGen)) {
+            return ControlFlow::Continue(());
+        }
+        let parsed = NetfilterMessage::parse_with_param(message.payload(), message.message_type());
+        if let Ok(NetfilterMessage {
+            inner: NetfilterMessageInner::NfTables(NfTablesMessage::NewGen(answer)),
+            ..
+        }) = parsed
+        {
+            id = answer.attributes.iter().find_map(|a| match a {
+                GenAttribute::Id(id) => Some(*id),
+                _ => None,
+            });
+        }
+        ControlFlow::Break(())
+    })?;
+    id.ok_or_else(|| io::Error::other("no generation id in the kernel's answer"))
 }
 
 /// The nf_tables messages of a dump (`request` with NLM_F_DUMP), parsed;

@@ -9,16 +9,16 @@
 //! itself: no rules, but port 53 is taken in the sandbox.
 //!
 //! The rules go to the kernel over netlink from the agent itself
-//! ([`crate::kernel::redirect::rules`]), no process per sandbox. A netlink subscription to
-//! the namespace's nftables events wakes the agent when anything changes
-//! the rules; it then checks them and reloads them if something flushed
-//! them (moby#35095).
+//! ([`crate::kernel::redirect::rules`]), no process per sandbox. The
+//! namespace's nftables events ([`events`]: one subscription for all
+//! sandboxes) wake the agent when anything changes the rules; it then
+//! checks them and reloads them if something flushed them (moby#35095).
 
 use std::io;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub mod events;
 mod rules;
 
 use crate::kernel::netns::{NetnsWorker, NsRef};
@@ -61,39 +61,20 @@ pub async fn is_programmed(worker: &NetnsWorker, ns: &NsRef) -> io::Result<bool>
     Ok(worker.run_in(ns, rules::rule_count_here).await? == 4)
 }
 
-/// A netlink socket, made in the calling thread's namespace (the worker's,
-/// inside a sandbox), that becomes readable whenever the nftables ruleset
-/// of that namespace changes (multicast group NFNLGRP_NFTABLES). Watching
-/// it costs nothing while nobody touches the rules, unlike polling every
-/// sandbox with `nft list`.
-pub fn subscribe_here() -> io::Result<OwnedFd> {
-    crate::kernel::nft::open_socket(crate::kernel::nft::Purpose::Events)
-}
-
 /// Keeps the redirect in place: after every change to the namespace's
-/// rules, checks them and loads them again if they are gone. Runs until
+/// rules (`events`, watched before the rules were first loaded), checks them and loads them again if they are gone. Runs until
 /// aborted (when the sandbox goes). Its own reload wakes it once more and
 /// finds the rules whole, so it never loops. Each restore adds one to
 /// `restored`.
 pub async fn guard(
-    events: OwnedFd,
+    events: events::Watch,
     worker: NetnsWorker,
     ns: NsRef,
     port: u16,
     restored: Arc<AtomicU64>,
 ) {
-    // SAFETY: the AsyncFd owns the descriptor, which stays open exactly as
-    // long as it is registered.
-    let Ok(events) = (unsafe { tokio::io::unix::AsyncFd::register(events) }) else {
-        return;
-    };
-    let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        let Ok(mut ready) = events.readable().await else {
-            return;
-        };
-        crate::kernel::nft::drain_events(events.get_ref(), &mut buffer);
-        ready.clear_ready();
+        events.changed().await;
         match is_programmed(&worker, &ns).await {
             Ok(true) => {}
             Ok(false) => match program(&worker, &ns, port).await {
