@@ -45,6 +45,8 @@
 //!   `--internal` on two hosts.
 //! - [`netns_overlay_tls`]: the cluster store over TLS, and certificates
 //!   etcd refuses.
+//! - [`netns_redirect`]: 127.0.0.11 in redirect and direct mode: port 53
+//!   left free, a flushed ruleset restored.
 //! - [`netns_refusals`]: caller errors answered 4xx naming the value,
 //!   with nothing left behind; the rule for dots in names.
 //! - [`netns_stall`]: answers timed while the agent removes sandboxes.
@@ -86,6 +88,7 @@ mod netns_overlay_ipam;
 mod netns_overlay_options;
 mod netns_overlay_tls;
 mod netns_publish_doors;
+mod netns_redirect;
 mod netns_refusals;
 mod netns_stall;
 mod netns_tcp_abuse;
