@@ -103,6 +103,9 @@ fn overlay_mtu_dns_and_internal_hold_on_every_host() {
     h1.in_host(&["ip", "link", "set", "ul0", "mtu", "1480"])
         .assert_ok("underlay MTU");
     create(&["plain"]).assert_ok("create plain");
+    // More than the underlay carries: refused, naming both numbers.
+    let big = create(&["big", "-o", "com.docker.network.driver.mtu=1450"]);
+    big.assert_fails_with("MTU 1450 is more than this host's underlay carries: 1430");
     let mtu_of = |host: &TestHost, net: &str| {
         host.cli(&[
             "network",

@@ -33,7 +33,17 @@ impl Agent {
     ) -> Result<NetworkRecord, AgentError> {
         let cluster = self.need_cluster()?;
         spec.check()?;
-        let overlay = overlay_spec(&spec, self.default_overlay_mtu(cluster).await)?;
+        let largest = self.largest_overlay_mtu(cluster).await;
+        let overlay = overlay_spec(&spec, largest.unwrap_or(super::apply::OVERLAY_MTU))?;
+        if let Some(largest) = largest.filter(|largest| overlay.mtu > *largest) {
+            // A VXLAN packet bigger than the underlay carries is dropped
+            // (VXLAN does not fragment, RFC 7348 section 4.3): TCP would
+            // hang on its first full-size segment rather than fail.
+            return Err(AgentError::BadInput(format!(
+                "network {:?}: MTU {} is more than this host's underlay carries: {largest} (the MTU of the link holding {} less VXLAN's {VXLAN_OVERHEAD} bytes)",
+                spec.name, overlay.mtu, cluster.config.advertise
+            )));
+        }
         let local = {
             let inner = self.inner.lock().await;
             if inner.state.networks.contains_key(&spec.name) {
@@ -61,17 +71,18 @@ impl Agent {
             .ok_or_else(|| AgentError::not_found("network", &doc.name))
     }
 
-    /// An overlay's MTU when `-o` gives none: this host's underlay (the
-    /// link holding `advertise`) less VXLAN's headers, as Docker's overlay
-    /// driver does; stored in the network's record, so every host uses the
-    /// creator's. [`super::apply::OVERLAY_MTU`] when the link is not found.
-    async fn default_overlay_mtu(&self, cluster: &Cluster) -> u32 {
+    /// The largest MTU an overlay can have here: this host's underlay (the
+    /// link holding `advertise`) less VXLAN's headers. It is the MTU when
+    /// `-o` gives none, as Docker's overlay driver does, stored in the
+    /// network's record so every host uses the creator's; `None` (and
+    /// [`super::apply::OVERLAY_MTU`] then) when the link is not found.
+    async fn largest_overlay_mtu(&self, cluster: &Cluster) -> Option<u32> {
         let advertise = cluster.config.advertise;
         match self.links.mtu_of_address(advertise).await {
-            Ok(Some(mtu)) if mtu > VXLAN_OVERHEAD + 68 => mtu - VXLAN_OVERHEAD,
+            Ok(Some(mtu)) if mtu > VXLAN_OVERHEAD + 68 => Some(mtu - VXLAN_OVERHEAD),
             found => {
                 tracing::warn!(%advertise, ?found, "no usable link holds the advertised address; overlay MTU {}", super::apply::OVERLAY_MTU);
-                super::apply::OVERLAY_MTU
+                None
             }
         }
     }
