@@ -125,6 +125,18 @@ fn overlay_mtu_dns_and_internal_hold_on_every_host() {
         mtu_of(&h2, "plain")
     );
     assert_eq!(mtu_of(&h2, "app"), "1400");
+    let vni = h2.cli(&[
+        "network",
+        "inspect",
+        "app",
+        "--format",
+        "{{index .Options \"com.docker.network.driver.overlay.vxlanid_list\"}}",
+    ]);
+    assert_eq!(
+        vni.stdout_text().trim(),
+        "7001",
+        "inspect on h2 shows the VNI"
+    );
     h1.cli(&["network", "rm", "plain"]).assert_ok("rm plain");
 
     h1.cli(&["run", "--name", "a", "--network", "app"])

@@ -160,7 +160,9 @@ pub fn network_inspect(state: &State, network: &NetworkRecord) -> NetworkInspect
 
 /// A network's `Options` as Docker shows them: every option in force for
 /// the default `bridge` (as for docker0); for a user-defined network the
-/// options it was given, and its bridge's name, which the agent chose.
+/// options it was given, and its bridge's name, which the agent chose; for
+/// an overlay network also its VXLAN id, under Docker's
+/// `com.docker.network.driver.overlay.vxlanid_list`.
 fn network_options(network: &NetworkRecord) -> BTreeMap<String, String> {
     if network.builtin {
         return network.bridge_options().shown_for_default(&network.bridge);
@@ -170,6 +172,12 @@ fn network_options(network: &NetworkRecord) -> BTreeMap<String, String> {
         config::bridge_options::BRIDGE_NAME.to_owned(),
         network.bridge.clone(),
     );
+    if let Some(overlay) = &network.overlay {
+        options.insert(
+            config::overlay_options::VXLANID_LIST.to_owned(),
+            overlay.vni.to_string(),
+        );
+    }
     options
 }
 
