@@ -42,16 +42,7 @@ fn a_flushed_ruleset_is_restored_and_a_restart_keeps_publishing() {
         "healed after the published chain was flushed: {}",
         agent_table(&host)
     );
-    let socket = host.socket();
-    let metrics = host
-        .in_host(&[
-            "curl",
-            "-s",
-            "--unix-socket",
-            socket.to_str().unwrap(),
-            "http://localhost/metrics",
-        ])
-        .stdout_text();
+    let metrics = host.metrics_text();
     assert!(
         metrics.contains("netagent_firewall_restored_total"),
         "{metrics}"

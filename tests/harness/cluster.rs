@@ -83,18 +83,7 @@ impl Underlay {
     }
 
     fn wait_for_holder(&self) {
-        let own = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::read_link(format!("/proc/{}/ns/net", self.holder.id()))
-            .map(|ns| ns == own)
-            .unwrap_or(true)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the underlay holder never entered its namespace"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        super::host::wait_until_unshared(self.holder.id(), "the underlay holder");
     }
 
     /// The pid of the underlay namespace's holder (to bind a server there).
@@ -285,17 +274,8 @@ pub fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Durati
 /// The value of the counter `name` in `host`'s `GET /metrics` (0 when
 /// absent).
 pub fn metric(host: &TestHost, name: &str) -> u64 {
-    let socket = host.socket();
-    let text = host
-        .in_host(&[
-            "curl",
-            "-s",
-            "--unix-socket",
-            socket.to_str().unwrap(),
-            "http://localhost/metrics",
-        ])
-        .stdout_text();
-    text.lines()
+    host.metrics_text()
+        .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0)
 }

@@ -153,18 +153,20 @@ impl TestHost {
     }
 
     fn wait_for_holder(&self) {
-        let own = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::read_link(format!("/proc/{}/ns/net", self.holder.id()))
-            .map(|ns| ns == own)
-            .unwrap_or(true)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the holder never entered its namespace"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until_unshared(self.holder.id(), "the holder");
+    }
+
+    /// The text of the agent's `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        let socket = self.socket();
+        self.in_host(&[
+            "curl",
+            "-s",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "http://localhost/metrics",
+        ])
+        .stdout_text()
     }
 
     /// The holder's pid: `nsenter -t PID -n -m` enters the private host.
@@ -423,4 +425,22 @@ fn default_paths(root: &std::path::Path, overrides: &str) -> String {
     })
     .map(|(key, value)| format!("{key} = \"{value}\"\n"))
     .collect()
+}
+
+/// Waits (10 s at most) until the process `pid`, started under `unshare`,
+/// is in a network namespace other than the test's: `who` names it in the
+/// failure.
+pub fn wait_until_unshared(pid: u32, who: &str) {
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .map(|ns| ns == own)
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{who} never entered its namespace"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
