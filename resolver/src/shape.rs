@@ -32,6 +32,15 @@ pub struct Shape {
 pub struct OptSeen {
     /// The DO bit (RFC 3225 section 3), copied into the reply.
     pub dnssec_ok: bool,
+    /// The requestor's UDP payload size, as it came (the CLASS field,
+    /// RFC 6891 section 6.1.2).
+    pub udp_size: u16,
+    /// The EDNS version (RFC 6891 section 6.1.3).
+    pub version: u8,
+    /// Owned by the root and carrying no options: nothing in it that a
+    /// decoder could refuse (the plain path's condition, see
+    /// `crate::handler`).
+    pub bare: bool,
 }
 
 /// A fault the decoder would let through.
@@ -92,6 +101,7 @@ pub fn walk(bytes: &[u8]) -> Option<Shape> {
     }
     let (mut opt, mut flaw) = (None, None);
     for index in 0..records {
+        let owner = at;
         at = skip_name(bytes, at)?;
         let fixed = bytes.get(at..at + 10)?;
         let rdata_len = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
@@ -99,6 +109,9 @@ pub fn walk(bytes: &[u8]) -> Option<Shape> {
         if index >= answers && u16::from_be_bytes([fixed[0], fixed[1]]) == OPT {
             opt = Some(OptSeen {
                 dnssec_ok: fixed[6] & 0x80 != 0,
+                udp_size: u16::from_be_bytes([fixed[2], fixed[3]]),
+                version: fixed[5],
+                bare: rdata.is_empty() && bytes.get(owner) == Some(&0),
             });
             if !options_parse(rdata) {
                 flaw = Some(Flaw::BadEdnsOptions);
@@ -134,8 +147,24 @@ mod tests {
     fn a_sound_query_has_its_question_and_opt() {
         let shape = walk(&query(&[0, 10, 0, 2, 1, 2])).unwrap();
         assert_eq!(shape.question, Some(12..21));
-        assert_eq!(shape.opt, Some(OptSeen { dnssec_ok: true }));
+        let opt = OptSeen {
+            dnssec_ok: true,
+            udp_size: 1232,
+            version: 0,
+            bare: false,
+        };
+        assert_eq!(shape.opt, Some(opt));
         assert_eq!(shape.flaw, None);
+    }
+
+    #[test]
+    fn an_opt_of_the_root_without_options_is_bare() {
+        assert!(walk(&query(&[])).unwrap().opt.unwrap().bare);
+        let mut owned = query(&[]);
+        owned[21] = 0xc0; // the OPT's owner: a pointer to the question's name
+        owned.insert(22, 12);
+        let opt = walk(&owned).unwrap().opt.unwrap();
+        assert!(!opt.bare, "{opt:?}");
     }
 
     #[test]

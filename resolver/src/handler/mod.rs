@@ -14,6 +14,8 @@
 //! 8. otherwise the [`crate::answer`] decision: a local reply, or a
 //!    [`ForwardRequest`] for the caller to relay.
 
+use std::sync::Arc;
+
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
@@ -26,7 +28,7 @@ use crate::response::{
 };
 use crate::shape::{self, Flaw};
 use crate::stats::{QueryResult, QueryStats};
-use crate::table::EndpointTable;
+use crate::table::{EndpointTable, SandboxView};
 use crate::upstream::ForwardRequest;
 
 /// The resolver settings a handler needs.
@@ -65,7 +67,7 @@ pub fn handle_message(
     transport: Transport,
     rng: &mut fastrand::Rng,
 ) -> Outcome {
-    let outcome = handle(context, bytes, transport, rng);
+    let outcome = handle(context, bytes, transport, rng, true);
     if let Some((qtype, result)) = outcome.1 {
         context.stats.record(qtype, result);
     }
@@ -90,11 +92,14 @@ pub struct HandlerContext<'a> {
 
 type Counted = Option<(Option<RecordType>, QueryResult)>;
 
+/// [`handle_message`], without counting; `plain_path` off sends every
+/// message the general way (the tests compare the two).
 fn handle(
     context: &HandlerContext<'_>,
     bytes: &[u8],
     transport: Transport,
     rng: &mut fastrand::Rng,
+    plain_path: bool,
 ) -> (Outcome, Counted) {
     let HandlerContext {
         table,
@@ -128,6 +133,18 @@ fn handle(
         }
         return (echo(ResponseCode::FormErr), malformed);
     }
+    let plain = shape
+        .as_ref()
+        .filter(|_| plain_path)
+        .and_then(|shape| plain::question(bytes, shape, transport, settings.edns_udp_size));
+    let decided = match plain {
+        Some(plain) => match plain::decide(context, bytes, shape.as_ref(), plain, rng) {
+            plain::Plain::Replied(outcome) => return outcome,
+            plain::Plain::Decided(decided) => Some(decided),
+            plain::Plain::NoView => None,
+        },
+        None => None,
+    };
     let Ok(request) = Message::from_vec(bytes) else {
         return (echo(ResponseCode::FormErr), malformed);
     };
@@ -146,98 +163,123 @@ fn handle(
         return (Outcome::Reply(encode_within(reply, limit)), malformed);
     }
     let qtype = Some(request.queries[0].query_type());
-    let Some(view) = table.view(sandbox_id) else {
-        let refused = Some((qtype, QueryResult::Refused));
-        return (
-            Outcome::Reply(encode_within(
-                reply_to(
+    let Decided { view, decision } = match decided {
+        Some(decided) => decided,
+        None => {
+            let Some(view) = table.view(sandbox_id) else {
+                let refused = Some((qtype, QueryResult::Refused));
+                let reply = reply_to(
                     &request,
                     ResponseCode::Refused,
                     false,
                     settings.edns_udp_size,
-                ),
-                limit,
-            )),
-            refused,
-        );
-    };
-    let query = &request.queries[0];
-    let decision = answer(&view, query, domain, rng);
-    let (code, authoritative) = match &decision {
-        Decision::Forward => {
-            let forwarded = Some((qtype, QueryResult::Forwarded));
-            return (
-                Outcome::Forward(Box::new(ForwardRequest {
-                    sandbox_id: sandbox_id.into(),
-                    query: request,
-                    wire: bytes.to_vec(),
-                    view,
-                    transport,
-                    reply_limit: limit,
-                    socket_hint: crate::secure_random::u32(),
-                })),
-                forwarded,
-            );
-        }
-        Decision::ServFail => (ResponseCode::ServFail, false),
-        Decision::Refused => (ResponseCode::Refused, false),
-        Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
-        Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
-    };
-    let result = match &decision {
-        Decision::Records { .. } => QueryResult::Answer,
-        Decision::NoData { .. } => QueryResult::NoData,
-        Decision::NxDomain { .. } => QueryResult::NxDomain,
-        Decision::Refused => QueryResult::Refused,
-        Decision::ServFail | Decision::Forward => QueryResult::ServFail,
-    };
-    if let (Decision::Records { answers, glue }, Some(shape)) = (&decision, &shape) {
-        let direct = glue.is_empty().then_some(shape.question.clone()).flatten();
-        if let Some(question) = direct {
-            let query = AddressQuery {
-                bytes,
-                question,
-                opt: shape.opt,
+                );
+                return (Outcome::Reply(encode_within(reply, limit)), refused);
             };
-            let ttl = settings.ttl;
-            if let Some(reply) =
-                encode_addresses(&query, answers, ttl, settings.edns_udp_size, limit)
-            {
-                return (Outcome::Reply(reply), Some((qtype, result)));
-            }
+            let decision = answer(&view, &request.queries[0], domain, rng);
+            Decided { view, decision }
         }
+    };
+    let result = result_of(&decision);
+    if let Decision::Forward = decision {
+        let forwarded = ForwardRequest {
+            sandbox_id: sandbox_id.into(),
+            query: request,
+            wire: bytes.to_vec(),
+            view,
+            transport,
+            reply_limit: limit,
+            socket_hint: crate::secure_random::u32(),
+        };
+        return (Outcome::Forward(Box::new(forwarded)), Some((qtype, result)));
     }
-    let mut reply = reply_to(&request, code, authoritative, settings.edns_udp_size);
-    match decision {
-        Decision::Records { answers, glue } => add_records(
-            &mut reply,
-            query.name(),
-            settings.ttl,
-            view.serial,
-            answers,
-            glue,
-        ),
-        Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => add_soa(
-            &mut reply,
-            query.name(),
-            apex_labels,
-            settings.ttl,
-            view.serial,
-        ),
-        Decision::ServFail | Decision::Forward | Decision::Refused => {}
+    if let Some(reply) = direct_reply(&decision, bytes, shape.as_ref(), settings, limit) {
+        return (Outcome::Reply(reply), Some((qtype, result)));
     }
+    let reply = general_reply(&request, &view, decision, settings);
     (
         Outcome::Reply(encode_within(reply, limit)),
         Some((qtype, result)),
     )
 }
 
+/// A decision taken for a sandbox's view, to be made a reply.
+struct Decided {
+    view: Arc<SandboxView>,
+    decision: Decision,
+}
+
+/// How a decision is counted.
+fn result_of(decision: &Decision) -> QueryResult {
+    match decision {
+        Decision::Records { .. } => QueryResult::Answer,
+        Decision::NoData { .. } => QueryResult::NoData,
+        Decision::NxDomain { .. } => QueryResult::NxDomain,
+        Decision::Refused => QueryResult::Refused,
+        Decision::ServFail | Decision::Forward => QueryResult::ServFail,
+    }
+}
+
+/// The reply of addresses written straight into bytes
+/// ([`encode_addresses`]), when the decision is addresses alone and the
+/// reply fits `limit`.
+fn direct_reply(
+    decision: &Decision,
+    bytes: &[u8],
+    shape: Option<&shape::Shape>,
+    settings: AnswerSettings,
+    limit: usize,
+) -> Option<Vec<u8>> {
+    let (Decision::Records { answers, glue }, Some(shape)) = (decision, shape) else {
+        return None;
+    };
+    if !glue.is_empty() {
+        return None;
+    }
+    let query = AddressQuery {
+        bytes,
+        question: shape.question.clone()?,
+        opt: shape.opt,
+    };
+    encode_addresses(&query, answers, settings.ttl, settings.edns_udp_size, limit)
+}
+
+/// The reply a decision other than forwarding gets, built as a message.
+fn general_reply(
+    request: &Message,
+    view: &SandboxView,
+    decision: Decision,
+    settings: AnswerSettings,
+) -> Message {
+    let (code, authoritative) = match &decision {
+        Decision::ServFail | Decision::Forward => (ResponseCode::ServFail, false),
+        Decision::Refused => (ResponseCode::Refused, false),
+        Decision::NxDomain { .. } => (ResponseCode::NXDomain, true),
+        Decision::Records { .. } | Decision::NoData { .. } => (ResponseCode::NoError, true),
+    };
+    let mut reply = reply_to(request, code, authoritative, settings.edns_udp_size);
+    let name = request.queries[0].name();
+    match decision {
+        Decision::Records { answers, glue } => {
+            add_records(&mut reply, name, settings.ttl, view.serial, answers, glue);
+        }
+        Decision::NoData { apex_labels } | Decision::NxDomain { apex_labels } => {
+            add_soa(&mut reply, name, apex_labels, settings.ttl, view.serial);
+        }
+        Decision::ServFail | Decision::Forward | Decision::Refused => {}
+    }
+    reply
+}
+
 mod forwarded;
+mod plain;
 
 pub use forwarded::{forwarded_reply, refused_reply};
 
 #[cfg(test)]
 pub(crate) mod flood_tests;
+#[cfg(test)]
+mod plain_tests;
 #[cfg(test)]
 mod protocol_tests;
 #[cfg(test)]

@@ -44,11 +44,19 @@ pub enum Transport {
 /// The largest reply this client takes over `transport`: 512 bytes without
 /// EDNS, else its advertised size capped by ours (`edns_udp_size`).
 pub fn reply_limit(request: &Message, transport: Transport, edns_udp_size: u16) -> usize {
-    match (transport, &request.edns) {
+    let max_payload = request.edns.as_ref().map(|edns| edns.max_payload());
+    limit_for(transport, max_payload, edns_udp_size)
+}
+
+/// [`reply_limit`] from the requestor's payload size as the decoder
+/// gives it (`None` without EDNS; RFC 6891 section 6.2.5 reads a value
+/// under 512 as 512, and so does hickory's decoder).
+pub fn limit_for(transport: Transport, max_payload: Option<u16>, edns_udp_size: u16) -> usize {
+    match (transport, max_payload) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, None) => usize::from(MIN_UDP_SIZE),
-        (Transport::Udp, Some(edns)) => {
-            usize::from(edns.max_payload().min(edns_udp_size).max(MIN_UDP_SIZE))
+        (Transport::Udp, Some(size)) => {
+            usize::from(size.max(512).min(edns_udp_size).max(MIN_UDP_SIZE))
         }
     }
 }

@@ -209,7 +209,7 @@ impl SandboxServer {
         });
         let span = tracing::info_span!("sandbox", id = %&sandbox_id[..sandbox_id.len().min(12)]);
         let tasks = [
-            tokio::spawn(udp::serve(Arc::clone(&context), Arc::new(udp)).instrument(span.clone())),
+            tokio::spawn(udp::serve(Arc::clone(&context), Arc::new(udp))),
             tokio::spawn(tcp::serve(context, tcp).instrument(span)),
         ];
         Ok(SandboxServer {

@@ -10,6 +10,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use super::SandboxContext;
 use crate::handler::{handle_message, Outcome};
@@ -26,16 +27,20 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
     let mut replies: Replies = Vec::new();
     let outbox = Arc::new(Outbox::default());
     loop {
-        tokio::select! {
-            biased;
-            ready = socket.readable() => if let Err(err) = ready {
-                tracing::debug!(%err, "udp socket failed");
-                return;
-            },
-            () = outbox.ready() => {}
+        // Woken by a query or by a forwarded question's reply; either way
+        // both are looked at below.
+        let ready = std::future::poll_fn(|cx| match outbox.poll_ready(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(())),
+            Poll::Pending => socket.poll_readable(cx),
+        });
+        if let Err(err) = ready.await {
+            tracing::debug!(%err, sandbox = %short(&context), "udp socket failed");
+            return;
         }
         outbox.drain_into(&mut replies);
-        let socket_hint = crate::secure_random::u32();
+        // One upstream socket for all of a batch's forwarded questions, so
+        // they leave together; drawn only when one is forwarded.
+        let mut socket_hint = None;
         let handled = socket.try_read(|fd| {
             with_received(|received| {
                 received.drain(fd, |bytes, peer| {
@@ -46,7 +51,8 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
                             if queue_cached(&context, &request, peer, &mut replies) => {}
                         Outcome::Forward(mut request) => match context.try_forward_slot() {
                             Some(permits) => {
-                                request.socket_hint = socket_hint;
+                                request.socket_hint =
+                                    *socket_hint.get_or_insert_with(crate::secure_random::u32);
                                 let (context, outbox) = (Arc::clone(&context), Arc::clone(&outbox));
                                 tokio::spawn(async move {
                                     let reply = context.forward(&request).await;
@@ -67,9 +73,15 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             // Nothing a client sends can break an unconnected socket; log
             // and carry on rather than lose the sandbox's DNS.
-            Err(err) => tracing::debug!(%err, "udp receive failed"),
+            Err(err) => tracing::debug!(%err, sandbox = %short(&context), "udp receive failed"),
         }
     }
+}
+
+/// The sandbox's id as logs show it (the serving task runs without a span:
+/// entering one on every wake-up cost more than the rare message needs).
+fn short(context: &SandboxContext) -> &str {
+    &context.sandbox_id[..context.sandbox_id.len().min(12)]
 }
 
 /// Queues the cached reply to a forwarded question, if the cache has one;

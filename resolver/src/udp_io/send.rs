@@ -22,9 +22,9 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
 
 use socket2::SockAddr;
-use tokio::sync::Notify;
 
 /// Most datagrams in one GSO message (the kernel's `UDP_MAX_SEGMENTS`).
 const MAX_SEGMENTS: usize = 64;
@@ -72,33 +72,64 @@ fn plan(replies: &[(Vec<u8>, SocketAddr)], gso: bool) -> Vec<Message> {
 
 /// Datagrams waiting for the task that sends them: pushed by any task,
 /// taken all at once, so what came together leaves in one [`send_all`].
+///
+/// A mutex around the queue and the sending task's waker rather than a
+/// `tokio::sync::Notify`: the serving loop asks whether anything is queued
+/// on every wake-up, and a `Notify` registered and removed a waiter under
+/// its own lock each time (callgrind, issue #16).
 #[derive(Default)]
 pub(crate) struct Outbox {
-    datagrams: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
-    ready: Notify,
+    state: Mutex<OutboxState>,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    datagrams: Vec<(Vec<u8>, SocketAddr)>,
+    /// The task waiting for the queue to fill, if one is.
+    waiting: Option<Waker>,
 }
 
 impl Outbox {
+    fn state(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Queues a datagram; the first after the queue was emptied wakes the
     /// sending task.
     pub(crate) fn push(&self, datagram: Vec<u8>, peer: SocketAddr) {
-        let mut datagrams = self.datagrams.lock().unwrap_or_else(|p| p.into_inner());
-        datagrams.push((datagram, peer));
-        if datagrams.len() == 1 {
-            self.ready.notify_one();
+        let mut state = self.state();
+        state.datagrams.push((datagram, peer));
+        let waiting = (state.datagrams.len() == 1)
+            .then(|| state.waiting.take())
+            .flatten();
+        drop(state);
+        if let Some(waker) = waiting {
+            waker.wake();
         }
     }
 
     /// Moves every queued datagram to the end of `into`.
     pub(crate) fn drain_into(&self, into: &mut Vec<(Vec<u8>, SocketAddr)>) {
-        let mut datagrams = self.datagrams.lock().unwrap_or_else(|p| p.into_inner());
-        into.append(&mut datagrams);
+        into.append(&mut self.state().datagrams);
     }
 
-    /// Waits until something was pushed since the last wait (at once if
-    /// it was pushed before).
+    /// Ready when something is queued; otherwise the task of `cx` is woken
+    /// by the next [`Self::push`].
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.state();
+        if !state.datagrams.is_empty() {
+            return Poll::Ready(());
+        }
+        match &mut state.waiting {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            waiting => *waiting = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Waits until something is queued.
     pub(crate) async fn ready(&self) {
-        self.ready.notified().await;
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await;
     }
 }
 
@@ -111,6 +142,14 @@ pub fn send_all(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
 
 /// [`send_all`], remembering in `gso_works` whether the kernel takes GSO.
 fn send_with(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>, gso_works: &AtomicBool) {
+    // At a few thousand questions a second each wake-up has one reply:
+    // one `sendto`, without the batch's plan and headers (issue #16).
+    if let [(bytes, peer)] = replies.as_slice() {
+        if send_one(fd, bytes, *peer).is_ok() {
+            replies.clear();
+        }
+        return;
+    }
     let gso = gso_works.load(Ordering::Relaxed);
     let messages = plan(replies, gso);
     let mut sent = vec![false; replies.len()];
@@ -143,6 +182,27 @@ fn send_with(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>, gso_works: &At
     if retry_without_gso {
         send_with(fd, replies, gso_works);
     }
+}
+
+/// Sends one datagram without waiting.
+fn send_one(fd: RawFd, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
+    let name = SockAddr::from(peer);
+    // SAFETY: the buffer and the address live until the call returns; the
+    // kernel only reads them.
+    let sent = unsafe {
+        libc::sendto(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT,
+            name.as_ptr().cast(),
+            name.len(),
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn refuses_gso(err: &io::Error) -> bool {
@@ -344,5 +404,30 @@ mod tests {
             .set_read_timeout(Some(std::time::Duration::from_secs(2)))
             .unwrap();
         assert_eq!(other.recv(&mut buffer).unwrap(), 33);
+    }
+
+    #[test]
+    fn a_lone_reply_goes_out_and_a_refused_one_stays() {
+        use std::os::fd::AsRawFd;
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut replies = vec![(b"one".to_vec(), client.local_addr().unwrap())];
+        send_all(server.as_raw_fd(), &mut replies);
+        assert!(replies.is_empty(), "sent");
+        let mut buffer = [0u8; 16];
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let (len, from) = client.recv_from(&mut buffer).unwrap();
+        assert_eq!(
+            (&buffer[..len], from),
+            (&b"one"[..], server.local_addr().unwrap())
+        );
+        // An IPv4 socket cannot send to an IPv6 address: the reply stays
+        // for the caller to report.
+        let unroutable: SocketAddr = "[2001:db8::1]:53".parse().unwrap();
+        let mut replies = vec![(b"two".to_vec(), unroutable)];
+        send_all(server.as_raw_fd(), &mut replies);
+        assert_eq!(replies, vec![(b"two".to_vec(), unroutable)]);
     }
 }

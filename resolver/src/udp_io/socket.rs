@@ -50,6 +50,15 @@ impl ReadOnlyUdp {
         self.socket.readable().await.map(drop)
     }
 
+    /// [`Self::readable`] as a poll, for a loop that waits on more than
+    /// the socket.
+    pub(crate) fn poll_readable(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.socket.poll_read_ready(cx).map(|ready| ready.map(drop))
+    }
+
     /// Runs `read` if the socket is marked readable; a `WouldBlock` from it
     /// clears the mark, so the next [`Self::readable`] waits for a new edge.
     pub(crate) fn try_read<R>(&self, read: impl FnOnce(RawFd) -> io::Result<R>) -> io::Result<R> {
