@@ -9,7 +9,8 @@ Map (methods of `Load`, a part of bench.Bench):
   targets       the peers as load targets (label, address, pid)
   dnsperf       one run, parsed; measure: one row, kept and printed
   load_rounds   the step: rounds x modes x targets x workloads x clients,
-                then the fixed-rate (Q5000) rows
+                then the fixed-rate (Q5000) rows, every target's back to
+                back (rows carry their round for report.py's ratios)
 
 The rows go to report.py (grouped into medians there).
 """
@@ -82,7 +83,8 @@ class Load:
 
     def measure(self, label, server, pid, workload, path, clients, rate=None):
         stats = self.dnsperf(server, path, clients, pid, rate)
-        stats.update(target=label, workload=workload, clients=clients if not rate else f"Q{rate}")
+        stats.update(target=label, workload=workload, clients=clients if not rate else f"Q{rate}",
+                     round=self.round_number)
         self.results.append(stats)
         print(f"  {label:18} {workload:15} c={stats['clients']!s:6} qps={stats.get('qps', 0):9.0f} "
               f"cpu={stats['cpu_us']:6.1f}us avg={stats.get('avg_ms', 0):.3f}ms lost={stats.get('lost', 0)} "
@@ -92,6 +94,7 @@ class Load:
         quick = ["local", "forwarded-cold", "forwarded-warm"]
         workloads = self.workloads or (list(files) if not self.quick else quick)
         for round_number in range(self.rounds):
+            self.round_number = round_number
             print(f"round {round_number + 1} of {self.rounds}", flush=True)
             for mode in ("redirect", "direct"):
                 self.start_daemon(mode)
@@ -105,9 +108,13 @@ class Load:
                     for workload in workloads:
                         for clients in (1, 8):
                             self.measure(label, server, pid(), workload, files[workload], clients)
-                    # Fixed-rate rows: local, cold forwarded, and warm
-                    # forwarded (the cache's rows, issue #16).
-                    for workload in ("local", "forwarded-cold", "forwarded-warm"):
-                        if workload in workloads:
+                # Fixed-rate rows: local, cold forwarded, and warm forwarded
+                # (the cache's rows, issue #16), every target's one after the
+                # other, so that the ratios compare measurements seconds
+                # apart: this machine's speed drifts by a quarter over the
+                # minutes the saturation rows take.
+                for workload in ("local", "forwarded-cold", "forwarded-warm"):
+                    if workload in workloads:
+                        for label, server, pid in order:
                             self.measure(label, server, pid(), workload, files[workload], 1, rate=5000)
         self.start_daemon("redirect")

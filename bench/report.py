@@ -52,6 +52,7 @@ def render(results, failover, attach, rounds, seconds, versions):
         if ours and aard and dmq:
             lines.append(f"| {workload} | {clients} | {quotient(ours['qps'], aard['qps']):.2f} | {quotient(ours['cpu_us'], aard['cpu_us']):.2f} | "
                          f"{quotient(ours['qps'], dmq['qps']):.2f} | {quotient(ours['cpu_us'], dmq['cpu_us']):.2f} |")
+    lines += fixed_rate_lines(results)
     if failover:
         lines += failover_lines(failover)
     if attach:
@@ -59,6 +60,35 @@ def render(results, failover, attach, rounds, seconds, versions):
     lines += ["", "## Targets (issue #6)", ""] + check_targets(g, failover, attach)
     lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in versions.items()] + [""]
     return "\n".join(lines)
+
+
+def fixed_rate_lines(results):
+    """Each round's CPU ratios of the fixed-rate rows, netagent (redirect) /
+    peer, and their median: the rows of one round and workload are measured
+    one after the other (load.py), so each ratio compares runs seconds
+    apart rather than medians minutes apart."""
+    rows = {(r["workload"], str(r["clients"]), r.get("round", 0), r["target"]): r
+            for r in results if str(r["clients"]).startswith("Q")}
+    keys = sorted({(w, c) for (w, c, _, _) in rows})
+    if not keys:
+        return []
+    lines = ["", "## Fixed-rate rows round by round: CPU per query, netagent (redirect) / peer", "",
+             *table_head(["workload", "c", "/ aardvark-dns, each round", "median", "/ dnsmasq, each round", "median"],
+                         "llrrrr")]
+    for workload, clients in keys:
+        rounds = sorted({n for (w, c, n, _) in rows if (w, c) == (workload, clients)})
+
+        def ratios(peer):
+            pairs = [(rows.get((workload, clients, n, "netagent-redirect")), rows.get((workload, clients, n, peer)))
+                     for n in rounds]
+            return [quotient(ours["cpu_us"], theirs["cpu_us"]) for ours, theirs in pairs if ours and theirs]
+
+        cells = []
+        for values in (ratios("aardvark-dns"), ratios("dnsmasq")):
+            cells.append(", ".join(f"{v:.2f}" for v in values) or "-")
+            cells.append(f"{statistics.median(values):.2f}" if values else "-")
+        lines.append(f"| {workload} | {clients} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def failover_lines(failover):

@@ -59,6 +59,28 @@ fn servfail_and_refused_fail_over_to_the_next_server() {
 }
 
 #[test]
+fn a_lone_servers_failure_is_relayed_and_its_silence_is_servfail() {
+    // One server and nothing to fail over to (the forwarder's own path for
+    // a single server): its SERVFAIL goes back as it came, and a server
+    // that never answers gives SERVFAIL once the total time is up.
+    let failing = FakeUpstream::start(Behaviour::ServFail);
+    let (resolver, forwarder) = resolver_with_host(&[&failing], DaemonConfig::default());
+    let (reply, _) = ask(&resolver, &question(8, "fails.example."));
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!((failing.udp_packets(), forwarder.stats().answered), (1, 1));
+    let silent = FakeUpstream::start(Behaviour::Blackhole);
+    let mut config = DaemonConfig::default();
+    config.forwarding.total_timeout_ms = 300;
+    let (resolver, forwarder) = resolver_with_host(&[&silent], config);
+    for id in [9, 10] {
+        let (reply, _) = ask(&resolver, &question(id, "silent.example."));
+        assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    }
+    // Asked again although it failed: there is no one else to ask.
+    assert_eq!((silent.udp_packets(), forwarder.stats().failed), (2, 2));
+}
+
+#[test]
 fn a_slow_server_is_beaten_by_a_faster_second() {
     let slow = FakeUpstream::start(Behaviour::Slow(Duration::from_millis(1500), OTHER));
     let fast = FakeUpstream::start(Behaviour::Answer(ANSWER));

@@ -44,12 +44,22 @@ pub struct Plan {
 /// What the forwarder remembers about each server.
 #[derive(Debug, Default)]
 pub struct Health {
-    servers: Mutex<HashMap<SocketAddr, ServerState>>,
+    /// foldhash, not SipHash: read on every forwarded question, keyed by
+    /// the configured servers' addresses, never by anything a client sends.
+    servers: Mutex<HashMap<SocketAddr, ServerState, foldhash::fast::RandomState>>,
 }
 
 impl Health {
     /// Orders `servers` (given in configured order) for one question.
     pub fn plan(&self, servers: &[SocketAddr], now: Instant) -> Plan {
+        // One server is the plan whatever its state: nothing to order, and
+        // no probe without a healthy server to ask beside it.
+        if let [only] = servers {
+            return Plan {
+                order: vec![*only],
+                probe: None,
+            };
+        }
         let mut states = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         let state = |s: &SocketAddr| states.get(s).copied().unwrap_or_default();
         let mut healthy: Vec<SocketAddr> = servers

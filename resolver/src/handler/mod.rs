@@ -145,8 +145,16 @@ fn handle(
         },
         None => None,
     };
-    let Ok(request) = Message::from_vec(bytes) else {
-        return (echo(ResponseCode::FormErr), malformed);
+    let (request, decided) = match decided {
+        Some(Decided {
+            view,
+            decision,
+            message: Some(message),
+        }) => (message, Some((view, decision))),
+        decided => match Message::from_vec(bytes) {
+            Ok(request) => (request, decided.map(|d| (d.view, d.decision))),
+            Err(_) => return (echo(ResponseCode::FormErr), malformed),
+        },
     };
     if request.queries.len() != 1 {
         return (echo(ResponseCode::FormErr), malformed);
@@ -163,7 +171,7 @@ fn handle(
         return (Outcome::Reply(encode_within(reply, limit)), malformed);
     }
     let qtype = Some(request.queries[0].query_type());
-    let Decided { view, decision } = match decided {
+    let (view, decision) = match decided {
         Some(decided) => decided,
         None => {
             let Some(view) = table.view(sandbox_id) else {
@@ -177,7 +185,7 @@ fn handle(
                 return (Outcome::Reply(encode_within(reply, limit)), refused);
             };
             let decision = answer(&view, &request.queries[0], domain, rng);
-            Decided { view, decision }
+            (view, decision)
         }
     };
     let result = result_of(&decision);
@@ -207,6 +215,9 @@ fn handle(
 struct Decided {
     view: Arc<SandboxView>,
     decision: Decision,
+    /// The whole message, when the plain path could build it from what it
+    /// decoded ([`plain`]); else the caller decodes it.
+    message: Option<Message>,
 }
 
 /// How a decision is counted.

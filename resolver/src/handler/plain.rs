@@ -14,10 +14,12 @@
 //! decoder would accept it and see the same question and payload size
 //! (hickory reads an OPT record's class below 512 as 512, as
 //! [`limit_for`] does). Any other decision than addresses is handed back
-//! ([`Plain::Decided`]) and the caller decodes the message as before, so
-//! the answer logic runs once either way.
+//! ([`Plain::Decided`]) with the decision, so the answer logic runs once
+//! either way; the caller decodes the whole message then, unless it had
+//! no OPT record, when the header and the question decoded here are the
+//! whole of it ([`message_of`]).
 
-use hickory_proto::op::Query;
+use hickory_proto::op::{Header, Message, Query};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::{direct_reply, result_of, Counted, Decided, HandlerContext, Outcome};
@@ -29,6 +31,9 @@ use crate::shape::Shape;
 pub(super) struct PlainQuestion {
     query: Query,
     limit: usize,
+    /// Whether the message had no OPT record: then it is its header and
+    /// its question, and [`message_of`] builds it.
+    header_and_question: bool,
 }
 
 /// What became of a plain question.
@@ -66,6 +71,7 @@ pub(super) fn question(
     Some(PlainQuestion {
         query,
         limit: limit_for(transport, max_payload, edns_udp_size),
+        header_and_question: max_payload.is_none(),
     })
 }
 
@@ -87,6 +93,27 @@ pub(super) fn decide(
             let counted = Some((Some(plain.query.query_type()), result_of(&decision)));
             Plain::Replied((Outcome::Reply(reply), counted))
         }
-        None => Plain::Decided(Decided { view, decision }),
+        None => {
+            let message = plain
+                .header_and_question
+                .then(|| message_of(bytes, plain.query))
+                .flatten();
+            Plain::Decided(Decided {
+                view,
+                decision,
+                message,
+            })
+        }
     }
+}
+
+/// The message a header and one question make, as `Message::from_vec`
+/// would decode it (the tests compare the two): a forwarded question is
+/// not decoded twice.
+fn message_of(bytes: &[u8], query: Query) -> Option<Message> {
+    let Header { metadata, .. } = Header::read(&mut BinDecoder::new(bytes)).ok()?;
+    let mut message = Message::new(metadata.id, metadata.message_type, metadata.op_code);
+    message.metadata = metadata;
+    message.queries.push(query);
+    Some(message)
 }
