@@ -28,12 +28,17 @@ impl NameKey {
             if key.len > 0 {
                 key.push(b'.')?;
             }
-            for &byte in label {
-                if !(byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_') {
+            let start = key.len;
+            let end = start + label.len();
+            let room = key.bytes.get_mut(start..end)?;
+            room.copy_from_slice(label);
+            for byte in room.iter_mut() {
+                if !(byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_') {
                     return None;
                 }
-                key.push(byte.to_ascii_lowercase())?;
+                byte.make_ascii_lowercase();
             }
+            key.len = end;
             key.labels += 1;
         }
         Some(key)
@@ -66,7 +71,11 @@ impl NameKey {
     pub fn parent_suffixes(&self) -> impl Iterator<Item = (&str, u8)> {
         let text = self.as_str();
         let total = self.labels;
-        text.match_indices('.')
+        // A byte scan: names are short, and `match_indices` set up a
+        // searcher for each (callgrind, issue #16).
+        text.bytes()
+            .enumerate()
+            .filter(|&(_, byte)| byte == b'.')
             .enumerate()
             .map(move |(i, (at, _))| (&text[at + 1..], total - 1 - i as u8))
     }
@@ -97,6 +106,11 @@ impl NameKey {
     /// For `_service._proto.rest`, the service, the protocol and `rest`
     /// (RFC 2782 owner names); `None` for other shapes.
     pub fn split_service(&self) -> Option<(&str, &str, &str)> {
+        // Most names are not service names: no split for them (every
+        // forwarded name comes through here, issue #16).
+        if !self.as_str().starts_with('_') {
+            return None;
+        }
         let (service, rest) = self.as_str().split_once('.')?;
         let (proto, target) = rest.split_once('.')?;
         Some((service.strip_prefix('_')?, proto.strip_prefix('_')?, target))

@@ -30,7 +30,7 @@ pub type UpstreamFuture<'a> =
 pub struct ForwardRequest {
     /// The sandbox that asked (its 64-hex id): an upstream may pick
     /// per-sandbox servers and bounds by it.
-    pub sandbox_id: Box<str>,
+    pub sandbox_id: Arc<str>,
     /// The client's query as it was decoded.
     pub query: Message,
     /// The client's query as it came, relayed byte for byte but for the id

@@ -41,7 +41,9 @@ impl Apex {
 /// The labels of the apex of `key`: its longest suffix naming a network,
 /// else all of them.
 fn apex_labels(view: &SandboxView, key: &str, labels: u8) -> u8 {
-    key.match_indices('.')
+    key.bytes()
+        .enumerate()
+        .filter(|&(_, byte)| byte == b'.')
         .enumerate()
         .map(|(i, (at, _))| (&key[at + 1..], labels - 1 - i as u8))
         .find(|(suffix, _)| view.is_network(suffix))

@@ -40,7 +40,7 @@ impl Forwarder {
             edns: edns.is_some(),
         };
         let question = wire::question(&request.wire)?;
-        if let Some(own) = self.sandboxes.get(request.sandbox_id.as_ref()) {
+        if let Some(own) = self.own_route(&request.sandbox_id) {
             if !own.servers.is_empty() {
                 return Key::new(Scope::Sandbox(own.number), flags, question);
             }

@@ -40,7 +40,7 @@ pub mod wire;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +118,11 @@ pub struct Forwarder {
     host: Arc<HostServers>,
     agent: Arc<Route>,
     sandboxes: DashMap<Box<str>, SandboxRoute, RandomState>,
+    /// At least the number of entries in `sandboxes` (raised before an
+    /// insert, lowered after a removal): while it is 0, as it is on a host
+    /// where no sandbox has `--dns`, questions skip the lookup by their
+    /// sandbox's 64-byte id (issue #16).
+    sandbox_routes: AtomicUsize,
     health: Health,
     timing: Timing,
     stats: Arc<ForwardStats>,
@@ -142,6 +147,7 @@ impl Forwarder {
             agent: Arc::new(Route::new(Arc::new(HostSockets), &stats)?),
             host,
             sandboxes: DashMap::default(),
+            sandbox_routes: AtomicUsize::new(0),
             health: Health::default(),
             timing: Timing {
                 fallback_delay: Duration::from_millis(config.fallback_delay_ms),
@@ -179,13 +185,29 @@ impl Forwarder {
             servers,
             route,
         };
-        self.sandboxes.insert(sandbox_id.into(), own);
+        self.sandbox_routes.fetch_add(1, Ordering::SeqCst);
+        if self.sandboxes.insert(sandbox_id.into(), own).is_some() {
+            self.sandbox_routes.fetch_sub(1, Ordering::SeqCst);
+        }
         Ok(())
     }
 
     /// Forgets a sandbox's own servers and closes their sockets.
     pub fn remove_sandbox(&self, sandbox_id: &str) {
-        self.sandboxes.remove(sandbox_id);
+        if self.sandboxes.remove(sandbox_id).is_some() {
+            self.sandbox_routes.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The route of a sandbox with servers of its own, if it has one.
+    fn own_route(
+        &self,
+        sandbox_id: &str,
+    ) -> Option<dashmap::mapref::one::Ref<'_, Box<str>, SandboxRoute>> {
+        if self.sandbox_routes.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        self.sandboxes.get(sandbox_id)
     }
 
     /// The counters.
@@ -201,7 +223,7 @@ impl Forwarder {
     /// The servers for this question and the namespace to ask them from,
     /// or `None` when none may be asked.
     fn choose(&self, request: &ForwardRequest) -> Option<(Vec<SocketAddr>, Arc<Route>)> {
-        if let Some(own) = self.sandboxes.get(request.sandbox_id.as_ref()) {
+        if let Some(own) = self.own_route(&request.sandbox_id) {
             if !own.servers.is_empty() {
                 return Some((own.servers.clone(), Arc::clone(&own.route)));
             }

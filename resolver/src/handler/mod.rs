@@ -191,7 +191,7 @@ fn handle(
     let result = result_of(&decision);
     if let Decision::Forward = decision {
         let forwarded = ForwardRequest {
-            sandbox_id: sandbox_id.into(),
+            sandbox_id: Arc::clone(&view.sandbox_id),
             query: request,
             wire: bytes.to_vec(),
             view,
