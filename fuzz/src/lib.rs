@@ -62,6 +62,7 @@ fn handle(bytes: &[u8], transport: Transport) -> Outcome {
         domain: &LocalDomain::new("netagent.internal"),
         stats: &stats,
         events: &events,
+        upstream: None,
     };
     handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(1))
 }

@@ -48,6 +48,44 @@ pub struct ForwardRequest {
     /// in one `recvmmsg` after one wake-up. A spoofer's odds per forged
     /// datagram do not change: the socket was and stays unknown to him.
     pub socket_hint: u32,
+    /// The cache was asked already (by [`Upstream::cached_plain`]) and had
+    /// nothing: the serving task does not ask again.
+    pub cache_checked: bool,
+}
+
+/// A plain question as a cache is asked it before any [`ForwardRequest`]
+/// is built (`crate::handler`'s plain path): a cached answer then costs no
+/// decode of the whole message and no allocation but the reply's.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheProbe<'a> {
+    /// What the sandbox sees (its id and networks pick the upstream set).
+    pub view: &'a SandboxView,
+    /// The question section's bytes: name, type, class.
+    pub question: &'a [u8],
+    /// The client's id, put into the reply.
+    pub id: u16,
+    /// RD, from the header.
+    pub recursion_desired: bool,
+    /// CD, from the header.
+    pub checking_disabled: bool,
+    /// DO, from the OPT record.
+    pub dnssec_ok: bool,
+    /// Whether the query had an OPT record.
+    pub edns: bool,
+    /// The largest reply the client takes.
+    pub limit: usize,
+}
+
+/// What a cache said to a [`CacheProbe`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProbeAnswer {
+    /// The cached reply, with the client's id and question.
+    Hit(Vec<u8>),
+    /// Nothing cached (counted as a miss).
+    Miss,
+    /// Not asked: no cache, no upstream set, or an entry larger than the
+    /// client takes (the general path cuts it to fit); nothing counted.
+    Unasked,
 }
 
 /// Why an upstream gave no answer; the client gets SERVFAIL.
@@ -73,6 +111,11 @@ pub trait Upstream: Send + Sync + 'static {
     /// forwarding slot is taken.
     fn cached(&self, _request: &ForwardRequest) -> Option<Vec<u8>> {
         None
+    }
+
+    /// [`Self::cached`] for a plain question, before a request is built.
+    fn cached_plain(&self, _probe: &CacheProbe<'_>) -> ProbeAnswer {
+        ProbeAnswer::Unasked
     }
 
     /// Told when `request` was refused because too many questions were in

@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 
 use config::DaemonConfig;
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
 use super::{
     address, ask, ask_until, question, resolver_watching, resolver_with_host, ANSWER, OTHER,
@@ -37,6 +38,44 @@ fn the_upstream_sees_one_question_per_name_per_ttl() {
     assert_eq!(forwarder.flush_cache(), 2);
     ask(&resolver, &question(5, "a.example."));
     assert_eq!(fake.udp_packets(), 3, "a flushed name is asked again");
+}
+
+#[test]
+fn plain_and_general_questions_share_entries_and_counters() {
+    // A question with an EDNS option takes the general path (the whole
+    // message decoded); one with an empty OPT record, or none, is asked of
+    // the cache before any request is built. Same flags, same entry.
+    let fake = FakeUpstream::start(Behaviour::Answer(ANSWER));
+    let (resolver, forwarder) = resolver_with_host(&[&fake], DaemonConfig::default());
+    let with_edns = |id: u16, name: &str, cookie: bool| {
+        let mut message = question(id, name);
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        if cookie {
+            let option = EdnsOption::Unknown(EdnsCode::Cookie.into(), vec![9; 8]);
+            edns.options_mut().insert(option);
+        }
+        message.edns = Some(edns);
+        message
+    };
+    let (first, _) = ask(&resolver, &with_edns(21, "shared.example.", true));
+    let (second, _) = ask(&resolver, &with_edns(22, "SHARED.example.", false));
+    assert_eq!(fake.udp_packets(), 1, "the plain question was a hit");
+    assert_eq!((first.metadata.id, second.metadata.id), (21, 22));
+    assert_eq!(address(&second), Some(ANSWER));
+    assert_eq!(second.queries[0].name().to_string(), "SHARED.example.");
+    // Without EDNS the flags differ: another entry, asked upstream once.
+    ask(&resolver, &question(23, "shared.example."));
+    ask(&resolver, &question(24, "shared.example."));
+    assert_eq!(fake.udp_packets(), 2);
+    let stats = forwarder.cache_stats(None).unwrap();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.entries),
+        (2, 2, 2),
+        "{stats:?}"
+    );
+    let network = forwarder.cache_stats(Some("app")).unwrap();
+    assert_eq!((network.hits, network.misses), (2, 2), "{network:?}");
 }
 
 #[test]

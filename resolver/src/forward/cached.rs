@@ -11,7 +11,8 @@ use hickory_proto::rr::rdata::opt::EdnsCode;
 use super::cache::key::MAX_SCOPE_SERVERS;
 use super::cache::{CacheStats, Key, QueryFlags, Scope};
 use super::{wire, Forwarder};
-use crate::upstream::ForwardRequest;
+use crate::table::SandboxView;
+use crate::upstream::{CacheProbe, ForwardRequest, ProbeAnswer};
 
 /// Hits and misses of the questions of one network's sandboxes.
 #[derive(Debug, Default)]
@@ -40,7 +41,19 @@ impl Forwarder {
             edns: edns.is_some(),
         };
         let question = wire::question(&request.wire)?;
-        if let Some(own) = self.own_route(&request.sandbox_id) {
+        self.key_for(&request.sandbox_id, &request.view, flags, question)
+    }
+
+    /// The key of `question` asked with `flags` by the sandbox `sandbox_id`
+    /// that sees `view`.
+    fn key_for(
+        &self,
+        sandbox_id: &str,
+        view: &SandboxView,
+        flags: QueryFlags,
+        question: &[u8],
+    ) -> Option<Key> {
+        if let Some(own) = self.own_route(sandbox_id) {
             if !own.servers.is_empty() {
                 return Key::new(Scope::Sandbox(own.number), flags, question);
             }
@@ -48,7 +61,7 @@ impl Forwarder {
         // The same servers in the same order as `choose`, on the stack.
         let mut servers = [SocketAddr::from(([0, 0, 0, 0], 0)); MAX_SCOPE_SERVERS];
         let mut count = 0;
-        let zones = &request.view.zones;
+        let zones = &view.zones;
         for server in zones.iter().flat_map(|z| &z.network.dns) {
             if server.is_embedded_resolver() || servers[..count].contains(&server.0) {
                 continue;
@@ -65,13 +78,38 @@ impl Forwarder {
         Key::new(Scope::Host(self.host.generation()), flags, question)
     }
 
+    /// The cached answer to a plain question (see [`CacheProbe`]): the
+    /// same key, counters and reply as [`Self::lookup`] gives the request
+    /// built from it (a plain question has no EDNS options, so no client
+    /// subnet).
+    pub(super) fn lookup_plain(&self, probe: &CacheProbe<'_>) -> ProbeAnswer {
+        let Some(cache) = self.cache.as_ref() else {
+            return ProbeAnswer::Unasked;
+        };
+        let flags = QueryFlags {
+            rd: probe.recursion_desired,
+            cd: probe.checking_disabled,
+            dnssec_ok: probe.dnssec_ok,
+            edns: probe.edns,
+        };
+        let view = probe.view;
+        let Some(key) = self.key_for(&view.sandbox_id, view, flags, probe.question) else {
+            return ProbeAnswer::Unasked;
+        };
+        let answer = cache.get_within(&key, probe.id, probe.question, Instant::now(), probe.limit);
+        if answer != ProbeAnswer::Unasked {
+            self.count_network(view, matches!(answer, ProbeAnswer::Hit(_)));
+        }
+        answer
+    }
+
     /// The cached upstream answer to `request`, if any.
     pub(super) fn lookup(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
         let key = self.cache_key(request)?;
         let question = wire::question(&request.wire)?;
         let reply = cache.get(&key, request.query.metadata.id, question, Instant::now());
-        self.count_network(request, reply.is_some());
+        self.count_network(&request.view, reply.is_some());
         reply
     }
 
@@ -82,8 +120,8 @@ impl Forwarder {
         }
     }
 
-    fn count_network(&self, request: &ForwardRequest, hit: bool) {
-        for zone in &request.view.zones {
+    fn count_network(&self, view: &SandboxView, hit: bool) {
+        for zone in &view.zones {
             let name = zone.network.name.as_str();
             let bump = |counters: &NetworkCounters| {
                 let counter = if hit {

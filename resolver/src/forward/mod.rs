@@ -50,7 +50,9 @@ use foldhash::fast::RandomState;
 use thiserror::Error;
 
 use crate::response::Transport;
-use crate::upstream::{ForwardRequest, Upstream, UpstreamError, UpstreamFuture};
+use crate::upstream::{
+    CacheProbe, ForwardRequest, ProbeAnswer, Upstream, UpstreamError, UpstreamFuture,
+};
 use cache::Cache;
 use cached::NetworkCounters;
 use health::Health;
@@ -285,6 +287,10 @@ impl Upstream for Forwarder {
 
     fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
         self.lookup(request)
+    }
+
+    fn cached_plain(&self, probe: &CacheProbe<'_>) -> ProbeAnswer {
+        self.lookup_plain(probe)
     }
 
     fn refused(&self, request: &ForwardRequest) {

@@ -69,6 +69,7 @@ fn ten_thousand_malformed_edns_queries_log_a_bounded_number_of_lines_and_count_a
         domain: &LocalDomain::default(),
         stats: &stats,
         events: &events,
+        upstream: None,
     };
     let warnings = Arc::new(AtomicUsize::new(0));
     let subscriber = WarnCounter(Arc::clone(&warnings));

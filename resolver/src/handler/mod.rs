@@ -29,7 +29,7 @@ use crate::response::{
 use crate::shape::{self, Flaw};
 use crate::stats::{QueryResult, QueryStats};
 use crate::table::{EndpointTable, SandboxView};
-use crate::upstream::ForwardRequest;
+use crate::upstream::{ForwardRequest, Upstream};
 
 /// The resolver settings a handler needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,10 @@ pub struct HandlerContext<'a> {
     pub stats: &'a QueryStats,
     /// Where client-caused events are counted and logged.
     pub events: &'a EventLog,
+    /// Asked for a cached answer to a plain question before it becomes a
+    /// [`ForwardRequest`] ([`plain`]); `None` leaves every forwarded
+    /// question to the caller.
+    pub upstream: Option<&'a dyn Upstream>,
 }
 
 type Counted = Option<(Option<RecordType>, QueryResult)>;
@@ -149,10 +153,14 @@ fn handle(
         Some(Decided {
             view,
             decision,
+            cache_checked,
             message: Some(message),
-        }) => (message, Some((view, decision))),
+        }) => (message, Some((view, decision, cache_checked))),
         decided => match Message::from_vec(bytes) {
-            Ok(request) => (request, decided.map(|d| (d.view, d.decision))),
+            Ok(request) => (
+                request,
+                decided.map(|d| (d.view, d.decision, d.cache_checked)),
+            ),
             Err(_) => return (echo(ResponseCode::FormErr), malformed),
         },
     };
@@ -171,7 +179,7 @@ fn handle(
         return (Outcome::Reply(encode_within(reply, limit)), malformed);
     }
     let qtype = Some(request.queries[0].query_type());
-    let (view, decision) = match decided {
+    let (view, decision, cache_checked) = match decided {
         Some(decided) => decided,
         None => {
             let Some(view) = table.view(sandbox_id) else {
@@ -185,7 +193,7 @@ fn handle(
                 return (Outcome::Reply(encode_within(reply, limit)), refused);
             };
             let decision = answer(&view, &request.queries[0], domain, rng);
-            (view, decision)
+            (view, decision, false)
         }
     };
     let result = result_of(&decision);
@@ -198,6 +206,7 @@ fn handle(
             transport,
             reply_limit: limit,
             socket_hint: crate::secure_random::u32(),
+            cache_checked,
         };
         return (Outcome::Forward(Box::new(forwarded)), Some((qtype, result)));
     }
@@ -215,6 +224,8 @@ fn handle(
 struct Decided {
     view: Arc<SandboxView>,
     decision: Decision,
+    /// The cache was asked and had nothing.
+    cache_checked: bool,
     /// The whole message, when the plain path could build it from what it
     /// decoded ([`plain`]); else the caller decodes it.
     message: Option<Message>,
@@ -227,7 +238,8 @@ fn result_of(decision: &Decision) -> QueryResult {
         Decision::NoData { .. } => QueryResult::NoData,
         Decision::NxDomain { .. } => QueryResult::NxDomain,
         Decision::Refused => QueryResult::Refused,
-        Decision::ServFail | Decision::Forward => QueryResult::ServFail,
+        Decision::ServFail => QueryResult::ServFail,
+        Decision::Forward => QueryResult::Forwarded,
     }
 }
 

@@ -23,9 +23,12 @@ use hickory_proto::op::{Header, Message, Query};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::{direct_reply, result_of, Counted, Decided, HandlerContext, Outcome};
-use crate::answer::answer;
+use crate::answer::{answer, Decision};
 use crate::response::{limit_for, Transport};
 use crate::shape::Shape;
+use crate::stats::QueryResult;
+use crate::table::SandboxView;
+use crate::upstream::{CacheProbe, ProbeAnswer};
 
 /// A plain message's question and reply limit.
 pub(super) struct PlainQuestion {
@@ -88,9 +91,21 @@ pub(super) fn decide(
         return Plain::NoView;
     };
     let decision = answer(&view, &plain.query, context.domain, rng);
+    let qtype = Some(plain.query.query_type());
+    let mut cache_checked = false;
+    if let (Decision::Forward, Some(upstream), Some(shape)) = (&decision, context.upstream, shape) {
+        match upstream.cached_plain(&probe(bytes, shape, &view, plain.limit)) {
+            ProbeAnswer::Hit(reply) => {
+                let counted = Some((qtype, QueryResult::Forwarded));
+                return Plain::Replied((Outcome::Reply(reply), counted));
+            }
+            ProbeAnswer::Miss => cache_checked = true,
+            ProbeAnswer::Unasked => {}
+        }
+    }
     match direct_reply(&decision, bytes, shape, context.settings, plain.limit) {
         Some(reply) => {
-            let counted = Some((Some(plain.query.query_type()), result_of(&decision)));
+            let counted = Some((qtype, result_of(&decision)));
             Plain::Replied((Outcome::Reply(reply), counted))
         }
         None => {
@@ -101,9 +116,30 @@ pub(super) fn decide(
             Plain::Decided(Decided {
                 view,
                 decision,
+                cache_checked,
                 message,
             })
         }
+    }
+}
+
+/// What the cache is asked for a plain question (`shape` is its walk).
+fn probe<'a>(
+    bytes: &'a [u8],
+    shape: &Shape,
+    view: &'a SandboxView,
+    limit: usize,
+) -> CacheProbe<'a> {
+    let question = shape.question.clone().and_then(|range| bytes.get(range));
+    CacheProbe {
+        view,
+        question: question.unwrap_or_default(),
+        id: u16::from_be_bytes([bytes[0], bytes[1]]),
+        recursion_desired: bytes[2] & 0x01 != 0,
+        checking_disabled: bytes[3] & 0x10 != 0,
+        dnssec_ok: shape.opt.is_some_and(|opt| opt.dnssec_ok),
+        edns: shape.opt.is_some(),
+        limit,
     }
 }
 

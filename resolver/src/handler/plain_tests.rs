@@ -97,6 +97,7 @@ fn outcome(table: &EndpointTable, client: &str, bytes: &[u8], plain: bool) -> St
         domain: &LocalDomain::new("netagent.internal"),
         stats: &stats,
         events: &EventLog::new(Default::default(), "test"),
+        upstream: None,
     };
     let rng = &mut fastrand::Rng::with_seed(5);
     let (outcome, counted) = handle(&context, bytes, Transport::Udp, rng, plain);
@@ -137,4 +138,19 @@ fn a_sandbox_on_no_network_is_refused_either_way() {
     let plain = outcome(&table, "gone", &bytes, true);
     assert_eq!(plain, outcome(&table, "gone", &bytes, false));
     assert!(plain.contains(", Refused))"), "{plain}");
+}
+
+#[test]
+fn a_forwarded_question_counts_as_forwarded() {
+    let (table, client) = table();
+    for edns in [false, true] {
+        let mut message = query("nope.example.", RecordType::A);
+        if edns {
+            message.edns = Some(Edns::new());
+        }
+        let bytes = message.to_vec().unwrap();
+        let plain = outcome(&table, &client, &bytes, true);
+        assert!(plain.starts_with("forward"), "{plain}");
+        assert!(plain.ends_with("Some((Some(A), Forwarded))"), "{plain}");
+    }
 }

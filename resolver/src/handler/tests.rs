@@ -53,6 +53,7 @@ pub(super) fn ask(bytes: &[u8], transport: Transport) -> Outcome {
             domain: &LocalDomain::new("netagent.internal"),
             stats: &stats,
             events: &EventLog::new(Default::default(), "test"),
+            upstream: None,
         };
         handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
     })
@@ -254,6 +255,7 @@ fn a_sandbox_on_no_network_is_refused() {
         domain: &LocalDomain::default(),
         stats: &stats,
         events: &EventLog::new(Default::default(), "test"),
+        upstream: None,
     };
     let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());
     assert_eq!(stats.snapshot(), [("A", "refused", 1)]);

@@ -132,6 +132,7 @@ impl SandboxContext {
             domain: &self.core.domain,
             stats: &self.core.stats,
             events: &self.events,
+            upstream: Some(self.core.upstream.as_ref()),
         }
     }
 
@@ -170,6 +171,9 @@ impl SandboxContext {
     /// answered here, on the serving task, with no task, no permit and no
     /// packet upstream.
     fn cached(&self, request: &ForwardRequest) -> Option<Vec<u8>> {
+        if request.cache_checked {
+            return None;
+        }
         let bytes = self.core.upstream.cached(request)?;
         Some(forwarded_reply(request, Some(bytes), self.core.settings))
     }

@@ -67,6 +67,11 @@ impl Entry {
         })
     }
 
+    /// The reply's size in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Seconds the entry lives from when it was stored.
     pub fn lifetime(&self) -> u32 {
         self.lifetime

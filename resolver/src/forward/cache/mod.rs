@@ -29,6 +29,8 @@ use std::time::Instant;
 
 use foldhash::fast::RandomState;
 
+use crate::upstream::ProbeAnswer;
+
 pub use entry::Entry;
 pub use key::{Key, QueryFlags, Scope};
 
@@ -122,6 +124,35 @@ impl Cache {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         reply
+    }
+
+    /// [`Self::get`] for a client that takes at most `limit` bytes: an
+    /// entry larger than that is left alone and nothing is counted (the
+    /// caller's general path cuts it to fit).
+    pub fn get_within(
+        &self,
+        key: &Key,
+        id: u16,
+        question: &[u8],
+        now: Instant,
+        limit: usize,
+    ) -> ProbeAnswer {
+        let shard = self
+            .shard(key.as_bytes())
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = shard.map.get(key.as_bytes());
+        if entry.is_some_and(|entry| entry.size() > limit) {
+            return ProbeAnswer::Unasked;
+        }
+        let reply = entry.and_then(|entry| entry.serve(id, question, now));
+        drop(shard);
+        let (counter, answer) = match reply {
+            Some(reply) => (&self.counters.hits, ProbeAnswer::Hit(reply)),
+            None => (&self.counters.misses, ProbeAnswer::Miss),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        answer
     }
 
     /// Keeps `reply` under `key` if it may be cached (see [`entry`]);
