@@ -88,6 +88,17 @@ def fixed_rate_lines(results):
             cells.append(", ".join(f"{v:.2f}" for v in values) or "-")
             cells.append(f"{statistics.median(values):.2f}" if values else "-")
         lines.append(f"| {workload} | {clients} | " + " | ".join(cells) + " |")
+    # Issue #16's cache target: a cached forwarded answer within 1.2x of a
+    # local one's CPU, netagent against itself, round by round.
+    warm_to_local = [quotient(warm["cpu_us"], local["cpu_us"])
+                     for n in sorted({n for (_, _, n, _) in rows})
+                     for warm, local in [(rows.get(("forwarded-warm", "Q5000", n, "netagent-redirect")),
+                                          rows.get(("local", "Q5000", n, "netagent-redirect")))]
+                     if warm and local]
+    if warm_to_local:
+        lines += ["", "netagent (redirect) forwarded-warm / local, Q5000, each round: "
+                  + ", ".join(f"{v:.2f}" for v in warm_to_local)
+                  + f"; median {statistics.median(warm_to_local):.2f}."]
     return lines
 
 

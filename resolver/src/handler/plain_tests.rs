@@ -6,12 +6,9 @@ use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
-use super::tests::{query, table, SETTINGS};
-use super::{handle, HandlerContext, Outcome};
-use crate::events::EventLog;
-use crate::qname::LocalDomain;
+use super::tests::{query, table, with_context};
+use super::{handle, Outcome};
 use crate::response::Transport;
-use crate::stats::QueryStats;
 use crate::table::EndpointTable;
 
 const NAMES: [&str; 10] = [
@@ -89,18 +86,10 @@ fn mangle(mut bytes: Vec<u8>, rng: &mut fastrand::Rng) -> Vec<u8> {
 
 /// The outcome and count of `bytes`, by the plain path or not.
 fn outcome(table: &EndpointTable, client: &str, bytes: &[u8], plain: bool) -> String {
-    let stats = QueryStats::default();
-    let context = HandlerContext {
-        table,
-        sandbox_id: client,
-        settings: SETTINGS,
-        domain: &LocalDomain::new("netagent.internal"),
-        stats: &stats,
-        events: &EventLog::new(Default::default(), "test"),
-        upstream: None,
-    };
     let rng = &mut fastrand::Rng::with_seed(5);
-    let (outcome, counted) = handle(&context, bytes, Transport::Udp, rng, plain);
+    let (outcome, counted) = with_context(table, client, |context| {
+        handle(context, bytes, Transport::Udp, rng, plain)
+    });
     let outcome = match outcome {
         Outcome::Reply(reply) => format!("reply {reply:?}"),
         Outcome::Forward(request) => format!(

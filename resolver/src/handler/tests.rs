@@ -42,20 +42,33 @@ pub(super) fn query(name: &str, qtype: RecordType) -> Message {
     message
 }
 
+/// Runs `work` with a handler context for `client` of `table`: the test
+/// settings and domain, fresh counters, no upstream.
+pub(super) fn with_context<T>(
+    table: &EndpointTable,
+    client: &str,
+    work: impl FnOnce(&HandlerContext<'_>) -> T,
+) -> T {
+    let stats = QueryStats::default();
+    let events = EventLog::new(Default::default(), "test");
+    let domain = LocalDomain::new("netagent.internal");
+    work(&HandlerContext {
+        table,
+        sandbox_id: client,
+        settings: SETTINGS,
+        domain: &domain,
+        stats: &stats,
+        events: &events,
+        upstream: None,
+    })
+}
+
 pub(super) fn ask(bytes: &[u8], transport: Transport) -> Outcome {
     thread_local!(static TABLE: (EndpointTable, String) = table());
     TABLE.with(|(table, client)| {
-        let stats = QueryStats::default();
-        let context = HandlerContext {
-            table,
-            sandbox_id: client,
-            settings: SETTINGS,
-            domain: &LocalDomain::new("netagent.internal"),
-            stats: &stats,
-            events: &EventLog::new(Default::default(), "test"),
-            upstream: None,
-        };
-        handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(3))
+        with_context(table, client, |context| {
+            handle_message(context, bytes, transport, &mut fastrand::Rng::with_seed(3))
+        })
     })
 }
 
