@@ -47,6 +47,8 @@ pub struct ForwardRequest {
     /// that their answers come back together on one socket and are read
     /// in one `recvmmsg` after one wake-up. A spoofer's odds per forged
     /// datagram do not change: the socket was and stays unknown to him.
+    /// Drawn by the UDP serving loop, once per batch; 0 until then (a TCP
+    /// question is relayed over TCP and never uses it).
     pub socket_hint: u32,
     /// The cache was asked already (by [`Upstream::cached_plain`]) and had
     /// nothing: the serving task does not ask again.

@@ -68,15 +68,10 @@ where
         tokio::select! {
             Some((server, result)) = running.next(), if !running.is_empty() => {
                 asked.retain(|s| *s != server);
-                match result {
-                    Ok(answer) if !fails_over(&answer) => {
-                        health.succeeded(server, std::time::Instant::now());
-                        return Some(answer);
-                    }
-                    other => {
-                        tracing::debug!(%server, failure = ?other.as_ref().err(), "upstream failed: asking the next");
-                        health.failed(server, std::time::Instant::now());
-                        last_failure = other.ok().or(last_failure);
+                match judge(server, result, health) {
+                    Ok(answer) => return Some(answer),
+                    Err(failing) => {
+                        last_failure = failing.or(last_failure);
                         next_fallback = Instant::now();
                     }
                 }
@@ -109,21 +104,32 @@ async fn ask_one(
     health: &Health,
     attempt: impl Future<Output = Result<Vec<u8>, AttemptError>>,
 ) -> Option<Vec<u8>> {
-    let result = tokio::time::timeout_at(deadline, attempt).await;
+    match tokio::time::timeout_at(deadline, attempt).await {
+        Ok(result) => judge(server, result, health).map_or_else(|failing| failing, Some),
+        Err(_) => {
+            health.failed(server, std::time::Instant::now());
+            None
+        }
+    }
+}
+
+/// One try's result, recorded in `health`: `Ok` with a usable answer,
+/// else `Err` with the failing answer if there was one (SERVFAIL, say).
+fn judge(
+    server: SocketAddr,
+    result: Result<Vec<u8>, AttemptError>,
+    health: &Health,
+) -> Result<Vec<u8>, Option<Vec<u8>>> {
     let now = std::time::Instant::now();
     match result {
-        Ok(Ok(answer)) if !fails_over(&answer) => {
+        Ok(answer) if !fails_over(&answer) => {
             health.succeeded(server, now);
-            Some(answer)
+            Ok(answer)
         }
-        Ok(other) => {
+        other => {
             tracing::debug!(%server, failure = ?other.as_ref().err(), "upstream failed");
             health.failed(server, now);
-            other.ok()
-        }
-        Err(_) => {
-            health.failed(server, now);
-            None
+            Err(other.ok())
         }
     }
 }

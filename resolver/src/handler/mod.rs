@@ -141,7 +141,7 @@ fn handle(
         .as_ref()
         .filter(|_| plain_path)
         .and_then(|shape| plain::question(bytes, shape, transport, settings.edns_udp_size));
-    let decided = match plain {
+    let mut decided = match plain {
         Some(plain) => match plain::decide(context, bytes, shape.as_ref(), plain, rng) {
             plain::Plain::Replied(outcome) => return outcome,
             plain::Plain::Decided(decided) => Some(decided),
@@ -149,18 +149,10 @@ fn handle(
         },
         None => None,
     };
-    let (request, decided) = match decided {
-        Some(Decided {
-            view,
-            decision,
-            cache_checked,
-            message: Some(message),
-        }) => (message, Some((view, decision, cache_checked))),
-        decided => match Message::from_vec(bytes) {
-            Ok(request) => (
-                request,
-                decided.map(|d| (d.view, d.decision, d.cache_checked)),
-            ),
+    let request = match decided.as_mut().and_then(|decided| decided.message.take()) {
+        Some(message) => message,
+        None => match Message::from_vec(bytes) {
+            Ok(request) => request,
             Err(_) => return (echo(ResponseCode::FormErr), malformed),
         },
     };
@@ -179,7 +171,12 @@ fn handle(
         return (Outcome::Reply(encode_within(reply, limit)), malformed);
     }
     let qtype = Some(request.queries[0].query_type());
-    let (view, decision, cache_checked) = match decided {
+    let Decided {
+        view,
+        decision,
+        cache_checked,
+        ..
+    } = match decided {
         Some(decided) => decided,
         None => {
             let Some(view) = table.view(sandbox_id) else {
@@ -193,7 +190,12 @@ fn handle(
                 return (Outcome::Reply(encode_within(reply, limit)), refused);
             };
             let decision = answer(&view, &request.queries[0], domain, rng);
-            (view, decision, false)
+            Decided {
+                view,
+                decision,
+                cache_checked: false,
+                message: None,
+            }
         }
     };
     let result = result_of(&decision);
@@ -205,7 +207,7 @@ fn handle(
             view,
             transport,
             reply_limit: limit,
-            socket_hint: crate::secure_random::u32(),
+            socket_hint: 0,
             cache_checked,
         };
         return (Outcome::Forward(Box::new(forwarded)), Some((qtype, result)));

@@ -109,21 +109,10 @@ impl Cache {
     /// The reply for `key` at `now`, with the client's `id` and
     /// `question` (see [`Entry::serve`]), counted as a hit or a miss.
     pub fn get(&self, key: &Key, id: u16, question: &[u8], now: Instant) -> Option<Vec<u8>> {
-        let shard = self
-            .shard(key.as_bytes())
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        let reply = shard
-            .map
-            .get(key.as_bytes())
-            .and_then(|entry| entry.serve(id, question, now));
-        drop(shard);
-        let counter = match reply {
-            Some(_) => &self.counters.hits,
-            None => &self.counters.misses,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        reply
+        match self.get_within(key, id, question, now, usize::MAX) {
+            ProbeAnswer::Hit(reply) => Some(reply),
+            ProbeAnswer::Miss | ProbeAnswer::Unasked => None,
+        }
     }
 
     /// [`Self::get`] for a client that takes at most `limit` bytes: an
