@@ -223,7 +223,10 @@ fn overlay_names_and_tcp_cross_three_hosts() {
 #[test]
 fn overlay_agent_killed_its_names_go_with_its_lease_and_come_back_on_restart() {
     let underlay = Underlay::new();
-    let (h1, mut h2) = (underlay.host(1, 3), underlay.host(2, 3));
+    // A 6 s lease, renewed every 2 s: a restart has at least 4 s to publish
+    // again before the old lease lapses, which a loaded CI machine needs (a
+    // 3 s lease left 2 s, and the whole suite once took longer).
+    let (h1, mut h2) = (underlay.host(1, 6), underlay.host(2, 6));
     h1.cli(&["network", "create", "-d", "overlay", "app"])
         .assert_ok("create");
     assert!(within(Duration::from_secs(5), || lists_overlay(&h2, "app")).is_some());
@@ -243,7 +246,7 @@ fn overlay_agent_killed_its_names_go_with_its_lease_and_come_back_on_restart() {
         std::thread::sleep(Duration::from_millis(500));
     }
 
-    // Killed for good: b goes when h2's lease (3 s) expires.
+    // Killed for good: b goes when h2's lease (6 s) expires.
     h2.kill_daemon();
     let gone = within(Duration::from_secs(15), || {
         h1.dig_status("alpha", &["beta.app"]) == "NXDOMAIN"
