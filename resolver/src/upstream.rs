@@ -53,6 +53,13 @@ pub struct ForwardRequest {
     /// The cache was asked already (by [`Upstream::cached_plain`]) and had
     /// nothing: the serving task does not ask again.
     pub cache_checked: bool,
+    /// The only question its received batch forwarded (set by the UDP
+    /// serving loop): sent at once by the task that forwards it, rather
+    /// than queued for the pool's sender task, which exists to send a
+    /// batch's questions together in one `sendmmsg`. At a few thousand
+    /// questions a second every batch is one question, and the hand-off
+    /// was a task wake-up and poll of its own (issue #16).
+    pub alone: bool,
 }
 
 /// A plain question as a cache is asked it before any [`ForwardRequest`]

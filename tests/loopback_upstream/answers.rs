@@ -135,3 +135,45 @@ fn a_tcp_upstream_that_echoes_the_query_is_not_relayed_as_an_answer() {
     );
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
 }
+
+/// A question alone in flight leaves and comes back without the pool's
+/// sender task and the serving task's outbox; questions in flight together
+/// go through both, so that they leave and come back in batches (issue
+/// #16). Either way each client gets its own answer, once.
+#[test]
+fn a_burst_and_a_lone_question_each_get_their_own_answer() {
+    let upstream = FakeUpstream::start(Behaviour::Slow(Duration::from_millis(30), ANSWER));
+    let (resolver, _) = resolver_with_host(&[&upstream], DaemonConfig::default());
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let burst = 1..=24u16;
+    for id in burst.clone() {
+        let message = question(id, &format!("burst{id}.example."));
+        socket
+            .send_to(&message.to_vec().unwrap(), resolver.addr)
+            .unwrap();
+    }
+    let mut answered = Vec::new();
+    let mut buffer = vec![0u8; 65535];
+    for _ in burst.clone() {
+        let len = socket.recv(&mut buffer).expect("every burst question answered");
+        let reply = Message::from_vec(&buffer[..len]).unwrap();
+        let id = reply.metadata.id;
+        assert_eq!(
+            reply.queries[0].name().to_ascii(),
+            format!("burst{id}.example."),
+            "the answer is to the client's own question"
+        );
+        assert_eq!(address(&reply), Some(ANSWER));
+        answered.push(id);
+    }
+    answered.sort_unstable();
+    assert_eq!(answered, burst.collect::<Vec<_>>(), "each once");
+    for id in [100, 101] {
+        let (reply, _) = ask(&resolver, &question(id, &format!("lone{id}.example.")));
+        assert_eq!((reply.metadata.id, address(&reply)), (id, Some(ANSWER)));
+    }
+    assert_eq!(upstream.udp_packets(), 26);
+}

@@ -113,10 +113,11 @@ impl Forwarder {
         reply
     }
 
-    /// Keeps an upstream's `answer` under `key`, if it may be cached.
-    pub(super) fn keep(&self, key: Option<&Key>, answer: &[u8]) {
+    /// Keeps an upstream's `answer`, come `now`, under `key`, if it may be
+    /// cached.
+    pub(super) fn keep(&self, key: Option<&Key>, answer: &[u8], now: Instant) {
         if let (Some(cache), Some(key)) = (&self.cache, key) {
-            cache.insert(key, answer, Instant::now());
+            cache.insert(key, answer, now);
         }
     }
 

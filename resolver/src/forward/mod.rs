@@ -102,7 +102,13 @@ impl Route {
     ) -> Result<Vec<u8>, AttemptError> {
         let query = &request.wire;
         match request.transport {
-            Transport::Udp => self.pool.exchange(server, query, request.socket_hint).await,
+            Transport::Udp => {
+                let sending = pool::Sending {
+                    socket_hint: request.socket_hint,
+                    at_once: request.alone,
+                };
+                self.pool.exchange(server, query, sending).await
+            }
             Transport::Tcp => tcp::exchange(self.factory.as_ref(), server, query).await,
         }
     }
@@ -254,13 +260,14 @@ impl Forwarder {
         ForwardStats::bump(&self.stats.forwarded);
         self.ticker.question();
         let started = std::time::Instant::now();
-        let plan = self.health.plan(&servers, std::time::Instant::now());
+        let plan = self.health.plan(&servers, started);
         let attempt = |server| route.exchange(server, request);
-        match race(plan, self.timing, &self.health, attempt).await {
+        match race(plan, self.timing, started, &self.health, attempt).await {
             Some(answer) => {
-                self.keep(key.as_ref(), &answer);
+                let answered = std::time::Instant::now();
+                self.keep(key.as_ref(), &answer, answered);
                 ForwardStats::bump(&self.stats.answered);
-                let micros = started.elapsed().as_micros() as u64;
+                let micros = answered.duration_since(started).as_micros() as u64;
                 self.stats
                     .answer_micros
                     .fetch_add(micros, Ordering::Relaxed);

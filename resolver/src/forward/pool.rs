@@ -28,8 +28,9 @@ use super::sockets::{Family, SocketFactory};
 use super::stats::ForwardStats;
 use super::wire;
 use super::AttemptError;
+use crate::udp_io::outbox::Outbox;
 use crate::udp_io::recv::with_answers_received;
-use crate::udp_io::send::{send_all, Outbox};
+use crate::udp_io::send::send_all;
 use crate::udp_io::socket::ReadOnlyUdp;
 
 /// Sockets per address family. Sixteen random ports and a random 16-bit id
@@ -37,6 +38,17 @@ use crate::udp_io::socket::ReadOnlyUdp;
 /// if it knew the ports, and one in 1.8 billion if not
 /// ([`crate::secure_random`]).
 pub const SOCKETS_PER_FAMILY: usize = 16;
+
+/// How a question leaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sending {
+    /// Which socket asks (modulo their number):
+    /// [`crate::upstream::ForwardRequest::socket_hint`].
+    pub socket_hint: u32,
+    /// Sent at once rather than queued for the socket's sender task:
+    /// [`crate::upstream::ForwardRequest::alone`].
+    pub at_once: bool,
+}
 
 type PendingKey = (u16, SocketAddr);
 
@@ -48,6 +60,7 @@ struct Pending {
 type PendingMap = Mutex<HashMap<PendingKey, Pending, RandomState>>;
 
 struct PooledSocket {
+    socket: Arc<ReadOnlyUdp>,
     pending: Arc<PendingMap>,
     outgoing: Arc<Outbox>,
     /// The reader and the sender.
@@ -76,15 +89,14 @@ impl UdpPool {
         Ok(UdpPool { v4, v6 })
     }
 
-    /// Sends `query` to `server` from the socket `socket_hint` picks (a
-    /// random number, [`crate::upstream::ForwardRequest::socket_hint`])
-    /// with a fresh random id, and waits for the matching answer (the
-    /// caller bounds the wait). The answer carries the id we chose.
+    /// Sends `query` to `server` from the socket `sending.socket_hint`
+    /// picks, with a fresh random id, and waits for the matching answer
+    /// (the caller bounds the wait). The answer carries the id we chose.
     pub async fn exchange(
         &self,
         server: SocketAddr,
         query: &[u8],
-        socket_hint: u32,
+        sending: Sending,
     ) -> Result<Vec<u8>, AttemptError> {
         let sockets = match Family::of(&server) {
             Family::V4 => &self.v4,
@@ -93,7 +105,7 @@ impl UdpPool {
         if sockets.is_empty() {
             return Err(AttemptError::NoSocket);
         }
-        let pooled = &sockets[socket_hint as usize % sockets.len()];
+        let pooled = &sockets[sending.socket_hint as usize % sockets.len()];
         let question = wire::question(query).ok_or(AttemptError::Malformed)?;
         let (sender, receiver) = oneshot::channel();
         let key = register(&pooled.pending, server, question, sender);
@@ -103,7 +115,16 @@ impl UdpPool {
         };
         let mut message = query.to_vec();
         wire::set_id(&mut message, key.0);
-        pooled.outgoing.push(message, server);
+        if sending.at_once {
+            // Refused by the kernel (no route, say): fail over now, as the
+            // sender task's refusal does.
+            pooled
+                .outgoing
+                .send_or_queue(pooled.socket.raw_fd(), message, server)
+                .map_err(|_| AttemptError::SendFailed)?;
+        } else {
+            pooled.outgoing.push(message, server);
+        }
         // Closed without an answer: the sender could not send it.
         receiver.await.map_err(|_| AttemptError::SendFailed)
     }
@@ -125,11 +146,12 @@ fn make_sockets(
                 Arc::clone(stats),
             ));
             let sender = tokio::spawn(send_queries(
-                socket,
+                Arc::clone(&socket),
                 Arc::clone(&pending),
                 Arc::clone(&outgoing),
             ));
             Ok(PooledSocket {
+                socket,
                 pending,
                 outgoing,
                 tasks: [reader, sender],

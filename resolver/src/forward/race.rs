@@ -30,11 +30,13 @@ pub struct Timing {
 }
 
 /// Asks the servers of `plan` with `attempt` as the module describes and
-/// records each outcome in `health`. Returns the answer to relay, or
-/// `None` when no server answered at all.
+/// records each outcome in `health`; `timing` counts from `start` (the
+/// caller's clock reading, shared: one reading less per question). Returns
+/// the answer to relay, or `None` when no server answered at all.
 pub async fn race<F, Fut>(
     plan: Plan,
     timing: Timing,
+    start: std::time::Instant,
     health: &Health,
     attempt: F,
 ) -> Option<Vec<u8>>
@@ -42,7 +44,7 @@ where
     F: Fn(SocketAddr) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, AttemptError>>,
 {
-    let start = Instant::now();
+    let start = Instant::from_std(start);
     let deadline = start + timing.total;
     if let ([server], None) = (plan.order.as_slice(), plan.probe) {
         return ask_one(*server, deadline, health, attempt(*server)).await;

@@ -209,6 +209,7 @@ fn handle(
             reply_limit: limit,
             socket_hint: 0,
             cache_checked,
+            alone: false,
         };
         return (Outcome::Forward(Box::new(forwarded)), Some((qtype, result)));
     }

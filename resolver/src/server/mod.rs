@@ -154,6 +154,13 @@ impl SandboxContext {
         })
     }
 
+    /// Questions of this sandbox being forwarded now, over UDP and TCP.
+    fn forwards_in_flight(&self) -> usize {
+        self.core
+            .max_in_flight_per_sandbox
+            .saturating_sub(self.forward_slots.available_permits())
+    }
+
     /// Relays a question and returns the client's reply bytes.
     async fn forward(&self, request: &ForwardRequest) -> Vec<u8> {
         let upstream = self.core.upstream.forward(request).await;

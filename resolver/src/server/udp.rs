@@ -12,19 +12,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::SandboxContext;
+use super::{ForwardPermits, SandboxContext};
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
+use crate::udp_io::outbox::Outbox;
 use crate::udp_io::recv::with_received;
-use crate::udp_io::send::{send_all, Outbox};
+use crate::udp_io::send::send_all;
 use crate::udp_io::socket::ReadOnlyUdp;
+use crate::upstream::ForwardRequest;
 
 type Replies = Vec<(Vec<u8>, SocketAddr)>;
+type Forwards = Vec<(Box<ForwardRequest>, SocketAddr, ForwardPermits)>;
 
 /// Serves queries on `socket` until the task is aborted.
 pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>) {
     let mut rng = fastrand::Rng::new();
     let mut replies: Replies = Vec::new();
+    let mut forwards: Forwards = Vec::new();
     let outbox = Arc::new(Outbox::default());
     loop {
         // Woken by a query or by a forwarded question's reply; either way
@@ -38,9 +42,6 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
             return;
         }
         outbox.drain_into(&mut replies);
-        // One upstream socket for all of a batch's forwarded questions, so
-        // they leave together; drawn only when one is forwarded.
-        let mut socket_hint = None;
         let handled = socket.try_read(|fd| {
             with_received(|received| {
                 received.drain(fd, |bytes, peer| {
@@ -49,17 +50,8 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
                         Outcome::Reply(reply) => replies.push((reply, peer)),
                         Outcome::Forward(request)
                             if queue_cached(&context, &request, peer, &mut replies) => {}
-                        Outcome::Forward(mut request) => match context.try_forward_slot() {
-                            Some(permits) => {
-                                request.socket_hint =
-                                    *socket_hint.get_or_insert_with(crate::secure_random::u32);
-                                let (context, outbox) = (Arc::clone(&context), Arc::clone(&outbox));
-                                tokio::spawn(async move {
-                                    let reply = context.forward(&request).await;
-                                    outbox.push(reply, peer);
-                                    drop(permits);
-                                });
-                            }
+                        Outcome::Forward(request) => match context.try_forward_slot() {
+                            Some(permits) => forwards.push((request, peer, permits)),
                             None => replies.push((context.refuse(&request), peer)),
                         },
                         Outcome::Drop => {}
@@ -68,6 +60,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
             })
         });
         flush(&socket, &mut replies);
+        spawn_forwards(&context, &socket, &outbox, &mut forwards);
         match handled {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
@@ -88,7 +81,7 @@ fn short(context: &SandboxContext) -> &str {
 /// returns whether it did.
 fn queue_cached(
     context: &SandboxContext,
-    request: &crate::upstream::ForwardRequest,
+    request: &ForwardRequest,
     peer: SocketAddr,
     replies: &mut Replies,
 ) -> bool {
@@ -97,6 +90,44 @@ fn queue_cached(
     };
     replies.push((reply, peer));
     true
+}
+
+/// Starts a task for each of a batch's forwarded questions. They share
+/// one upstream socket, so that they leave together and their answers
+/// come back together (drawn per batch); a batch's only question is sent
+/// by its own task at once ([`ForwardRequest::alone`]).
+///
+/// A reply goes back through the serving task's outbox, so that replies
+/// whose answers came back together leave in one `sendmmsg`; but when its
+/// question is the sandbox's only one in flight, no other reply can join
+/// it, and its task sends it at once: one task wake-up and poll fewer per
+/// forwarded question at low rates (issue #16).
+fn spawn_forwards(
+    context: &Arc<SandboxContext>,
+    socket: &Arc<ReadOnlyUdp>,
+    outbox: &Arc<Outbox>,
+    forwards: &mut Forwards,
+) {
+    if forwards.is_empty() {
+        return;
+    }
+    let socket_hint = crate::secure_random::u32();
+    let alone = forwards.len() == 1;
+    for (mut request, peer, permits) in forwards.drain(..) {
+        request.socket_hint = socket_hint;
+        request.alone = alone;
+        let (context, outbox) = (Arc::clone(context), Arc::clone(outbox));
+        let socket = Arc::clone(socket);
+        tokio::spawn(async move {
+            let reply = context.forward(&request).await;
+            if context.forwards_in_flight() > 1 {
+                outbox.push(reply, peer);
+            } else if let Err(err) = outbox.send_or_queue(socket.raw_fd(), reply, peer) {
+                tracing::debug!(%err, %peer, "udp send failed");
+            }
+            drop(permits);
+        });
+    }
 }
 
 /// Sends the batch's replies; any the socket's buffer could not take at

@@ -7,9 +7,11 @@
 //!   held per thread rather than per socket.
 //! - [`send`]: a batch per `sendmmsg(2)`, datagrams of one size to one peer
 //!   joined into a UDP GSO message.
+//! - [`outbox`]: datagrams queued by any task for the one that sends them.
 //! - [`socket`]: a socket registered for reading only, so that a send does
 //!   not wake the runtime for nothing.
 
+pub(crate) mod outbox;
 pub(crate) mod recv;
 pub(crate) mod send;
 pub(crate) mod socket;

@@ -21,8 +21,6 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
 
 use socket2::SockAddr;
 
@@ -68,69 +66,6 @@ fn plan(replies: &[(Vec<u8>, SocketAddr)], gso: bool) -> Vec<Message> {
         }
     }
     messages
-}
-
-/// Datagrams waiting for the task that sends them: pushed by any task,
-/// taken all at once, so what came together leaves in one [`send_all`].
-///
-/// A mutex around the queue and the sending task's waker rather than a
-/// `tokio::sync::Notify`: the serving loop asks whether anything is queued
-/// on every wake-up, and a `Notify` registered and removed a waiter under
-/// its own lock each time (callgrind, issue #16).
-#[derive(Default)]
-pub(crate) struct Outbox {
-    state: Mutex<OutboxState>,
-}
-
-#[derive(Default)]
-struct OutboxState {
-    datagrams: Vec<(Vec<u8>, SocketAddr)>,
-    /// The task waiting for the queue to fill, if one is.
-    waiting: Option<Waker>,
-}
-
-impl Outbox {
-    fn state(&self) -> std::sync::MutexGuard<'_, OutboxState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues a datagram; the first after the queue was emptied wakes the
-    /// sending task.
-    pub(crate) fn push(&self, datagram: Vec<u8>, peer: SocketAddr) {
-        let mut state = self.state();
-        state.datagrams.push((datagram, peer));
-        let waiting = (state.datagrams.len() == 1)
-            .then(|| state.waiting.take())
-            .flatten();
-        drop(state);
-        if let Some(waker) = waiting {
-            waker.wake();
-        }
-    }
-
-    /// Moves every queued datagram to the end of `into`.
-    pub(crate) fn drain_into(&self, into: &mut Vec<(Vec<u8>, SocketAddr)>) {
-        into.append(&mut self.state().datagrams);
-    }
-
-    /// Ready when something is queued; otherwise the task of `cx` is woken
-    /// by the next [`Self::push`].
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.state();
-        if !state.datagrams.is_empty() {
-            return Poll::Ready(());
-        }
-        match &mut state.waiting {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waiting => *waiting = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-
-    /// Waits until something is queued.
-    pub(crate) async fn ready(&self) {
-        std::future::poll_fn(|cx| self.poll_ready(cx)).await;
-    }
 }
 
 /// Sends `replies`, removing those that went out; what stays is what the
@@ -185,7 +120,7 @@ fn send_with(fd: RawFd, replies: &mut Vec<(Vec<u8>, SocketAddr)>, gso_works: &At
 }
 
 /// Sends one datagram without waiting.
-fn send_one(fd: RawFd, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
+pub(super) fn send_one(fd: RawFd, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
     let name = SockAddr::from(peer);
     // SAFETY: the buffer and the address live until the call returns; the
     // kernel only reads them.
