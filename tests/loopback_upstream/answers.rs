@@ -158,7 +158,9 @@ fn a_burst_and_a_lone_question_each_get_their_own_answer() {
     let mut answered = Vec::new();
     let mut buffer = vec![0u8; 65535];
     for _ in burst.clone() {
-        let len = socket.recv(&mut buffer).expect("every burst question answered");
+        let len = socket
+            .recv(&mut buffer)
+            .expect("every burst question answered");
         let reply = Message::from_vec(&buffer[..len]).unwrap();
         let id = reply.metadata.id;
         assert_eq!(

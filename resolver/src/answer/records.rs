@@ -201,7 +201,8 @@ pub(super) fn network_suffix(
     own_apexes: bool,
 ) -> Option<Decision> {
     let name = key.as_str();
-    if view.is_network(name) {
+    let max_labels = view.network_max_labels();
+    if key.labels() <= max_labels && view.is_network(name) {
         let apex_labels = key.labels();
         return Some(match view.is_attached_to(name) {
             true if own_apexes => at_apex(qtype, apex_labels),
@@ -210,6 +211,7 @@ pub(super) fn network_suffix(
         });
     }
     key.parent_suffixes()
+        .skip_while(|&(_, labels)| labels > max_labels)
         .find(|(suffix, _)| view.is_network(suffix))
         .map(|(_, apex_labels)| Decision::NxDomain { apex_labels })
 }

@@ -10,8 +10,37 @@ use foldhash::fast::RandomState;
 
 use super::zone::NetworkZone;
 
-/// Lower-case names of every network the table knows.
-pub type NetworkNames = HashSet<Box<str>, RandomState>;
+/// Lower-case names of every network the table knows, and the most
+/// labels any of them has.
+#[derive(Debug, Default)]
+pub struct NetworkNames {
+    names: HashSet<Box<str>, RandomState>,
+    max_labels: u8,
+}
+
+impl NetworkNames {
+    /// Whether `key` (lower case) is one of the names.
+    pub fn contains(&self, key: &str) -> bool {
+        self.names.contains(key)
+    }
+
+    /// The most labels a network's name has (0 with no networks): a name,
+    /// or a name's suffix, of more labels is no network's. Network names
+    /// have one label as a rule and forwarded names three or more, so a
+    /// forwarded name's suffixes need no lookup but the last (issue #16).
+    pub fn max_labels(&self) -> u8 {
+        self.max_labels
+    }
+}
+
+impl FromIterator<Box<str>> for NetworkNames {
+    fn from_iter<I: IntoIterator<Item = Box<str>>>(names: I) -> Self {
+        let names: HashSet<Box<str>, RandomState> = names.into_iter().collect();
+        let labels = |name: &str| name.split('.').count().min(usize::from(u8::MAX)) as u8;
+        let max_labels = names.iter().map(|name| labels(name)).max().unwrap_or(0);
+        NetworkNames { names, max_labels }
+    }
+}
 
 /// An immutable snapshot of what one sandbox sees. Replaced whole whenever
 /// one of its networks changes; a query holds one `Arc` of it.
@@ -35,6 +64,12 @@ impl SandboxView {
     /// Whether `key` (lower case) names a network on the host.
     pub fn is_network(&self, key: &str) -> bool {
         self.networks.contains(key)
+    }
+
+    /// The most labels a network's name on the host has
+    /// ([`NetworkNames::max_labels`]).
+    pub fn network_max_labels(&self) -> u8 {
+        self.networks.max_labels()
     }
 
     /// Whether `key` (lower case) names a network this sandbox is on.

@@ -216,6 +216,32 @@ fn other_networks_are_invisible_and_never_forwarded_by_suffix() {
     check(&view, "other", RecordType::A, Want::NxDomain(1));
 }
 
+/// Only suffixes of no more labels than the longest network name are
+/// looked up (issue #16); a network name of two labels still owns its
+/// names, however deep.
+#[test]
+fn a_network_named_with_a_dot_still_owns_its_suffix() {
+    let table = EndpointTable::new();
+    for name in ["app", "corp.lan"] {
+        table.add_network(network(name)).unwrap();
+    }
+    let client = endpoint("client", "app", "10.0.0.10");
+    table.connect(client.clone()).unwrap();
+    let view = table.view(&client.id).unwrap();
+    assert_eq!(view.network_max_labels(), 2);
+    check(&view, "corp.lan", RecordType::A, Want::NxDomain(2));
+    check(&view, "x.corp.lan", RecordType::A, Want::NxDomain(2));
+    check(
+        &view,
+        "a.b.c.Corp.LAN.",
+        RecordType::AAAA,
+        Want::NxDomain(2),
+    );
+    check(&view, "a.b.app", RecordType::A, Want::NxDomain(1));
+    check(&view, "lan", RecordType::A, Want::Forward);
+    check(&view, "corp.lan.example", RecordType::A, Want::Forward);
+}
+
 #[test]
 fn everything_else_is_forwarded() {
     let (_table, view) = fixture();
