@@ -63,6 +63,7 @@ fn handle(bytes: &[u8], transport: Transport) -> Outcome {
         stats: &stats,
         events: &events,
         upstream: None,
+        known_view: None,
     };
     handle_message(&context, bytes, transport, &mut fastrand::Rng::with_seed(1))
 }

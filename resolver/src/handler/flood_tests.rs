@@ -70,6 +70,7 @@ fn ten_thousand_malformed_edns_queries_log_a_bounded_number_of_lines_and_count_a
         stats: &stats,
         events: &events,
         upstream: None,
+        known_view: None,
     };
     let warnings = Arc::new(AtomicUsize::new(0));
     let subscriber = WarnCounter(Arc::clone(&warnings));

@@ -92,6 +92,21 @@ pub struct HandlerContext<'a> {
     /// [`ForwardRequest`] ([`plain`]); `None` leaves every forwarded
     /// question to the caller.
     pub upstream: Option<&'a dyn Upstream>,
+    /// The sandbox's view as its serving loop keeps it
+    /// ([`crate::table::CachedView`]);
+    /// `None` reads it from `table` for each message.
+    pub known_view: Option<&'a Arc<SandboxView>>,
+}
+
+impl HandlerContext<'_> {
+    /// The sandbox's view: the one its serving loop keeps, else the
+    /// table's; `None` while the sandbox is on no network.
+    fn view(&self) -> Option<Arc<SandboxView>> {
+        match self.known_view {
+            Some(view) => Some(Arc::clone(view)),
+            None => self.table.view(self.sandbox_id),
+        }
+    }
 }
 
 type Counted = Option<(Option<RecordType>, QueryResult)>;
@@ -106,11 +121,7 @@ fn handle(
     plain_path: bool,
 ) -> (Outcome, Counted) {
     let HandlerContext {
-        table,
-        sandbox_id,
-        settings,
-        domain,
-        ..
+        settings, domain, ..
     } = *context;
     let malformed = Some((None, QueryResult::Malformed));
     let Some(header) = bytes.first_chunk::<12>() else {
@@ -179,7 +190,7 @@ fn handle(
     } = match decided {
         Some(decided) => decided,
         None => {
-            let Some(view) = table.view(sandbox_id) else {
+            let Some(view) = context.view() else {
                 let refused = Some((qtype, QueryResult::Refused));
                 let reply = reply_to(
                     &request,

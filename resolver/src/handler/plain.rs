@@ -87,7 +87,7 @@ pub(super) fn decide(
     plain: PlainQuestion,
     rng: &mut fastrand::Rng,
 ) -> Plain {
-    let Some(view) = context.table.view(context.sandbox_id) else {
+    let Some(view) = context.view() else {
         return Plain::NoView;
     };
     let decision = answer(&view, &plain.query, context.domain, rng);

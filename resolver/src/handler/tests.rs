@@ -60,6 +60,7 @@ pub(super) fn with_context<T>(
         stats: &stats,
         events: &events,
         upstream: None,
+        known_view: None,
     })
 }
 
@@ -269,8 +270,41 @@ fn a_sandbox_on_no_network_is_refused() {
         stats: &stats,
         events: &EventLog::new(Default::default(), "test"),
         upstream: None,
+        known_view: None,
     };
     let outcome = handle_message(&context, &bytes, Transport::Udp, &mut fastrand::Rng::new());
     assert_eq!(stats.snapshot(), [("A", "refused", 1)]);
     assert_rcode(&outcome, ResponseCode::Refused);
+}
+
+/// The serving loop hands the handler the view it keeps
+/// ([`crate::table::CachedView`]); the handler answers from that view,
+/// whether a question takes the plain path or the general one.
+#[test]
+fn the_view_the_loop_keeps_is_the_one_answered_from() {
+    let (table, client) = table();
+    let kept = table.view(&client).unwrap();
+    let web = endpoint("web", "app", "10.0.0.2");
+    table.disconnect(&web.id, "app").unwrap();
+    let bytes = query("web", RecordType::A).to_vec().unwrap();
+    for plain_path in [true, false] {
+        let answered = |known_view| {
+            with_context(&table, &client, |context| {
+                let context = HandlerContext {
+                    known_view,
+                    ..*context
+                };
+                let rng = &mut fastrand::Rng::with_seed(1);
+                super::handle(&context, &bytes, Transport::Udp, rng, plain_path).0
+            })
+        };
+        assert!(
+            matches!(answered(Some(&kept)), Outcome::Reply(_)),
+            "web is in the kept view"
+        );
+        assert!(
+            matches!(answered(None), Outcome::Forward(_)),
+            "and gone from the table's"
+        );
+    }
 }

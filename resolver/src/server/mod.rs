@@ -38,7 +38,7 @@ use crate::events::{Event, EventCounts, EventLog};
 use crate::handler::{forwarded_reply, refused_reply, AnswerSettings, HandlerContext};
 use crate::qname::LocalDomain;
 use crate::stats::QueryStats;
-use crate::table::EndpointTable;
+use crate::table::{EndpointTable, SandboxView};
 use crate::udp_io::socket::ReadOnlyUdp;
 use crate::upstream::{ForwardRequest, Upstream};
 
@@ -123,8 +123,14 @@ struct ForwardPermits {
 }
 
 impl SandboxContext {
-    /// What the message handler needs, borrowed from here.
+    /// What the message handler needs, borrowed from here, with the
+    /// sandbox's view read from the table for each message.
     fn handler(&self) -> HandlerContext<'_> {
+        self.handler_with(None)
+    }
+
+    /// [`Self::handler`] with the view the serving loop keeps.
+    fn handler_with<'a>(&'a self, known_view: Option<&'a Arc<SandboxView>>) -> HandlerContext<'a> {
         HandlerContext {
             table: &self.core.table,
             sandbox_id: &self.sandbox_id,
@@ -133,6 +139,7 @@ impl SandboxContext {
             stats: &self.core.stats,
             events: &self.events,
             upstream: Some(self.core.upstream.as_ref()),
+            known_view,
         }
     }
 

@@ -15,6 +15,7 @@ use std::task::Poll;
 use super::{ForwardPermits, SandboxContext};
 use crate::handler::{handle_message, Outcome};
 use crate::response::Transport;
+use crate::table::CachedView;
 use crate::udp_io::outbox::Outbox;
 use crate::udp_io::recv::with_received;
 use crate::udp_io::send::send_all;
@@ -29,6 +30,7 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
     let mut rng = fastrand::Rng::new();
     let mut replies: Replies = Vec::new();
     let mut forwards: Forwards = Vec::new();
+    let mut view = CachedView::default();
     let outbox = Arc::new(Outbox::default());
     loop {
         // Woken by a query or by a forwarded question's reply; either way
@@ -42,11 +44,15 @@ pub(super) async fn serve(context: Arc<SandboxContext>, socket: Arc<ReadOnlyUdp>
             return;
         }
         outbox.drain_into(&mut replies);
+        // Once per batch, not per question: the table may change between
+        // wake-ups, and a batch is read in a few microseconds.
+        let known_view = view.current(&context.core.table, &context.sandbox_id);
+        let handler = context.handler_with(known_view);
         let handled = socket.try_read(|fd| {
             with_received(|received| {
                 received.drain(fd, |bytes, peer| {
                     let Some(peer) = peer else { return };
-                    match handle_message(&context.handler(), bytes, Transport::Udp, &mut rng) {
+                    match handle_message(&handler, bytes, Transport::Udp, &mut rng) {
                         Outcome::Reply(reply) => replies.push((reply, peer)),
                         Outcome::Forward(request)
                             if queue_cached(&context, &request, peer, &mut replies) => {}

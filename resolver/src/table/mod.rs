@@ -16,9 +16,11 @@
 //! - [`publish`]: how a write's new zones and views are made and published.
 //! - [`zone`]: one network's names and reverse index.
 //! - [`view`]: what one sandbox can see.
+//! - [`cached_view`]: a view a serving loop keeps until the table changes.
 //! - [`snapshot`]: the JSON form of the table (`dns table --format json`,
 //!   `dns serve --table FILE`).
 
+mod cached_view;
 mod publish;
 pub mod snapshot;
 mod state;
@@ -26,6 +28,7 @@ pub mod view;
 pub mod zone;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use config::{NameServer, ServicePort};
@@ -35,6 +38,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use cached_view::CachedView;
 pub use snapshot::TableSnapshot;
 pub use view::{NetworkNames, SandboxView};
 pub use zone::{NetworkZone, ZoneEndpoint};
@@ -182,6 +186,8 @@ pub struct EndpointTable {
     state: Mutex<TableState>,
     zones: DashMap<Box<str>, Arc<NetworkZone>, RandomState>,
     views: DashMap<Box<str>, Arc<SandboxView>, RandomState>,
+    /// Raised after each write's views are all published ([`Self::generation`]).
+    generation: AtomicU64,
 }
 
 impl EndpointTable {
@@ -196,6 +202,14 @@ impl EndpointTable {
         self.views
             .get(sandbox_id)
             .map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// Changes after every write, once all the views it changed are
+    /// published: a view read after seeing a value is at least as new as
+    /// that write, so a reader may keep a view while this stays the same
+    /// ([`CachedView`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The current zone of a network, by name in any case.

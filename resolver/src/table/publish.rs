@@ -2,6 +2,7 @@
 //! new views of the sandboxes that see them (module documentation of
 //! [`super`]).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::state::TableState;
@@ -24,6 +25,17 @@ impl EndpointTable {
     /// new views for every sandbox that sees one of them (every sandbox
     /// when the set of networks changed) and for `sandboxes` themselves.
     pub(super) fn publish(
+        &self,
+        state: &mut TableState,
+        edits: &[(&str, ZoneEdit)],
+        sandboxes: &[&str],
+    ) {
+        self.publish_views(state, edits, sandboxes);
+        // After every view: a reader that sees the new value reads them.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn publish_views(
         &self,
         state: &mut TableState,
         edits: &[(&str, ZoneEdit)],
