@@ -12,7 +12,8 @@
 //! and a sender task: questions are queued and the sender sends what has
 //! queued up in one `sendmmsg` (equal-sized ones to one server as a UDP
 //! GSO message, [`crate::udp_io::send`]), so the questions of one received
-//! batch leave together. Sockets are registered for reading only
+//! batch leave together; a batch's only question is sent at once by the
+//! task that asks it ([`Sending::at_once`]). Sockets are registered for reading only
 //! ([`ReadOnlyUdp`]): a question sent must not wake the runtime again.
 
 use std::collections::HashMap;

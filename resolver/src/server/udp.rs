@@ -3,7 +3,10 @@
 //! handed to a task each within the forwarding bounds. A forwarded
 //! question's reply goes back through the serving task too (an
 //! [`Outbox`]): replies that come back together leave in one `sendmmsg`
-//! ([`crate::udp_io::send`]) rather than a system call each. The socket
+//! ([`crate::udp_io::send`]) rather than a system call each; a reply
+//! that no other can join (its question the sandbox's only one in
+//! flight) is sent by its own task. The sandbox's view is kept between
+//! wake-ups ([`CachedView`]). The socket
 //! is registered for reading only ([`ReadOnlyUdp`]): a reply sent must not
 //! wake the loop again.
 
