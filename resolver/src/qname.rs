@@ -44,6 +44,50 @@ impl NameKey {
         Some(key)
     }
 
+    /// The key of the name at the start of `bytes` as it stands on the
+    /// wire, and its length there: what [`Self::of`] gives for the name a
+    /// decoder reads from those bytes, without decoding it (the plain path,
+    /// issue #16). `None` when `of` would give none, and when the name is
+    /// not all labels and the root (a compression pointer, another label
+    /// type), is cut short, or is longer than a name may be (255 bytes on
+    /// the wire, RFC 1035 section 3.1: hickory refuses it then).
+    pub fn of_wire(bytes: &[u8]) -> Option<(NameKey, usize)> {
+        let mut key = NameKey {
+            bytes: [0; 255],
+            len: 0,
+            labels: 0,
+        };
+        let mut at = 0;
+        loop {
+            let len = usize::from(*bytes.get(at)?);
+            at += 1;
+            if len == 0 {
+                break;
+            }
+            // 64 and over: a pointer or a label type that is no length.
+            let label = bytes.get(at..at + len).filter(|_| len <= 63)?;
+            at += len;
+            if at + 1 > 255 {
+                return None;
+            }
+            if key.len > 0 {
+                key.push(b'.')?;
+            }
+            let start = key.len;
+            let room = key.bytes.get_mut(start..start + len)?;
+            room.copy_from_slice(label);
+            for byte in room.iter_mut() {
+                if !(byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_') {
+                    return None;
+                }
+                byte.make_ascii_lowercase();
+            }
+            key.len = start + len;
+            key.labels += 1;
+        }
+        Some((key, at))
+    }
+
     fn push(&mut self, byte: u8) -> Option<()> {
         *self.bytes.get_mut(self.len)? = byte;
         self.len += 1;
@@ -245,6 +289,56 @@ mod tests {
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
+    }
+
+    /// `of_wire` of a name's bytes gives what `of` gives the name a
+    /// decoder reads from them, and nothing when the decoder reads none.
+    #[test]
+    fn a_key_from_the_wire_is_the_key_of_the_decoded_name() {
+        use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+        let labels = |lens: &[usize]| -> Vec<u8> {
+            let mut wire = Vec::new();
+            for (i, &len) in lens.iter().enumerate() {
+                wire.push(len as u8);
+                wire.extend(std::iter::repeat_n(b'a' + i as u8, len));
+            }
+            wire.push(0);
+            wire
+        };
+        let mut samples: Vec<Vec<u8>> = vec![
+            vec![0],
+            b"\x03WeB\x03APP\x00".to_vec(),
+            b"\x01_\x03t-p\x00".to_vec(),
+            b"\x03w*b\x00".to_vec(),
+            b"\x03w.b\x00".to_vec(),
+            b"\x03w\xffb\x00".to_vec(),
+            b"\x03web".to_vec(),
+            b"\x03web\xc0\x0c".to_vec(),
+            b"\x40".to_vec(),
+            b"\x80\x00".to_vec(),
+            labels(&[63, 63, 63, 61]),
+            labels(&[63, 63, 63, 62]),
+            labels(&[63, 63, 63, 63]),
+            labels(&[1; 127]),
+            labels(&[1; 128]),
+        ];
+        samples.push([labels(&[63, 63, 63, 61]), vec![0, 1]].concat());
+        for wire in samples {
+            let mut decoder = BinDecoder::new(&wire);
+            let decoded = Name::read(&mut decoder).ok();
+            let from_wire = NameKey::of_wire(&wire);
+            let want = decoded.as_ref().and_then(NameKey::of);
+            assert_eq!(
+                from_wire
+                    .as_ref()
+                    .map(|(key, _)| (key.as_str(), key.labels())),
+                want.as_ref().map(|key| (key.as_str(), key.labels())),
+                "{wire:?}"
+            );
+            if let Some((_, len)) = from_wire {
+                assert_eq!(len, decoder.index(), "read as far: {wire:?}");
+            }
+        }
     }
 
     #[test]

@@ -122,7 +122,28 @@ pub fn answer(
     rng: &mut fastrand::Rng,
 ) -> Decision {
     let decision = answer_in(view, query.name(), query.query_type(), domain, rng);
-    match query.query_class() {
+    in_class(query.query_class(), decision)
+}
+
+/// [`answer`] for a question whose name came as a key straight from the
+/// wire ([`NameKey::of_wire`]), asked for `qtype` in `qclass`: the same
+/// decision, without a decoded `Name` (the plain path, issue #16). Not for
+/// PTR questions, whose reverse names are read from a decoded `Name`.
+pub fn answer_key(
+    view: &SandboxView,
+    key: NameKey,
+    qtype: RecordType,
+    qclass: DNSClass,
+    domain: &LocalDomain,
+    rng: &mut fastrand::Rng,
+) -> Decision {
+    debug_assert_ne!(qtype, RecordType::PTR, "reverse names take `answer`");
+    in_class(qclass, answer_keyed(view, key, qtype, domain, rng))
+}
+
+/// The decision in `class` given the class-IN one.
+fn in_class(class: DNSClass, decision: Decision) -> Decision {
+    match class {
         // Class ANY (RFC 1035 section 3.2.5) finds the IN records.
         DNSClass::IN | DNSClass::ANY => decision,
         _ if decision == Decision::Forward => decision,
@@ -151,12 +172,26 @@ fn answer_in(
             return reverse(view, &address);
         }
     }
-    let Some(mut key) = NameKey::of(name) else {
+    let Some(key) = NameKey::of(name) else {
         return if domain.holds(name) {
             not_here
         } else {
             Decision::Forward
         };
+    };
+    answer_keyed(view, key, qtype, domain, rng)
+}
+
+/// The class-IN decision for a name the table could hold, as its `key`.
+fn answer_keyed(
+    view: &SandboxView,
+    mut key: NameKey,
+    qtype: RecordType,
+    domain: &LocalDomain,
+    rng: &mut fastrand::Rng,
+) -> Decision {
+    let not_here = Decision::NxDomain {
+        apex_labels: domain.labels(),
     };
     if let Some(decision) = localhost(&key, qtype) {
         return decision;

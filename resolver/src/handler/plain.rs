@@ -7,8 +7,11 @@
 //! a local answer's instructions in hickory's `Message` decoder (the
 //! header, a `Vec` of questions, three record sections, the `Edns`), and
 //! a reply of addresses ([`super::direct_reply`]) needs none of it: only
-//! the question, decoded here alone by hickory's own `Query` decoder, and
-//! the client's payload size, which [`crate::shape`] already read.
+//! the question and the client's payload size, which [`crate::shape`]
+//! already read. The question's name is read straight from the wire as the
+//! table's key ([`NameKey::of_wire`]), with no `Name` decoded at all; a
+//! reverse name, or one no table name can be, is decoded alone by
+//! hickory's own `Query` decoder.
 //!
 //! Nothing changes for the client: a message is plain only when the whole
 //! decoder would accept it and see the same question and payload size
@@ -20,10 +23,12 @@
 //! whole of it ([`message_of`]).
 
 use hickory_proto::op::{Header, Message, Query};
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::{direct_reply, result_of, Counted, Decided, HandlerContext, Outcome};
-use crate::answer::{answer, Decision};
+use crate::answer::{answer, answer_key, Decision};
+use crate::qname::NameKey;
 use crate::response::{limit_for, Transport};
 use crate::shape::Shape;
 use crate::stats::QueryResult;
@@ -32,11 +37,22 @@ use crate::upstream::{CacheProbe, ProbeAnswer};
 
 /// A plain message's question and reply limit.
 pub(super) struct PlainQuestion {
-    query: Query,
+    name: PlainName,
+    qtype: RecordType,
+    /// Where the question starts in the message.
+    start: usize,
     limit: usize,
     /// Whether the message had no OPT record: then it is its header and
     /// its question, and [`message_of`] builds it.
     header_and_question: bool,
+}
+
+/// A plain question's name: as the table's key, read straight from the
+/// wire, or decoded by hickory when that cannot be (a reverse name, a
+/// name no table name can be, a compression pointer).
+enum PlainName {
+    Key(NameKey, DNSClass),
+    Decoded(Query),
 }
 
 /// What became of a plain question.
@@ -68,14 +84,40 @@ pub(super) fn question(
         _ => return None,
     };
     let start = shape.question.as_ref()?.start;
-    let mut decoder = BinDecoder::new(bytes);
-    decoder.read_slice(start).ok()?;
-    let query = Query::read(&mut decoder).ok()?;
+    let (name, qtype) = match keyed(bytes.get(start..)?) {
+        Some((key, qtype, qclass)) => (PlainName::Key(key, qclass), qtype),
+        None => {
+            let query = read_query(bytes, start)?;
+            let qtype = query.query_type();
+            (PlainName::Decoded(query), qtype)
+        }
+    };
     Some(PlainQuestion {
-        query,
+        name,
+        qtype,
+        start,
         limit: limit_for(transport, max_payload, edns_udp_size),
         header_and_question: max_payload.is_none(),
     })
+}
+
+/// The question at the start of `question` as a key, its type and its
+/// class, when its name is one [`NameKey::of_wire`] reads and it is no
+/// PTR question. A decoder would read the same question (hickory's
+/// `Query` decoder takes any type and class number).
+fn keyed(question: &[u8]) -> Option<(NameKey, RecordType, DNSClass)> {
+    let (key, len) = NameKey::of_wire(question)?;
+    let fixed = question.get(len..len + 4)?;
+    let qtype = RecordType::from(u16::from_be_bytes([fixed[0], fixed[1]]));
+    let qclass = DNSClass::from(u16::from_be_bytes([fixed[2], fixed[3]]));
+    (qtype != RecordType::PTR).then_some((key, qtype, qclass))
+}
+
+/// The question at `start` in `bytes`, decoded by hickory.
+fn read_query(bytes: &[u8], start: usize) -> Option<Query> {
+    let mut decoder = BinDecoder::new(bytes);
+    decoder.read_slice(start).ok()?;
+    Query::read(&mut decoder).ok()
 }
 
 /// Decides a plain question, and answers it at once when the answer is
@@ -90,8 +132,14 @@ pub(super) fn decide(
     let Some(view) = context.view() else {
         return Plain::NoView;
     };
-    let decision = answer(&view, &plain.query, context.domain, rng);
-    let qtype = Some(plain.query.query_type());
+    let (decision, query) = match plain.name {
+        PlainName::Key(key, qclass) => {
+            let decision = answer_key(&view, key, plain.qtype, qclass, context.domain, rng);
+            (decision, None)
+        }
+        PlainName::Decoded(query) => (answer(&view, &query, context.domain, rng), Some(query)),
+    };
+    let qtype = Some(plain.qtype);
     let mut cache_checked = false;
     if let (Decision::Forward, Some(upstream), Some(shape)) = (&decision, context.upstream, shape) {
         match upstream.cached_plain(&probe(bytes, shape, &view, plain.limit)) {
@@ -109,10 +157,12 @@ pub(super) fn decide(
             Plain::Replied((Outcome::Reply(reply), counted))
         }
         None => {
+            // Decoded only now, for the few that need the message.
             let message = plain
                 .header_and_question
-                .then(|| message_of(bytes, plain.query))
-                .flatten();
+                .then(|| query.or_else(|| read_query(bytes, plain.start)))
+                .flatten()
+                .and_then(|query| message_of(bytes, query));
             Plain::Decided(Decided {
                 view,
                 decision,

@@ -120,6 +120,65 @@ fn every_message_gets_what_the_general_path_gives() {
     assert!(addresses > 300, "{addresses} answers");
 }
 
+/// A message of one question whose name is `name` as it stands on the
+/// wire, asked for `qtype`, with or without a bare OPT record.
+fn raw_query(name: &[u8], qtype: u16, opt: bool) -> Vec<u8> {
+    let mut bytes = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(opt)];
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&qtype.to_be_bytes());
+    bytes.extend_from_slice(&1u16.to_be_bytes());
+    if opt {
+        bytes.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    }
+    bytes
+}
+
+/// Names the wire allows and the table cannot hold, names at and over the
+/// 255-byte bound, pointers and label types: the name read straight from
+/// the wire ([`crate::qname::NameKey::of_wire`]) decides as the decoded
+/// one does.
+#[test]
+fn names_at_the_edges_of_the_wire_get_what_the_general_path_gives() {
+    let (table, client) = table();
+    let labels = |lens: &[usize]| -> Vec<u8> {
+        let mut wire = Vec::new();
+        for &len in lens {
+            wire.push(len as u8);
+            wire.extend(std::iter::repeat_n(b'w', len));
+        }
+        wire.push(0);
+        wire
+    };
+    let names: Vec<Vec<u8>> = vec![
+        b"\x03WEB\x00".to_vec(),
+        b"\x03web\x03APP\x00".to_vec(),
+        b"\x03w*b\x00".to_vec(),
+        b"\x03w.b\x00".to_vec(),
+        b"\x03w\xe9b\x03app\x00".to_vec(),
+        b"\x03web\xc0\x0c".to_vec(),
+        b"\x03web\xc0\x05".to_vec(),
+        b"\x03web\x40".to_vec(),
+        b"\x09localhost\x00".to_vec(),
+        b"\x03web\x08netagent\x08internal\x00".to_vec(),
+        b"\x01_\x04_tcp\x03web\x00".to_vec(),
+        vec![0],
+        labels(&[63, 63, 63, 61]),
+        labels(&[63, 63, 63, 62]),
+        labels(&[1; 127]),
+        labels(&[1; 128]),
+    ];
+    for name in &names {
+        for qtype in [1, 28, 12, 33, 255, 65535] {
+            for opt in [false, true] {
+                let bytes = raw_query(name, qtype, opt);
+                let plain = outcome(&table, &client, &bytes, true);
+                let general = outcome(&table, &client, &bytes, false);
+                assert_eq!(plain, general, "message {bytes:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_sandbox_on_no_network_is_refused_either_way() {
     let (table, _) = table();
