@@ -162,24 +162,28 @@ fn answer_in(
     domain: &LocalDomain,
     rng: &mut fastrand::Rng,
 ) -> Decision {
-    // The whole domain is ours: nothing under it is ever forwarded, not
-    // even a name the table could not hold.
-    let not_here = Decision::NxDomain {
-        apex_labels: domain.labels(),
-    };
     if qtype == RecordType::PTR {
         if let Some(address) = reverse_address(name) {
             return reverse(view, &address);
         }
     }
     let Some(key) = NameKey::of(name) else {
+        // The whole domain is ours: nothing under it is ever forwarded,
+        // not even a name the table could not hold.
         return if domain.holds(name) {
-            not_here
+            not_here(domain)
         } else {
             Decision::Forward
         };
     };
     answer_keyed(view, key, qtype, domain, rng)
+}
+
+/// A name under the domain that nothing there answers.
+fn not_here(domain: &LocalDomain) -> Decision {
+    Decision::NxDomain {
+        apex_labels: domain.labels(),
+    }
 }
 
 /// The class-IN decision for a name the table could hold, as its `key`.
@@ -190,9 +194,6 @@ fn answer_keyed(
     domain: &LocalDomain,
     rng: &mut fastrand::Rng,
 ) -> Decision {
-    let not_here = Decision::NxDomain {
-        apex_labels: domain.labels(),
-    };
     if let Some(decision) = localhost(&key, qtype) {
         return decision;
     }
@@ -205,7 +206,7 @@ fn answer_keyed(
             Some(Decision::NoData { .. }) => Decision::NoData {
                 apex_labels: domain.labels(),
             },
-            Some(Decision::NxDomain { .. }) | None => not_here,
+            Some(Decision::NxDomain { .. }) | None => not_here(domain),
             Some(decision) => decision,
         },
     }
