@@ -19,27 +19,9 @@ impl NameKey {
     /// The key of `name`, or `None` when a label holds a byte no table
     /// name can have (so the name cannot be local).
     pub fn of(name: &Name) -> Option<NameKey> {
-        let mut key = NameKey {
-            bytes: [0; 255],
-            len: 0,
-            labels: 0,
-        };
+        let mut key = NameKey::empty();
         for label in name.iter() {
-            if key.len > 0 {
-                key.push(b'.')?;
-            }
-            let start = key.len;
-            let end = start + label.len();
-            let room = key.bytes.get_mut(start..end)?;
-            room.copy_from_slice(label);
-            for byte in room.iter_mut() {
-                if !(byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_') {
-                    return None;
-                }
-                byte.make_ascii_lowercase();
-            }
-            key.len = end;
-            key.labels += 1;
+            key.push_label(label)?;
         }
         Some(key)
     }
@@ -52,11 +34,7 @@ impl NameKey {
     /// type), is cut short, or is longer than a name may be (255 bytes on
     /// the wire, RFC 1035 section 3.1: hickory refuses it then).
     pub fn of_wire(bytes: &[u8]) -> Option<(NameKey, usize)> {
-        let mut key = NameKey {
-            bytes: [0; 255],
-            len: 0,
-            labels: 0,
-        };
+        let mut key = NameKey::empty();
         let mut at = 0;
         loop {
             let len = usize::from(*bytes.get(at)?);
@@ -70,22 +48,37 @@ impl NameKey {
             if at + 1 > 255 {
                 return None;
             }
-            if key.len > 0 {
-                key.push(b'.')?;
-            }
-            let start = key.len;
-            let room = key.bytes.get_mut(start..start + len)?;
-            room.copy_from_slice(label);
-            for byte in room.iter_mut() {
-                if !(byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_') {
-                    return None;
-                }
-                byte.make_ascii_lowercase();
-            }
-            key.len = start + len;
-            key.labels += 1;
+            key.push_label(label)?;
         }
         Some((key, at))
+    }
+
+    fn empty() -> NameKey {
+        NameKey {
+            bytes: [0; 255],
+            len: 0,
+            labels: 0,
+        }
+    }
+
+    /// Appends `label` in lower case after a dot; `None` when it holds a
+    /// byte no table name can have, or does not fit.
+    fn push_label(&mut self, label: &[u8]) -> Option<()> {
+        if self.len > 0 {
+            self.push(b'.')?;
+        }
+        let start = self.len;
+        let room = self.bytes.get_mut(start..start + label.len())?;
+        room.copy_from_slice(label);
+        for byte in room.iter_mut() {
+            if !(byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_') {
+                return None;
+            }
+            byte.make_ascii_lowercase();
+        }
+        self.len = start + label.len();
+        self.labels += 1;
+        Some(())
     }
 
     fn push(&mut self, byte: u8) -> Option<()> {
